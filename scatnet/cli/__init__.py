@@ -1,0 +1,1 @@
+"""Console entry points: scatnet-train, scatnet-report, scatnet-bench."""

@@ -1,0 +1,42 @@
+"""scatnet-train: the thin Hydra entry point. All work happens in scatnet.training.run.train."""
+from __future__ import annotations
+
+import logging
+
+import hydra
+from omegaconf import DictConfig
+
+from scatnet.cli.common import config_dir, quiet_upstream_warnings, report_error
+from scatnet.errors import ScatnetError
+from scatnet.training.run import train
+
+log = logging.getLogger("scatnet")
+
+
+def summary_line(m: dict) -> str:
+    fe = m.get("config", {}).get("frontend", {})
+    opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L") if k in fe)
+    if m.get("status") != "completed":
+        return f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')} -> {m.get('run_dir')}"
+    skipped = " (already completed, skipped)" if m.get("skipped") else ""
+    return (f"scatnet: {m['frontend']}({opts}) on {m['data']}: test acc {m['test_acc']:.2f}% after "
+            f"{m['epochs_completed']} epochs in {m['wall_seconds']:.1f} s{skipped} -> {m['run_dir']}")
+
+
+def run_task(cfg: DictConfig) -> dict | None:
+    in_sweep = cfg.get("sweep") is not None
+    try:
+        metrics = train(cfg, reraise=not in_sweep)
+    except ScatnetError as e:
+        report_error(e)
+    print(summary_line(metrics), flush=True)
+    return metrics
+
+
+def main() -> None:
+    quiet_upstream_warnings()
+    hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(run_task)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The hybrid ScatterNet of thesis Table 1.3: fixed scattering front end -> BatchNorm -> small CNN.
+
+CIFAR (32x32 -> 8x8 after scattering), with C = ``width`` (96 in the thesis code):
+    scat -> BN -> conv(2C) -> conv(2C) -> conv(4C) -> conv(4C) -> global avg pool -> fc
+Tiny ImageNet (``tiny=True``, 64x64 -> 16x16): after conv4 a 2x2 max pool, conv5 and conv6 at 8C, then pool, fc.
+Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout.
+Init as in the code: xavier_uniform with gain sqrt(2), biases 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from scatnet.errors import ConfigError
+from scatnet.frontends.base import Frontend
+
+
+def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class HybridNet(nn.Module):
+    """Front end + conv body. ``frontend_grad=False`` runs the fixed front end without autograd (nothing
+    before it learns, so its input gradient is never needed)."""
+
+    def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
+                 tiny: bool = False, frontend_grad: bool = False):
+        super().__init__()
+        if width < 1 or num_classes < 2:
+            raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
+        self.frontend = frontend
+        self.frontend_grad = frontend_grad
+        scat_ch = frontend.out_channels(in_channels)
+        widths = [2 * width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = [nn.BatchNorm2d(scat_ch)]
+        cin = scat_ch
+        for cout in widths:
+            layers += conv_bn_relu(cin, cout)
+            cin = cout
+        if tiny:
+            layers.append(nn.MaxPool2d(2))
+            for cout in (8 * width, 8 * width):
+                layers += conv_bn_relu(cin, cout)
+                cin = cout
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight, gain=math.sqrt(2))
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool = False) -> None:
+        """Speed options for the conv body only; the front end always runs in fp32 (its numerics are the
+        study's subject). channels_last + bf16 autocast make cuDNN pick tensor-core kernels."""
+        self.channels_last, self.bf16 = channels_last, bf16
+        if channels_last:
+            self.body.to(memory_format=torch.channels_last)
+        if compile:
+            self.body = torch.compile(self.body)
+
+    channels_last = False
+    bf16 = False
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frontend_grad:
+            return self.frontend(x)
+        with torch.no_grad():
+            return self.frontend(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.features(x)
+        if self.channels_last:
+            z = z.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            h = self.body(z)
+        return self.fc(h.float())

@@ -1,0 +1,38 @@
+"""Turn the composed config into objects, unwrapping Hydra's instantiate errors into scatnet's one-liners."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from scatnet.errors import ScatnetError
+
+
+def build(node: DictConfig, **kwargs) -> Any:
+    """``hydra.utils.instantiate`` that re-raises a ScatnetError from the target as itself (Hydra wraps it)."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__
+        while cause is not None and not isinstance(cause, ScatnetError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    node = cfg.get("logger") or {}
+    return [build(conf) for _, conf in node.items() if conf is not None and "_target_" in conf]
+
+
+def resolve_auto(value, device_is_cuda: bool) -> bool:
+    return device_is_cuda if value in ("auto", None) else bool(value)
+
+
+def cuda_will_be_used(cfg: DictConfig) -> bool:
+    acc = str(cfg.trainer.get("accelerator", "auto"))
+    return acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())

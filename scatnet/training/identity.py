@@ -1,0 +1,39 @@
+"""A run's stable identity: a hash of the parts of its resolved config that change its result.
+
+Paths, loggers, progress display, device placement and the dataset's location do not change what a run
+computes, so they are left out: the same experiment relaunched elsewhere (or with W&B on) is the same run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from omegaconf import DictConfig, OmegaConf
+
+# Top-level keys that never change the result.
+IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep")
+# Keys inside groups that never change the result.
+IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
+                  "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",
+                              "default_root_dir", "benchmark")}
+
+
+def identity_dict(cfg: DictConfig) -> dict:
+    d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    for k in IGNORED_KEYS:
+        d.pop(k, None)
+    for group, keys in IGNORED_NESTED.items():
+        for k in keys:
+            if isinstance(d.get(group), dict):
+                d[group].pop(k, None)
+    return d
+
+
+def run_id(cfg: DictConfig) -> str:
+    blob = json.dumps(identity_dict(cfg), sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", str(text)).strip("_")[:80] or "run"

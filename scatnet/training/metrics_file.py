@@ -1,0 +1,55 @@
+"""``metrics.json``: the per-run contract that sweeps and reports build on.
+
+Written atomically (temp file + rename), first with ``status: "running"``, finally with ``"completed"`` (only
+after training and the final test finished) or ``"failed"`` with a ``reason``. A reader therefore never sees
+a half-written file, and never mistakes an unfinished run for a result.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import scatnet
+
+FILENAME = "metrics.json"
+STATUSES = ("running", "completed", "failed")
+REQUIRED = ("status", "test_acc", "best_val_acc", "epochs_completed", "wall_seconds", "images_per_second",
+            "config", "version", "git_commit")
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / FILENAME
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # unreadable counts as absent: the run is redone
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
+    if metrics.get("status") not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / FILENAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def is_completed(metrics: dict[str, Any] | None) -> bool:
+    return bool(metrics) and metrics.get("status") == "completed"
+
+
+def git_commit() -> str | None:
+    here = Path(scatnet.__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
