@@ -1,0 +1,56 @@
+"""The Table 1.3 networks: layer widths, Tiny ImageNet variant, init, no-grad front end."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from scatnet.frontends import DTCWTScattering, MorletScattering
+from scatnet.models import HybridNet
+
+
+def convs(net):
+    return [m for m in net.body if isinstance(m, nn.Conv2d)]
+
+
+def test_cifar_hybrid_matches_table_1_3():
+    net = HybridNet(DTCWTScattering(), num_classes=10)
+    assert [(c.in_channels, c.out_channels) for c in convs(net)] == [(147, 192), (192, 192), (192, 384), (384, 384)]
+    assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) and c.bias is None for c in convs(net))
+    assert isinstance(net.body[0], nn.BatchNorm2d) and net.body[0].num_features == 147
+    assert not any(isinstance(m, nn.Dropout) for m in net.modules())
+    assert net.fc.in_features == 384 and net.fc.out_features == 10
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_morlet8_hybrid_takes_243_channels():
+    net = HybridNet(MorletScattering(L=8, image_size=32), num_classes=100)
+    assert convs(net)[0].in_channels == 243
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_tiny_imagenet_variant():
+    net = HybridNet(DTCWTScattering(), num_classes=200, tiny=True)
+    assert [c.out_channels for c in convs(net)] == [192, 192, 384, 384, 768, 768]
+    assert any(isinstance(m, nn.MaxPool2d) for m in net.body)
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 200)
+
+
+def test_xavier_init_with_gain_sqrt2():
+    torch.manual_seed(0)
+    net = HybridNet(DTCWTScattering(), num_classes=10)
+    w = convs(net)[2].weight  # 192 -> 384, 3x3
+    fan_in, fan_out = 192 * 9, 384 * 9
+    bound = math.sqrt(2) * math.sqrt(6.0 / (fan_in + fan_out))
+    assert w.abs().max() <= bound
+    assert w.abs().max() > 0.95 * bound  # uniform on [-bound, bound]: the max gets close
+    assert torch.count_nonzero(net.fc.bias) == 0
+
+
+def test_frontend_runs_without_autograd_by_default():
+    net = HybridNet(DTCWTScattering(), num_classes=10, width=8)
+    x = torch.randn(2, 3, 32, 32, requires_grad=True)
+    assert not net.features(x).requires_grad
+    net.frontend_grad = True
+    assert net.features(x).requires_grad

@@ -1,0 +1,68 @@
+"""Training through the real configs: the compose API and the console script both learn and write metrics."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+
+import pytest
+
+from scatnet.training.metrics_file import REQUIRED
+from scatnet.training.run import train
+from tests.conftest import compose, script
+
+QUICK = ["experiment=quickstart", "trainer.max_epochs=4", "optim.milestones=[3]"]
+
+
+def test_compose_quickstart_learns_and_writes_complete_metrics(tmp_path):
+    cfg = compose(QUICK, tmp_path / "run")
+    m = train(cfg)
+    assert m["status"] == "completed"
+    assert m["test_acc"] > 60.0  # 10 classes: chance is 10%
+    on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(REQUIRED) <= set(on_disk)
+    assert on_disk["epochs_completed"] == 4 and on_disk["images_per_second"] > 0 and on_disk["wall_seconds"] > 0
+    assert on_disk["config"]["frontend"]["wavelet"] == "near_sym_a"
+    assert on_disk["config"]["model"]["width"] == 24
+    assert on_disk["best_val_acc"] >= on_disk["test_acc"] - 1e-6  # the test set is the val set (final epoch)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
+    val = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
+    assert len(val) == 4 and val[-1] > val[0]
+    assert any(r.get("lr-SGD") for r in rows)  # the learning rate is logged
+
+
+def test_console_script_trains_morlet6(tmp_path, cli_env):
+    run_dir = tmp_path / "m6"
+    proc = subprocess.run([script("scatnet-train"), *QUICK, "frontend=morlet6", "progress_bar=false",
+                           f"hydra.run.dir={run_dir}"], env=cli_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["frontend"] == "morlet6"
+    assert m["test_acc"] > 40.0
+    assert m["config"]["frontend"]["L"] == 6
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("scatnet: morlet6(L=6) on digits: test acc") and str(run_dir) in last
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("frontend.wavelet=haar", "frontend.wavelet='haar' is not valid; choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
+    ("frontend.padding=reflect", "choose one of: symmetric, zero"),
+    ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
+    ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
+])
+def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, override, needle):
+    proc = subprocess.run([script("scatnet-train"), *override.split(), "trainer.max_epochs=1", "progress_bar=false",
+                           f"hydra.run.dir={tmp_path / 'bad'}"], env=cli_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
+    assert len(errors) == 1 and needle in errors[0], proc.stderr[-1500:]
+    m = json.loads((tmp_path / "bad" / "metrics.json").read_text())
+    assert m["status"] == "failed" and needle.split(" is not valid")[0] in m["reason"]
+
+
+def test_unknown_config_group_option_lists_choices(tmp_path, cli_env):
+    proc = subprocess.run([script("scatnet-train"), "frontend=wavelets", f"hydra.run.dir={tmp_path}"],
+                          env=cli_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Could not find 'frontend/wavelets'" in proc.stderr and "dtcwt" in proc.stderr
