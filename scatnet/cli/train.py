@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from scatnet.cli.common import config_dir, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 from scatnet.training.run import train
+from scatnet.training.sweep import OTHER_SHARD, belongs_to_other_shard
 
 log = logging.getLogger("scatnet")
 
@@ -25,6 +26,8 @@ def summary_line(m: dict) -> str:
 
 def run_task(cfg: DictConfig) -> dict | None:
     in_sweep = cfg.get("sweep") is not None
+    if belongs_to_other_shard(cfg):
+        return {"status": OTHER_SHARD}
     try:
         metrics = train(cfg, reraise=not in_sweep)
     except ScatnetError as e:

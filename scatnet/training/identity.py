@@ -12,7 +12,7 @@ import re
 from omegaconf import DictConfig, OmegaConf
 
 # Top-level keys that never change the result.
-IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep")
+IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id")
 # Keys inside groups that never change the result.
 IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
                   "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",

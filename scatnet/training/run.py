@@ -38,6 +38,7 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
         run_dir = Path(cfg.paths.run_dir)
     with open_dict(cfg):
         cfg.paths.run_dir = str(run_dir)
+        cfg.run_id = rid  # loggers use it (a resumed run continues the same W&B run)
     return run_dir
 
 
@@ -101,8 +102,9 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="epoch{epoch:03d}", auto_insert_metric_name=False,
-                        save_last=True, save_top_k=0, every_n_epochs=1),
+        # One rolling checkpoint, rewritten every epoch: what a killed run resumes from.
+        ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False),
         throughput,
     ]
     loggers = build_loggers(cfg)
@@ -117,15 +119,15 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     last = ckpt_dir / LAST_CKPT
-    resumed_from = None
-    if last.exists():
-        resumed_from = int(torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1)) + 1
-        log.info("resuming %s from %s (epoch %d)", run_dir, last, resumed_from)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
-    if trainer.interrupted:
-        raise KeyboardInterrupt("training was interrupted")
-    epochs_done = int(trainer.current_epoch)
-    test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    resumed_from = _resumable_epoch(last)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resumed_from is not None else None)
+        if trainer.interrupted:
+            raise KeyboardInterrupt("training was interrupted")
+        epochs_done = int(trainer.current_epoch)
+        test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    finally:
+        _finish_loggers(loggers)
     out = {
         "test_acc": round(float(test["test/acc"]) * 100.0, 4),
         "test_loss": float(test["test/loss"]),
@@ -137,6 +139,28 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         **throughput.summary(),
     }
     return out
+
+
+def _finish_loggers(loggers: list) -> None:
+    """Close each W&B run: the next run of a sweep (same process) must start its own."""
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger" and getattr(lg, "_experiment", None) is not None:
+            lg.experiment.finish()
+
+
+def _resumable_epoch(last: Path) -> int | None:
+    """The epoch a killed run resumes at, or None to start afresh. A checkpoint cut short by the kill is set
+    aside (renamed ``.corrupt``) rather than trusted."""
+    if not last.exists():
+        return None
+    try:
+        epoch = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint
+        log.warning("checkpoint %s is unreadable (%s); starting this run afresh", last, e)
+        last.replace(last.with_suffix(".ckpt.corrupt"))
+        return None
+    log.info("resuming from %s at epoch %d", last, epoch)
+    return epoch
 
 
 def _device_name(device: torch.device) -> str:

@@ -1,0 +1,125 @@
+"""Sweeps that survive real life: skip completed, resume killed, record failed; shards; the report."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import script
+
+SMALL = ["-m", "sweep=table14", "data=digits", "model.width=8", "trainer.max_epochs=1", "progress_bar=false",
+         "frontend.wavelet=near_sym_a", "frontend.magbias=0.01"]
+
+
+def sweep(args, env, timeout=600):
+    return subprocess.run([script("scatnet-train"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def runs(env) -> list[Path]:
+    return sorted((Path(env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs").glob("*/metrics.json"))
+
+
+def test_small_sweep_report_and_rerun_that_trains_nothing(tmp_path, cli_env):
+    proc = sweep([*SMALL, "frontend.padding=symmetric,zero", "seed=0,1"], cli_env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scatnet sweep table14: 4 runs: 4 completed" in proc.stdout
+    files = runs(cli_env)
+    assert len(files) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+
+    again = sweep([*SMALL, "frontend.padding=symmetric,zero", "seed=0,1"], cli_env)
+    assert again.returncode == 0 and "4 runs: 4 skipped" in again.stdout
+    assert "Trainer.fit" not in again.stdout + again.stderr  # no training was launched
+    assert {p: p.stat().st_mtime_ns for p in files} == stamps
+
+    sweep_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14"
+    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
+                         timeout=300)
+    assert rep.returncode == 0, rep.stderr
+    out = sweep_dir / "report"
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
+    assert sorted((r["padding"], r["seed"]) for r in rows) == [("symmetric", "0"), ("symmetric", "1"),
+                                                               ("zero", "0"), ("zero", "1")]
+    png = out / "figure12_digits.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / "figure12_digits.pdf").stat().st_size > 1000
+    summary = list(csv.DictReader(open(out / "summary.csv")))
+    assert len(summary) == 2 and all(r["runs"] == "2" for r in summary)
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Figure 1.2" in page
+    assert "no completed run for near_sym_b, symmetric, b=0.01" in page  # the partial grid is spelled out
+    assert "missing:" in rep.stdout
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
+    # width 32: an epoch takes about a second on 2 CPU cores, so the kill lands inside epoch 2 or 3
+    args = [*SMALL, "frontend.padding=symmetric", "seed=0", "trainer.max_epochs=4", "model.width=32"]
+    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    runs_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(runs_dir.glob("*/checkpoints/last.ckpt")):
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the checkpoint finish writing: the kill should land mid-training, not mid-save
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    (metrics,) = runs(cli_env)
+    assert json.loads(metrics.read_text())["status"] == "running"  # never reads as complete
+
+    again = sweep(args, cli_env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    m = json.loads(metrics.read_text())
+    assert m["status"] == "completed" and m["epochs_completed"] == 4
+    assert 1 <= m["resumed_from_epoch"] < 4
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, cli_env):
+    args = [a for a in SMALL if not a.startswith("frontend.magbias")]
+    proc = sweep([*args, "frontend.padding=symmetric", "frontend.magbias=0.01,-1,0.1", "seed=0"], cli_env)
+    assert proc.returncode == 1  # the sweep finished, and says that a run failed
+    assert "3 runs: 2 completed, 1 failed" in proc.stdout
+    results = {json.loads(p.read_text())["config"]["frontend"]["magbias"]: json.loads(p.read_text())
+               for p in runs(cli_env)}
+    assert results[0.01]["status"] == results[0.1]["status"] == "completed"
+    assert results[-1]["status"] == "failed"
+    assert "ConfigError: frontend.magbias=-1 is not valid" in results[-1]["reason"]
+
+
+def test_shards_split_one_sweep_between_processes(tmp_path, cli_env):
+    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0", "sweep.num_shards=2"]
+    first = sweep([*args, "sweep.shard=1"], cli_env)
+    assert first.returncode == 0 and "1 runs: 1 completed" in first.stdout
+    (only,) = runs(cli_env)
+    assert "-zero-" in only.parent.name  # job #1 of [symmetric, zero]
+    second = sweep([*args, "sweep.shard=0"], cli_env)
+    assert "1 runs: 1 completed" in second.stdout and len(runs(cli_env)) == 2
+
+
+def test_report_on_empty_directory_is_a_clear_error(tmp_path, cli_env):
+    proc = subprocess.run([script("scatnet-report"), str(tmp_path)], env=cli_env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "no metrics.json under" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "report").exists()
+
+
+def test_wandb_offline_writes_a_run_without_network(tmp_path, monkeypatch):
+    from scatnet.training.run import train
+    from tests.conftest import compose
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    cfg = compose(["experiment=quickstart", "logger=wandb", "trainer.max_epochs=1", "model.width=8"], tmp_path / "run")
+    m = train(cfg)
+    assert m["status"] == "completed"
+    (run,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    assert run.name.endswith(m["run_id"])  # one W&B run per training run, id = the run's identity
+    (log,) = run.glob("run-*.wandb")  # the offline run's record, for `wandb sync` later
+    logged = log.read_bytes()
+    assert b"near_sym_a" in logged and b"${" not in logged  # resolved config, no interpolations
+    assert b"val/acc" in logged and b"digits" in logged  # metrics and the dataset tag
+    assert (tmp_path / "run" / "csv" / "metrics.csv").exists()  # CSV always
