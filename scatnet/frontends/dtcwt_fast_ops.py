@@ -1,0 +1,118 @@
+"""The fast DTCWT ScatLayer pair as pure functions plus one autograd Function.
+
+Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the filters are fixed-size buffers
+(no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no syncs); each layer is
+two conv2d calls and one elementwise magnitude. The backward saves only the input and recomputes the forward
+(cheap: two small convolutions per layer), so no intermediate activation is held between forward and backward.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from scatnet.frontends.dtcwt_filters import N_OUT
+
+
+def pad_to_even(x: torch.Tensor) -> torch.Tensor:
+    """Repeat the last row/column of an odd-sized image (what pytorch_wavelets' ScatLayer does)."""
+    if x.shape[-2] % 2:
+        x = torch.cat((x, x[..., -1:, :]), dim=-2)
+    if x.shape[-1] % 2:
+        x = torch.cat((x, x[..., -1:]), dim=-1)
+    return x
+
+
+def _symmetric_index(n: int, m: int, device) -> torch.Tensor:
+    """Half-sample symmetric extension indices for any m (several reflections when m > n)."""
+    i = torch.remainder(torch.arange(-m, n + m, device=device), 2 * n)
+    return torch.where(i < n, i, 2 * n - 1 - i)
+
+
+def symmetric_pad(x: torch.Tensor, m: int, dim: int) -> torch.Tensor:
+    n = x.shape[dim]
+    if m == 0:
+        return x
+    if m <= n:  # the common case: two flipped slices, no index tensor at all
+        return torch.cat((x.narrow(dim, 0, m).flip(dim), x, x.narrow(dim, n - m, m).flip(dim)), dim=dim)
+    return x.index_select(dim, _symmetric_index(n, m, x.device))
+
+
+def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
+    if mode == "symmetric":
+        return symmetric_pad(symmetric_pad(x, m, -2), m, -1)
+    return F.pad(x, (m, m, m, m))  # zero padding
+
+
+def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -> torch.Tensor:
+    """The linear part of one ScatLayer: (B, C, H, W) -> (B, C, 13, ceil(H/2), ceil(W/2)).
+
+    ``weights`` is either (direct,) — one (13, 1, K+1, K+1) stride-2 kernel — or (row, fused) — a 1 x K row
+    pass then a (K+1) x 2 stride-2 pass (fewer multiply-adds for long filters)."""
+    x = pad_to_even(x)
+    b, c, h, w = x.shape
+    m = (weights[-1].shape[-2] - 1) // 2
+    xp = pad2d(x, m, mode).reshape(b * c, 1, h + 2 * m, w + 2 * m)
+    if len(weights) == 1:
+        z = F.conv2d(xp, weights[0].to(x.dtype), stride=2)
+    else:
+        rows = F.conv2d(xp, weights[0].to(x.dtype))            # (B*C, nR, H+2m, W): 1 x K, valid
+        z = F.conv2d(rows, weights[1].to(x.dtype), stride=2)   # (B*C, 13, H/2, W/2): columns + 2x2 combine
+    return z.view(b, c, N_OUT, h // 2, w // 2)
+
+
+class SmoothMagnitude(torch.autograd.Function):
+    """r = sqrt(re^2 + im^2 + b^2) - b; dr/dre = re / (r + b), dr/dim = im / (r + b) (thesis eq. 1.4.8).
+    Where re = im = b = 0 the gradient is 0 (pytorch_wavelets gives 0/0 = NaN there)."""
+
+    @staticmethod
+    def forward(ctx, re, im, b: float):
+        rb = torch.sqrt(re**2 + im**2 + b**2)
+        ctx.save_for_backward(re, im, rb)
+        return rb - b
+
+    @staticmethod
+    def backward(ctx, dr):
+        re, im, rb = ctx.saved_tensors
+        inv = torch.where(rb > 0, dr / rb, torch.zeros_like(rb))
+        return inv * re, inv * im, None
+
+
+def magnitude(z: torch.Tensor, b: float, differentiable: bool = False) -> torch.Tensor:
+    """(B, C, 13, h, w) linear outputs -> (B, C, 7, h, w): lowpass and 6 smoothed magnitudes."""
+    re, im = z[:, :, 1::2], z[:, :, 2::2]
+    if differentiable:
+        r = SmoothMagnitude.apply(re, im, b)
+    else:
+        r = torch.sqrt(re**2 + im**2 + b**2) - b
+    return torch.cat((z[:, :, :1], r), dim=2)
+
+
+def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float, differentiable: bool = False) -> torch.Tensor:
+    """Two ScatLayers: (B, C, H, W) -> (B, 49 C, H/4, W/4), channels in pytorch_wavelets' order
+    (index k2 * 7C + k1 * C + c for second-layer subband k2, first-layer subband k1, colour c)."""
+    bsz, c = x.shape[:2]
+    y1 = magnitude(scat_linear(x, weights, mode), b, differentiable)    # (B, C, 7, h1, w1)
+    y1 = y1.reshape(bsz, c * 7, *y1.shape[-2:])                                 # channel c*7 + k1
+    y2 = magnitude(scat_linear(y1, weights, mode), b, differentiable)   # (B, 7C, 7, h2, w2)
+    h2, w2 = y2.shape[-2:]
+    y2 = y2.view(bsz, c, 7, 7, h2, w2).permute(0, 3, 2, 1, 4, 5)               # (B, k2, k1, c, h2, w2)
+    return y2.reshape(bsz, 49 * c, h2, w2)
+
+
+class ScatPairFunction(torch.autograd.Function):
+    """Forward without autograd; backward recomputes from the saved input only (no activations held)."""
+
+    @staticmethod
+    def forward(ctx, x, mode: str, b: float, *weights):
+        ctx.save_for_backward(x, *weights)
+        ctx.mode, ctx.b = mode, b
+        return scat_pair(x, weights, mode, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, *weights = ctx.saved_tensors
+        with torch.enable_grad():
+            xr = x.detach().requires_grad_(True)
+            y = scat_pair(xr, tuple(weights), ctx.mode, ctx.b, differentiable=True)
+            (dx,) = torch.autograd.grad(y, xr, grad)
+        return (dx, None, None) + (None,) * len(weights)

@@ -1,0 +1,59 @@
+"""The real configs compose into what the thesis specifies (presets, sweep grid, launchers)."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from tests.conftest import CONFIGS
+
+CELLS = list(itertools.product(["morlet8", "morlet6", "dtcwt"], ["cifar10", "cifar100", "tiny_imagenet"]))
+
+
+def composed(overrides, hydra=False):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):
+        return compose("train", overrides=overrides, return_hydra_config=hydra)
+
+
+@pytest.mark.parametrize("frontend,data", CELLS)
+def test_table13_presets_carry_the_thesis_recipe(frontend, data):
+    cfg = composed([f"experiment={data}_{frontend}"])
+    assert cfg.frontend.name == frontend and cfg.data.name == data
+    tiny = data == "tiny_imagenet"
+    assert cfg.trainer.max_epochs == (45 if tiny else 120)
+    assert list(cfg.optim.milestones) == ([18, 30, 40] if tiny else [60, 80, 100])
+    assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.gamma) == (0.5, 0.85, 1e-4, 0.2)
+    assert cfg.data.batch_size == 128 and cfg.model.width == 96 and cfg.model.tiny is tiny
+    assert cfg.data.crop_padding == (8 if tiny else 4) and cfg.data.flip is True
+    assert cfg.data.num_classes == {"cifar10": 10, "cifar100": 100, "tiny_imagenet": 200}[data]
+    if frontend == "dtcwt":
+        assert (cfg.frontend.wavelet, cfg.frontend.padding, cfg.frontend.magbias) == ("near_sym_a", "symmetric", 0.01)
+    else:
+        assert cfg.frontend.L == int(frontend[-1]) and cfg.frontend.image_size == cfg.data.image_size
+
+
+def test_table14_sweep_is_24_settings_by_3_seeds():
+    cfg = composed(["sweep=table14", "data=cifar10"], hydra=True)
+    params = cfg.hydra.sweeper.params
+    axes = [str(params[k]).split(",") for k in ("frontend.wavelet", "frontend.padding", "frontend.magbias", "seed")]
+    assert [len(a) for a in axes] == [3, 2, 4, 3]
+    assert sorted(map(float, axes[2])) == [0.0, 1e-3, 1e-2, 1e-1]
+    assert cfg.hydra.mode.name == "MULTIRUN" and cfg.frontend.name == "dtcwt"
+    assert cfg.paths.runs_dir.endswith("sweeps/table14/runs")
+
+
+def test_momentum_of_the_original_code_is_selectable():
+    assert composed(["optim.momentum=0.8"]).optim.momentum == 0.8
+
+
+def test_slurm_launcher_config_targets_submitit():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = composed(["sweep=table14", "hydra/launcher=slurm"], hydra=True)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.max_num_timeout >= 1
+
+
+def test_ddp_trainer_config():
+    cfg = composed(["trainer=ddp"])
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm is True and cfg.trainer.accelerator == "gpu"
