@@ -1,0 +1,82 @@
+"""What the benchmark measures: every front end scatnet has, each checked against its reference library on the
+same input before any timing (a mismatch aborts with a message instead of a number)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from scatnet.errors import ScatnetError
+from scatnet.frontends.dtcwt import DTCWTScattering, reference_scat_pair
+from scatnet.frontends.morlet import MorletScattering
+
+
+class BenchMismatch(ScatnetError):
+    pass
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str          # row label, in the layout of thesis Table 1.2
+    family: str        # kymatio | pytorch_wavelets | scatnet
+    frontend: str      # the hybrid's front end name for the training-step rows (None: front-end table only)
+    build: Callable[[int], nn.Module]            # image side -> module
+    reference: Callable[[int], Callable] | None  # image side -> function computing the library's output
+    tolerance: float = 1e-5
+
+
+def _kymatio_reference(L: int):
+    def ref(size: int):
+        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+
+        s = ScatteringTorch2D(J=2, shape=(size, size), L=L, max_order=2)
+        return lambda x: s.to(x.device)(x).flatten(1, 2)
+    return ref
+
+
+def _dtcwt(wavelet, padding, impl):
+    return lambda size: DTCWTScattering(wavelet, padding, 1e-2, impl=impl)
+
+
+def _pw_reference(wavelet, padding):
+    return lambda size: (lambda x, m=reference_scat_pair(wavelet, padding, 1e-2): m.to(x.device)(x))
+
+
+DTCWT_SETTINGS = [
+    ("DTCWT type A (near_sym_b, symmetric)", "near_sym_b", "symmetric"),
+    ("DTCWT type B (near_sym_a, zero)", "near_sym_a", "zero"),
+    ("DTCWT thesis default (near_sym_a, symmetric)", "near_sym_a", "symmetric"),
+]
+
+
+def all_cases() -> list[Case]:
+    cases = [
+        Case("KyMatIO Morlet L=8", "kymatio", "morlet8", lambda s: MorletScattering(8, s), _kymatio_reference(8)),
+        Case("KyMatIO Morlet L=6", "kymatio", "morlet6", lambda s: MorletScattering(6, s), _kymatio_reference(6)),
+    ]
+    for label, w, p in DTCWT_SETTINGS:
+        default = p == "symmetric" and w == "near_sym_a"
+        cases.append(Case(f"{label} [pytorch_wavelets]", "pytorch_wavelets", "dtcwt" if default else None,
+                          _dtcwt(w, p, "reference"), _pw_reference(w, p)))
+        cases.append(Case(f"{label} [scatnet fast]", "scatnet", "dtcwt_fast" if default else None,
+                          _dtcwt(w, p, "fast"), _pw_reference(w, p)))
+    return cases
+
+
+def check_against_reference(case: Case, module: nn.Module, x: torch.Tensor) -> float:
+    """Max abs difference between the module and its reference library on ``x``; raises BenchMismatch."""
+    if case.reference is None:
+        return 0.0
+    with torch.no_grad():
+        ours = module(x)
+        ref = case.reference(x.shape[-1])(x)
+    if ours.shape != ref.shape:
+        raise BenchMismatch(f"{case.name}: output shape {tuple(ours.shape)} differs from the reference "
+                            f"{tuple(ref.shape)}; no timing reported")
+    err = float((ours - ref).abs().max())
+    if not err <= case.tolerance:
+        raise BenchMismatch(f"{case.name}: output differs from its reference library by {err:.3g} "
+                            f"(> {case.tolerance:g}); no timing reported. Fix the front end before timing it")
+    return err

@@ -1,0 +1,142 @@
+"""scatnet-bench: thesis Table 1.2 (front-end forward/backward time and memory held for backward) and the
+training-step throughput of each hybrid, on CPU and (when present) GPU.
+
+    scatnet-bench                          # thesis size + training size, every front end, JSON/markdown/PNG
+    scatnet-bench --device cuda --repeats 50
+    scatnet-bench --compare old/bench.json new/bench.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
+from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
+from scatnet.bench.output import add_ratios, compare, table12, write_all
+from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.errors import ScatnetError
+
+# Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
+# CPU default batch is smaller (the output says so).
+DEFAULTS = {"cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
+            "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1}}
+
+
+def environment(device: torch.device) -> dict:
+    import kymatio
+    import pytorch_wavelets
+
+    import scatnet
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "CPU")
+    return {"device": device.type, "device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda,
+            "cudnn_tf32": torch.backends.cudnn.allow_tf32, "kymatio": kymatio.__version__,
+            "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"), "scatnet": scatnet.__version__,
+            "python": platform.python_version(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "dtype": "float32", "created": dt.datetime.now().isoformat(timespec="seconds")}
+
+
+def run(args) -> dict:
+    device = torch.device(args.device)
+    d = DEFAULTS[device.type]
+    repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
+    thesis_batch = args.thesis_batch or d["thesis_batch"]
+    sizes = [(f"{thesis_batch}x3x{args.thesis_size}x{args.thesis_size}", thesis_batch, args.thesis_size),
+             (f"{args.train_batch}x3x{args.train_size}x{args.train_size}", args.train_batch, args.train_size)]
+    cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for label, batch, side in sizes:
+        x = torch.randn(batch, 3, side, side, generator=gen).to(device)
+        for case in cases:
+            module = case.build(side).to(device)
+            err = check_against_reference(case, module, x)  # before any timing
+            r = {"name": case.name, "family": case.family, "size": label, "batch": batch, "side": side,
+                 "max_abs_err": err}
+            r.update(time_forward_backward(module, x, repeats, warmup))
+            r.update(memory_held_for_backward(module, x))
+            rows.append(r)
+            print(f"  {label:>18}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
+                  f"held {r['mem_bytes'] / 2**20:8.1f} MiB", flush=True)
+            del module
+    add_ratios(rows)
+    training = [] if args.no_training else training_rows(args, device, repeats, warmup, cases)
+    note = ("CPU run: thesis-size batch reduced to %d (the thesis used 128); pass --thesis-batch 128 to match"
+            % thesis_batch) if device.type == "cpu" and thesis_batch != 128 else ""
+    return {"environment": environment(device), "frontends": rows, "training": training,
+            "settings": {"repeats": repeats, "warmup": warmup, "step_batch": args.train_batch,
+                         "step_size": args.train_size, "width": args.width, "note": note}}
+
+
+def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
+    from scatnet.models import HybridNet
+
+    cuda = device.type == "cuda"
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
+    y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
+    out = []
+    for case in cases:
+        if case.frontend is None:
+            continue
+        net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
+        r = {"frontend": case.frontend, "name": case.name}
+        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda))
+        out.append(r)
+        print(f"  step {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} images/s  "
+              f"front end {100 * r['frontend_share']:.0f}%", flush=True)
+    return out
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(prog="scatnet-bench", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--thesis-size", type=int, default=256)
+    ap.add_argument("--thesis-batch", type=int, default=None, help="default 128 on GPU, 4 on CPU")
+    ap.add_argument("--train-size", type=int, default=32)
+    ap.add_argument("--train-batch", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (median); default 20 GPU, 3 CPU")
+    ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--width", type=int, default=96, help="hybrid width C for the training-step rows")
+    ap.add_argument("--no-training", action="store_true", help="skip the training-step rows")
+    ap.add_argument("--only", nargs="*", help="only rows whose name contains one of these strings")
+    ap.add_argument("--out", type=Path, default=Path("bench-results"))
+    ap.add_argument("--compare", nargs="+", type=Path, metavar="JSON",
+                    help="print the per-row ratio between OLD.json and NEW.json (default NEW: --out/bench.json)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    quiet_upstream_warnings()
+    args = parse(argv)
+    if args.compare:
+        old_p, new_p = args.compare[0], (args.compare[1] if len(args.compare) > 1 else args.out / "bench.json")
+        for p in (old_p, new_p):
+            if not p.exists():
+                fail(f"{p} does not exist; give bench.json files written by scatnet-bench")
+        print(compare(json.loads(old_p.read_text()), json.loads(new_p.read_text())))
+        return
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda but no CUDA device is visible; run on a GPU machine or use --device cpu")
+    if args.thesis_size % 4 or args.train_size % 4:
+        fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
+    torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: the thesis timed full-precision convolutions
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        result = run(args)
+    except ScatnetError as e:
+        report_error(e)
+    paths = write_all(result, args.out)
+    print(table12(result))
+    print(f"scatnet-bench: wrote {paths['json']}, {paths['md']}, {paths['png']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""scatnet-bench at a tiny size: the JSON, table and chart are complete and consistent (not a timing test)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
+from scatnet.cli.bench import main
+
+TINY = ["--device", "cpu", "--thesis-size", "16", "--thesis-batch", "1", "--train-size", "16", "--train-batch", "2",
+        "--repeats", "1", "--warmup", "0", "--width", "4"]
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    main([*TINY, "--out", str(out)])
+    return out, json.loads((out / "bench.json").read_text())
+
+
+def test_every_row_present_with_positive_times(bench_run):
+    out, res = bench_run
+    names = [c.name for c in all_cases()]
+    assert len(names) == 8
+    for size in ("1x3x16x16", "2x3x16x16"):
+        rows = {r["name"]: r for r in res["frontends"] if r["size"] == size}
+        assert sorted(rows) == sorted(names)
+        for r in rows.values():
+            assert r["fwd_ms"] > 0 and r["bwd_ms"] > 0 and r["mem_bytes"] >= 0 and r["max_abs_err"] <= 1e-5
+    env = res["environment"]
+    assert env["device"] == "cpu" and env["threads"] >= 1 and env["torch"] and env["kymatio"] == "0.3.0"
+
+
+def test_ratios_are_computed_from_the_times(bench_run):
+    _, res = bench_run
+    for size in {r["size"] for r in res["frontends"]}:
+        rows = {r["name"]: r for r in res["frontends"] if r["size"] == size}
+        ky = rows["KyMatIO Morlet L=8"]
+        for r in rows.values():
+            assert r["fwd_speedup_vs_kymatio"] == pytest.approx(ky["fwd_ms"] / r["fwd_ms"])
+            assert r["bwd_speedup_vs_kymatio"] == pytest.approx(ky["bwd_ms"] / r["bwd_ms"])
+        fast = rows["DTCWT type B (near_sym_a, zero) [scatnet fast]"]
+        ref = rows["DTCWT type B (near_sym_a, zero) [pytorch_wavelets]"]
+        assert fast["fwd_speedup_vs_pytorch_wavelets"] == pytest.approx(ref["fwd_ms"] / fast["fwd_ms"])
+        assert fast["mem_bytes"] == 0 < ref["mem_bytes"]  # the fast pair holds nothing for backward
+
+
+def test_training_rows_and_outputs(bench_run):
+    out, res = bench_run
+    steps = {t["frontend"]: t for t in res["training"]}
+    assert sorted(steps) == ["dtcwt", "dtcwt_fast", "morlet6", "morlet8"]
+    for t in steps.values():
+        assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
+        assert 0 < t["frontend_share"] < 1.5
+    table = (out / "table12.md").read_text()
+    assert all(r["name"] in table for r in res["frontends"]) and "CPU run: thesis-size batch reduced to 1" in table
+    assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_prints_per_row_ratios(bench_run, tmp_path, capsys):
+    out, res = bench_run
+    slower = json.loads(json.dumps(res))
+    for r in slower["frontends"]:
+        r["fwd_ms"] *= 2
+        r["bwd_ms"] *= 4
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(slower))
+    main(["--compare", str(old), str(out / "bench.json")])
+    text = capsys.readouterr().out
+    assert text.count("| 2.00x | 4.00x |") == len(res["frontends"])
+
+
+def test_a_front_end_that_disagrees_with_its_library_aborts():
+    case = next(c for c in all_cases() if c.name.endswith("(near_sym_a, zero) [scatnet fast]"))
+    module = case.build(16)
+    x = torch.randn(1, 3, 16, 16)
+    assert check_against_reference(case, module, x) <= 1e-5
+    module.layers.direct_w.mul_(1.001)  # a subtly wrong filter
+    with pytest.raises(BenchMismatch, match="differs from its reference library by .* no timing reported"):
+        check_against_reference(case, module, x)
