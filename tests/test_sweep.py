@@ -123,3 +123,31 @@ def test_wandb_offline_writes_a_run_without_network(tmp_path, monkeypatch):
     assert b"near_sym_a" in logged and b"${" not in logged  # resolved config, no interpolations
     assert b"val/acc" in logged and b"digits" in logged  # metrics and the dataset tag
     assert (tmp_path / "run" / "csv" / "metrics.csv").exists()  # CSV always
+
+
+def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: float, status="completed"):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "metrics.json").write_text(json.dumps({
+        "status": status, "run_name": name, "data": data, "frontend": frontend["name"], "seed": seed,
+        "test_acc": acc, "wall_seconds": 100.0, "config": {"frontend": frontend}, "run_dir": str(d)}))
+
+
+def test_table13_beside_the_published_numbers(tmp_path):
+    from scatnet.cli.report import build_report
+
+    thesis = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
+    _fake_run(tmp_path, "a", thesis, "cifar10", 0, 89.5)
+    _fake_run(tmp_path, "b", thesis, "cifar10", 1, 90.1)
+    _fake_run(tmp_path, "c", {**thesis, "impl": "fast"}, "cifar10", 0, 90.0)
+    _fake_run(tmp_path, "d", {"name": "morlet8", "L": 8}, "cifar100", 0, 64.3)
+    _fake_run(tmp_path, "e", {**thesis, "padding": "zero"}, "cifar10", 0, 88.0)  # not the thesis setting
+    _fake_run(tmp_path, "f", {"name": "morlet6", "L": 6}, "cifar10", 0, None, status="failed")
+    res = build_report(tmp_path, tmp_path / "report")
+    table = (tmp_path / "report" / "table13.md").read_text()
+    assert "| dtcwt | cifar10 | 89.80 ± 0.42 | 2 | 89.8 | +0.00 |" in table
+    assert "| dtcwt (scatnet fast) | cifar10 | 90.00 ± 0.00 | 1 | 89.8 | +0.20 |" in table
+    assert "| morlet8 | cifar100 | 64.30 ± 0.00 | 1 | 65.3 | -1.00 |" in table
+    assert any("run f is failed" in g for g in res["missing"])
+    assert (tmp_path / "report" / "figure12_cifar10.png").exists()
+    assert (tmp_path / "report" / "figure12_cifar10_fast.png").exists()

@@ -66,3 +66,17 @@ def test_unknown_config_group_option_lists_choices(tmp_path, cli_env):
                           env=cli_env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "Could not find 'frontend/wavelets'" in proc.stderr and "dtcwt" in proc.stderr
+
+
+def test_diverging_run_is_recorded_as_failed_with_its_reason(tmp_path):
+    cfg = compose([*QUICK, "optim.lr=1e12", "trainer.max_epochs=1"], tmp_path / "nan")
+    m = train(cfg, reraise=False)
+    assert m["status"] == "failed" and "NonFiniteLossError: loss became nan" in m["reason"]
+    assert json.loads((tmp_path / "nan" / "metrics.json").read_text())["status"] == "failed"
+
+
+def test_image_side_not_divisible_by_4_fails_before_training(tmp_path):
+    from scatnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="image side 30x30 is not divisible by 4"):
+        train(compose(["data.image_size=30"], tmp_path / "bad"))

@@ -29,7 +29,8 @@ def build_report(root: Path, out: Path) -> dict:
 
     figures = []
     for data in sorted({s["data"] for s in summary}):
-        figures += heatmap(summary, data, out)
+        for impl in ("reference", "fast"):
+            figures += heatmap(summary, data, out, impl)
     pngs = [p for p in figures if p.suffix == ".png"]
     completed = sum(r.get("status") == "completed" for r in rows)
     sections = [("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}.</p>")]

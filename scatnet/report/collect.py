@@ -8,10 +8,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_FIELDS = ("run_name", "status", "data", "frontend", "wavelet", "padding", "magbias", "L", "seed", "test_acc",
+ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed", "test_acc",
               "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "images_per_second", "device",
               "reason", "run_id", "run_dir")
-SETTING = ("data", "frontend", "wavelet", "padding", "magbias", "L")
+SETTING = ("data", "frontend", "impl", "wavelet", "padding", "magbias", "L")
 
 
 def collect(root: Path) -> list[dict[str, Any]]:
@@ -24,7 +24,8 @@ def collect(root: Path) -> list[dict[str, Any]]:
             continue
         fe = (m.get("config") or {}).get("frontend") or {}
         row = {k: m.get(k) for k in ROW_FIELDS}
-        row.update(wavelet=fe.get("wavelet"), padding=fe.get("padding"), L=fe.get("L"),
+        # the DTCWT's implementation (reference pytorch_wavelets or scatnet's fast pair) is kept apart
+        row.update(impl=fe.get("impl") or ("reference" if fe.get("name") == "dtcwt" else None), wavelet=fe.get("wavelet"), padding=fe.get("padding"), L=fe.get("L"),
                    magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
                    run_dir=m.get("run_dir") or str(path.parent))
         rows.append(row)

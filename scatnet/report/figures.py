@@ -14,20 +14,22 @@ import numpy as np  # noqa: E402
 from scatnet.report.published import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
 
 
-def grid_cells(summary: list[dict], data: str) -> dict[tuple, dict]:
-    """{(wavelet, padding, magbias): summary row} for the DTCWT runs of one dataset."""
+def grid_cells(summary: list[dict], data: str, impl: str = "reference") -> dict[tuple, dict]:
+    """{(wavelet, padding, magbias): summary row} for the DTCWT runs of one dataset and implementation."""
     cells = {}
     for s in summary:
-        if s["data"] == data and s["frontend"] == "dtcwt" and s.get("wavelet") in WAVELETS:
+        if (s["data"] == data and s["frontend"] == "dtcwt" and s.get("impl", "reference") == impl
+                and s.get("wavelet") in WAVELETS):
             mb = min(MAGBIASES, key=lambda b: abs(b - float(s["magbias"])))
             if math.isclose(mb, float(s["magbias"]), rel_tol=1e-6, abs_tol=1e-12):
                 cells[(s["wavelet"], s["padding"], mb)] = s
     return cells
 
 
-def heatmap(summary: list[dict], data: str, out_dir: Path) -> list[Path]:
-    """Write figure12_<data>.png/.pdf; returns [] when the dataset has no grid runs (nothing to draw)."""
-    cells = grid_cells(summary, data)
+def heatmap(summary: list[dict], data: str, out_dir: Path, impl: str = "reference") -> list[Path]:
+    """Write figure12_<data>.png/.pdf (``_fast`` appended for scatnet's fast DTCWT); returns [] when there
+    are no grid runs (nothing to draw)."""
+    cells = grid_cells(summary, data, impl)
     if not cells:
         return []
     means = [c["test_acc_mean"] for c in cells.values()]
@@ -57,10 +59,11 @@ def heatmap(summary: list[dict], data: str, out_dir: Path) -> list[Path]:
         ax.set_yticks(range(len(WAVELETS)), WAVELETS if k == 0 else [])
         ax.set_xlabel("magnitude bias b")
     fig.colorbar(im, ax=axes[0].tolist(), label="mean top-1 test accuracy (%)")
-    fig.suptitle(f"Figure 1.2 ({data}): DTCWT ScatterNet hyperparameters")
+    which = "" if impl == "reference" else f", {impl} DTCWT"
+    fig.suptitle(f"Figure 1.2 ({data}{which}): DTCWT ScatterNet hyperparameters")
     out = []
     for ext in ("png", "pdf"):
-        path = Path(out_dir) / f"figure12_{data}.{ext}"
+        path = Path(out_dir) / f"figure12_{data}{'' if impl == 'reference' else '_' + impl}.{ext}"
         fig.savefig(path, dpi=130, bbox_inches="tight")
         out.append(path)
     plt.close(fig)

@@ -21,9 +21,9 @@ def markdown(headers: list[str], rows: list[list]) -> str:
 
 
 def summary_table(summary: list[dict]) -> tuple[list[str], list[list]]:
-    headers = ["data", "frontend", "wavelet", "padding", "magbias", "L", "test acc (mean ± std)", "runs",
+    headers = ["data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "test acc (mean ± std)", "runs",
                "mean wall s/run"]
-    rows = [[s["data"], s["frontend"], s.get("wavelet"), s.get("padding"), s.get("magbias"), s.get("L"),
+    rows = [[s["data"], s["frontend"], s.get("impl"), s.get("wavelet"), s.get("padding"), s.get("magbias"), s.get("L"),
              fmt(s["test_acc_mean"], s["test_acc_std"]), s["runs"], s["wall_seconds_mean"]] for s in summary]
     return headers, rows
 
@@ -40,13 +40,14 @@ def table13(rows: list[dict]) -> tuple[list[str], list[list]]:
     acc = defaultdict(list)
     for r in rows:
         if r.get("status") == "completed" and r.get("test_acc") is not None and _is_thesis_setting(r):
-            acc[(r["frontend"], r["data"])].append(float(r["test_acc"]))
+            label = r["frontend"] + (" (scatnet fast)" if r.get("impl") == "fast" else "")
+            acc[(r["frontend"], label, r["data"])].append(float(r["test_acc"]))
     headers = ["front end", "data", "measured (mean ± std)", "runs", "published", "difference"]
     out = []
-    for (fe, data), published in TABLE13.items():
-        if (fe, data) in acc:
-            m, s = mean_std(acc[(fe, data)])
-            out.append([fe, data, fmt(m, s), len(acc[(fe, data)]), published, f"{m - published:+.2f}"])
+    for (fe, label, data), values in sorted(acc.items()):
+        if (fe, data) in TABLE13:
+            m, s = mean_std(values)
+            out.append([label, data, fmt(m, s), len(values), TABLE13[(fe, data)], f"{m - TABLE13[(fe, data)]:+.2f}"])
     return headers, out
 
 
@@ -57,10 +58,11 @@ def missing(rows: list[dict], summary: list[dict]) -> list[str]:
         if r.get("status") != "completed":
             why = f": {r['reason']}" if r.get("reason") else ""
             notes.append(f"run {r.get('run_name') or r.get('run_dir')} is {r.get('status')}{why}")
-    for data in sorted({s["data"] for s in summary}):
-        cells = grid_cells(summary, data)
+    for data, impl in sorted({(s["data"], s.get("impl") or "reference") for s in summary}):
+        cells = grid_cells(summary, data, impl)
         if not cells:
             continue
+        data = data if impl == "reference" else f"{data} ({impl} DTCWT)"
         seeds = set().union(*(set(c["seeds"]) for c in cells.values()))
         for w in WAVELETS:
             for p in PADDINGS:

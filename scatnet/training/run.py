@@ -86,6 +86,8 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
 def _build_module(cfg: DictConfig) -> HybridClassifier:
     on_cuda = cuda_will_be_used(cfg)
     frontend = build(cfg.frontend)
+    size = int(cfg.data.image_size)
+    frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
     fast = cfg.get("fast", {}) or {}
     net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda),
