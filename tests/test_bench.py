@@ -24,7 +24,7 @@ def test_every_row_present_with_positive_times(bench_run):
     out, res = bench_run
     names = [c.name for c in all_cases()]
     assert len(names) == 8
-    for size in ("1x3x16x16", "2x3x16x16"):
+    for size in ("cpu 1x3x16x16", "cpu 2x3x16x16"):
         rows = {r["name"]: r for r in res["frontends"] if r["size"] == size}
         assert sorted(rows) == sorted(names)
         for r in rows.values():
@@ -55,7 +55,7 @@ def test_training_rows_and_outputs(bench_run):
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
         assert 0 < t["frontend_share"] < 1.5
     table = (out / "table12.md").read_text()
-    assert all(r["name"] in table for r in res["frontends"]) and "CPU run: thesis-size batch reduced to 1" in table
+    assert all(r["name"] in table for r in res["frontends"]) and "CPU rows: thesis-size batch reduced to 1" in table
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -36,7 +36,8 @@ def table12(result: dict) -> str:
            f"{env['threads']} CPU threads; {env['dtype']})\n"]
     for size in dict.fromkeys(r["size"] for r in result["frontends"]):
         rows = [r for r in result["frontends"] if r["size"] == size]
-        out.append(f"\n## Front ends, input {size} ({env['device']}: median of {result['settings']['repeats']})\n\n")
+        out.append(f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "
+                   "w.r.t. the input)\n\n")
         headers = ["package", "fwd ms", "bwd ms", "memory for bwd MiB", "fwd vs kymatio", "bwd vs kymatio",
                    "fwd vs pytorch_wavelets", "fwd+bwd vs pytorch_wavelets", "max |err| vs library"]
         out.append(markdown(headers, [[r["name"], f"{r['fwd_ms']:.2f}", f"{r['bwd_ms']:.2f}",
@@ -48,9 +49,9 @@ def table12(result: dict) -> str:
         s = result["settings"]
         out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
                    f" width {s['width']}, SGD step included)\n\n")
-        out.append(markdown(["front end", "step ms", "images/s", "front end ms", "front end share", "bf16 body",
-                             "channels_last"],
-                            [[r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
+        out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms", "front end share",
+                             "bf16 body", "channels_last"],
+                            [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
                               f"{r['frontend_ms']:.2f}", f"{100 * r['frontend_share']:.0f}%", r["bf16"],
                               r["channels_last"]] for r in result["training"]]))
     if result["settings"].get("note"):
@@ -76,7 +77,7 @@ def bar_chart(result: dict, path: Path) -> Path:
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.set_xlabel("ms (log scale)")
-        ax.set_title(f"{size} on {result['environment']['device_name']}")
+        ax.set_title(f"{size} ({result['environment']['devices'].get(rows[0]['device'], '')})")
         ax.legend()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -100,10 +101,11 @@ def compare(old: dict, new: dict) -> str:
         prev = o.get((r["size"], r["name"]))
         if prev:
             rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x", f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
-    ot = {t["frontend"]: t for t in old.get("training", [])}
+    ot = {(t.get("device"), t["frontend"]): t for t in old.get("training", [])}
     for t in new.get("training", []):
-        if t["frontend"] in ot:
-            rows.append(["training step", t["frontend"], f"{ot[t['frontend']]['step_ms'] / t['step_ms']:.2f}x", ""])
+        prev = ot.get((t.get("device"), t["frontend"]))
+        if prev:
+            rows.append([f"{t.get('device')} training step", t["frontend"], f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
     head = (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
             f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
             "ratio = old time / new time (> 1: new is faster)\n\n")

@@ -28,50 +28,60 @@ DEFAULTS = {"cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
             "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1}}
 
 
-def environment(device: torch.device) -> dict:
+def environment(devices: list[torch.device]) -> dict:
     import kymatio
     import pytorch_wavelets
 
     import scatnet
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "CPU")
-    return {"device": device.type, "device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda,
-            "cudnn_tf32": torch.backends.cudnn.allow_tf32, "kymatio": kymatio.__version__,
-            "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"), "scatnet": scatnet.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-            "dtype": "float32", "created": dt.datetime.now().isoformat(timespec="seconds")}
+    names = {d.type: torch.cuda.get_device_name(d) if d.type == "cuda" else (platform.processor() or "CPU")
+             for d in devices}
+    return {"devices": names, "device": "+".join(names), "device_name": " + ".join(names.values()),
+            "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "kymatio": kymatio.__version__, "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"),
+            "scatnet": scatnet.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), "dtype": "float32", "created": dt.datetime.now().isoformat(timespec="seconds")}
 
 
 def run(args) -> dict:
-    device = torch.device(args.device)
-    d = DEFAULTS[device.type]
-    repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
-    thesis_batch = args.thesis_batch or d["thesis_batch"]
-    sizes = [(f"{thesis_batch}x3x{args.thesis_size}x{args.thesis_size}", thesis_batch, args.thesis_size),
-             (f"{args.train_batch}x3x{args.train_size}x{args.train_size}", args.train_batch, args.train_size)]
+    devices = [torch.device(d) for d in (["cpu", "cuda"] if args.device == "all" else [args.device])]
     cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
+    rows, training, settings, notes = [], [], {}, []
+    for device in devices:
+        d = DEFAULTS[device.type]
+        repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
+        thesis_batch = args.thesis_batch or d["thesis_batch"]
+        settings[device.type] = {"repeats": repeats, "warmup": warmup, "thesis_batch": thesis_batch}
+        if device.type == "cpu" and thesis_batch != 128:
+            notes.append(f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used 128); "
+                         "pass --thesis-batch 128 to match")
+        rows += frontend_rows(args, device, cases, thesis_batch, repeats, warmup)
+        if not args.no_training:
+            training += training_rows(args, device, repeats, warmup, cases)
+    add_ratios(rows)
+    return {"environment": environment(devices), "frontends": rows, "training": training,
+            "settings": {"per_device": settings, "step_batch": args.train_batch, "step_size": args.train_size,
+                         "width": args.width, "note": " ".join(notes)}}
+
+
+def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> list[dict]:
     gen = torch.Generator().manual_seed(0)
     rows = []
-    for label, batch, side in sizes:
+    for batch, side in ((thesis_batch, args.thesis_size), (args.train_batch, args.train_size)):
+        label = f"{device.type} {batch}x3x{side}x{side}"
         x = torch.randn(batch, 3, side, side, generator=gen).to(device)
         for case in cases:
             module = case.build(side).to(device)
             err = check_against_reference(case, module, x)  # before any timing
-            r = {"name": case.name, "family": case.family, "size": label, "batch": batch, "side": side,
-                 "max_abs_err": err}
+            r = {"name": case.name, "family": case.family, "device": device.type, "size": label, "batch": batch,
+                 "side": side, "repeats": repeats, "max_abs_err": err}
             r.update(time_forward_backward(module, x, repeats, warmup))
             r.update(memory_held_for_backward(module, x))
             rows.append(r)
-            print(f"  {label:>18}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
+            print(f"  {label:>22}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
                   f"held {r['mem_bytes'] / 2**20:8.1f} MiB", flush=True)
             del module
-    add_ratios(rows)
-    training = [] if args.no_training else training_rows(args, device, repeats, warmup, cases)
-    note = ("CPU run: thesis-size batch reduced to %d (the thesis used 128); pass --thesis-batch 128 to match"
-            % thesis_batch) if device.type == "cpu" and thesis_batch != 128 else ""
-    return {"environment": environment(device), "frontends": rows, "training": training,
-            "settings": {"repeats": repeats, "warmup": warmup, "step_batch": args.train_batch,
-                         "step_size": args.train_size, "width": args.width, "note": note}}
+    return rows
 
 
 def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
@@ -86,18 +96,19 @@ def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
         if case.frontend is None:
             continue
         net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
-        r = {"frontend": case.frontend, "name": case.name}
+        r = {"frontend": case.frontend, "name": case.name, "device": device.type}
         r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda))
         out.append(r)
-        print(f"  step {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} images/s  "
-              f"front end {100 * r['frontend_share']:.0f}%", flush=True)
+        print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
+              f"images/s  front end {100 * r['frontend_share']:.0f}%", flush=True)
     return out
 
 
 def parse(argv=None):
     ap = argparse.ArgumentParser(prog="scatnet-bench", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--device", default="all" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda", "all"],
+                    help="all (default with a GPU): CPU rows and GPU rows; cpu (default without one)")
     ap.add_argument("--thesis-size", type=int, default=256)
     ap.add_argument("--thesis-batch", type=int, default=None, help="default 128 on GPU, 4 on CPU")
     ap.add_argument("--train-size", type=int, default=32)
@@ -123,8 +134,8 @@ def main(argv=None) -> None:
                 fail(f"{p} does not exist; give bench.json files written by scatnet-bench")
         print(compare(json.loads(old_p.read_text()), json.loads(new_p.read_text())))
         return
-    if args.device == "cuda" and not torch.cuda.is_available():
-        fail("--device cuda but no CUDA device is visible; run on a GPU machine or use --device cpu")
+    if args.device in ("cuda", "all") and not torch.cuda.is_available():
+        fail(f"--device {args.device} but no CUDA device is visible; run on a GPU machine or use --device cpu")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
     torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: the thesis timed full-precision convolutions
