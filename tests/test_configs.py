@@ -57,3 +57,12 @@ def test_slurm_launcher_config_targets_submitit():
 def test_ddp_trainer_config():
     cfg = composed(["trainer=ddp"])
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm is True and cfg.trainer.accelerator == "gpu"
+
+
+def test_synthetic_cifar_has_the_shape_of_cifar10():
+    from hydra.utils import instantiate
+
+    cfg = composed(["data=synthetic_cifar", "data.source.n_train=64", "data.source.n_test=16"])
+    train, test = instantiate(cfg.data.source).load()
+    assert train.images.shape == (64, 3, 32, 32) and test.images.shape == (16, 3, 32, 32)
+    assert int(train.labels.max()) < 10 and cfg.trainer.max_epochs == 120

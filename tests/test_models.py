@@ -54,3 +54,20 @@ def test_frontend_runs_without_autograd_by_default():
     assert not net.features(x).requires_grad
     net.frontend_grad = True
     assert net.features(x).requires_grad
+
+
+def test_bf16_channels_last_body_matches_fp32_and_keeps_the_front_end_exact():
+    """The GPU speed path (bf16 autocast + channels_last for the conv body), exercised on the CPU."""
+    torch.manual_seed(0)
+    net = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=8).eval()
+    x = torch.randn(4, 3, 32, 32)
+    ref = net(x)
+    net.configure_speed(channels_last=True, bf16=True)
+    out = net(x)
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    assert (out - ref).abs().max() < 0.05 * ref.abs().max()  # bf16 body: close, not equal
+    assert torch.equal(net.features(x), DTCWTScattering(impl="fast")(x))  # front end untouched (fp32)
+    net.train()
+    loss = torch.nn.functional.cross_entropy(net(x), torch.arange(4))
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in net.body.parameters())
