@@ -71,7 +71,7 @@ def test_unknown_config_group_option_lists_choices(tmp_path, cli_env):
 def test_diverging_run_is_recorded_as_failed_with_its_reason(tmp_path):
     cfg = compose([*QUICK, "optim.lr=1e12", "trainer.max_epochs=1"], tmp_path / "nan")
     m = train(cfg, reraise=False)
-    assert m["status"] == "failed" and "NonFiniteLossError: loss became nan" in m["reason"]
+    assert m["status"] == "failed" and "NonFiniteLossError: loss became nan or inf during epoch 0" in m["reason"]
     assert json.loads((tmp_path / "nan" / "metrics.json").read_text())["status"] == "failed"
 
 

@@ -46,10 +46,17 @@ class HybridClassifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._step(batch, "train", self.train_acc)
-        # A NaN/inf loss is a failed run, not a silently diverged one (the sweep records the reason).
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"loss became {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
+        # A NaN/inf loss is a failed run, not a silently diverged one (the sweep records the reason). The flag
+        # stays on the device and is read once per epoch: a per-step check would sync the GPU every step.
+        self._nonfinite = self._nonfinite | ~torch.isfinite(loss.detach())
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+
+    def on_train_epoch_end(self) -> None:
+        if bool(self._nonfinite):
+            raise NonFiniteLossError(f"loss became nan or inf during epoch {self.current_epoch}")
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val", self.val_acc)
