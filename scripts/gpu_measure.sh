@@ -6,6 +6,6 @@ set -euo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out"
 py=${PYTHON:-python3}
-$py -m scatnet.cli.bench --device all --out "$out/bench" | tee "$out/bench.txt"
+$py -m scatnet.cli.bench --device all --out "$out/bench" ${BENCH_ARGS:-} | tee "$out/bench.txt"
 SCATNET_OUTPUTS="$out/runs" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
   progress_bar=false "hydra.run.dir=$out/runs/fast120" "$@" | tail -1 | tee "$out/run120.txt"

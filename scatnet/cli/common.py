@@ -29,7 +29,8 @@ def quiet_upstream_warnings() -> None:
 
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
-    prog = Path(sys.argv[0]).name or "scatnet"
+    prog = Path(sys.argv[0]).name
+    prog = "scatnet" if prog in ("", "__main__.py", "-c") else prog
     print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(code)
 

@@ -17,6 +17,8 @@ log = logging.getLogger("scatnet")
 def summary_line(m: dict) -> str:
     fe = m.get("config", {}).get("frontend", {})
     opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L") if k in fe)
+    if fe.get("impl") == "fast":
+        opts += ", impl=fast"
     if m.get("status") != "completed":
         return f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')} -> {m.get('run_dir')}"
     skipped = " (already completed, skipped)" if m.get("skipped") else ""
