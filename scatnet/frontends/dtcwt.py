@@ -11,7 +11,7 @@ import torch.nn as nn
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
 from scatnet.frontends.dtcwt_fast_ops import ScatPairFunction, scat_pair
-from scatnet.frontends.dtcwt_filters import build_filters, direct_filters
+from scatnet.frontends.dtcwt_filters import adjoint_filters, build_filters, direct_filters
 
 WAVELETS = ("near_sym_a", "near_sym_b", "near_sym_b_bp")
 PADDINGS = ("symmetric", "zero")
@@ -42,6 +42,8 @@ class FastScatLayerPair(nn.Module):
         self.register_buffer("row_w", row.to(dtype), persistent=False)
         self.register_buffer("fused_w", fused.to(dtype), persistent=False)
         self.register_buffer("direct_w", direct_filters(row, fused).to(dtype), persistent=False)
+        for name, w in zip(("adj_comb", "adj_col", "adj_row"), adjoint_filters(wavelet)):
+            self.register_buffer(name, w.to(dtype), persistent=False)
         self.wavelet, self.padding, self.magbias, self.strategy = wavelet, padding, float(magbias), strategy
 
     def weights(self, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -55,7 +57,8 @@ class FastScatLayerPair(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weights(x.device)
         if torch.is_grad_enabled() and x.requires_grad:
-            return ScatPairFunction.apply(x, self.padding, self.magbias, *w)
+            adjoint = (self.adj_comb, self.adj_col, self.adj_row)
+            return ScatPairFunction.apply(x, self.padding, self.magbias, len(w), *w, *adjoint)
         return scat_pair(x, w, self.padding, self.magbias)
 
     def extra_repr(self) -> str:

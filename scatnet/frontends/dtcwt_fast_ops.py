@@ -3,12 +3,13 @@
 Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the filters are fixed-size buffers
 (no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no syncs); each layer is
 two conv2d calls and one elementwise magnitude. The backward saves only the input and recomputes the forward
-(cheap: two small convolutions per layer), so no intermediate activation is held between forward and backward.
+(cheap: one or two small convolutions per layer), so no activation is held between forward and backward.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.dtcwt_filters import N_OUT
 
@@ -60,59 +61,41 @@ def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -
     return z.view(b, c, N_OUT, h // 2, w // 2)
 
 
-class SmoothMagnitude(torch.autograd.Function):
-    """r = sqrt(re^2 + im^2 + b^2) - b; dr/dre = re / (r + b), dr/dim = im / (r + b) (thesis eq. 1.4.8).
-    Where re = im = b = 0 the gradient is 0 (pytorch_wavelets gives 0/0 = NaN there)."""
-
-    @staticmethod
-    def forward(ctx, re, im, b: float):
-        rb = torch.sqrt(re**2 + im**2 + b**2)
-        ctx.save_for_backward(re, im, rb)
-        return rb - b
-
-    @staticmethod
-    def backward(ctx, dr):
-        re, im, rb = ctx.saved_tensors
-        inv = torch.where(rb > 0, dr / rb, torch.zeros_like(rb))
-        return inv * re, inv * im, None
-
-
-def magnitude(z: torch.Tensor, b: float, differentiable: bool = False) -> torch.Tensor:
-    """(B, C, 13, h, w) linear outputs -> (B, C, 7, h, w): lowpass and 6 smoothed magnitudes."""
+def magnitude(z: torch.Tensor, b: float) -> torch.Tensor:
+    """(B, C, 13, h, w) linear outputs -> (B, C, 7, h, w): lowpass and 6 smoothed magnitudes
+    sqrt(re^2 + im^2 + b^2) - b, in pytorch_wavelets' operation order."""
     re, im = z[:, :, 1::2], z[:, :, 2::2]
-    if differentiable:
-        r = SmoothMagnitude.apply(re, im, b)
-    else:
-        r = torch.sqrt(re**2 + im**2 + b**2) - b
-    return torch.cat((z[:, :, :1], r), dim=2)
+    return torch.cat((z[:, :, :1], torch.sqrt(re**2 + im**2 + b**2) - b), dim=2)
 
 
-def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float, differentiable: bool = False) -> torch.Tensor:
+def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Tensor:
     """Two ScatLayers: (B, C, H, W) -> (B, 49 C, H/4, W/4), channels in pytorch_wavelets' order
     (index k2 * 7C + k1 * C + c for second-layer subband k2, first-layer subband k1, colour c)."""
     bsz, c = x.shape[:2]
-    y1 = magnitude(scat_linear(x, weights, mode), b, differentiable)    # (B, C, 7, h1, w1)
+    y1 = magnitude(scat_linear(x, weights, mode), b)    # (B, C, 7, h1, w1)
     y1 = y1.reshape(bsz, c * 7, *y1.shape[-2:])                                 # channel c*7 + k1
-    y2 = magnitude(scat_linear(y1, weights, mode), b, differentiable)   # (B, 7C, 7, h2, w2)
+    y2 = magnitude(scat_linear(y1, weights, mode), b)   # (B, 7C, 7, h2, w2)
     h2, w2 = y2.shape[-2:]
     y2 = y2.view(bsz, c, 7, 7, h2, w2).permute(0, 3, 2, 1, 4, 5)               # (B, k2, k1, c, h2, w2)
     return y2.reshape(bsz, 49 * c, h2, w2)
 
 
 class ScatPairFunction(torch.autograd.Function):
-    """Forward without autograd; backward recomputes from the saved input only (no activations held)."""
+    """Forward without autograd; backward from the saved input only (dtcwt_fast_backward): no activation is
+    held between forward and backward."""
 
     @staticmethod
-    def forward(ctx, x, mode: str, b: float, *weights):
-        ctx.save_for_backward(x, *weights)
-        ctx.mode, ctx.b = mode, b
-        return scat_pair(x, weights, mode, b)
+    def forward(ctx, x, mode: str, b: float, n_weights: int, *filters):
+        ctx.save_for_backward(x, *filters)
+        ctx.mode, ctx.b, ctx.n_weights = mode, b, n_weights
+        return scat_pair(x, filters[:n_weights], mode, b)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        x, *weights = ctx.saved_tensors
-        with torch.enable_grad():
-            xr = x.detach().requires_grad_(True)
-            y = scat_pair(xr, tuple(weights), ctx.mode, ctx.b, differentiable=True)
-            (dx,) = torch.autograd.grad(y, xr, grad)
-        return (dx, None, None) + (None,) * len(weights)
+        from scatnet.frontends.dtcwt_fast_backward import scat_pair_backward
+
+        x, *filters = ctx.saved_tensors
+        n = ctx.n_weights
+        dx = scat_pair_backward(x, grad.contiguous(), tuple(filters[:n]), tuple(filters[n:]), ctx.mode, ctx.b)
+        return (dx, None, None, None) + (None,) * len(filters)

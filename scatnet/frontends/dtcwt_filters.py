@@ -46,27 +46,51 @@ def _fuse(col: np.ndarray, combine: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(row weight (nR, 1, 1, K), fused weight (13, nR, K+1, 2)) for conv2d, in float64 (cast by the caller)."""
+def _plan(wavelet: str):
+    """Row taps per branch, and per output: (subband, row branch, column taps, 2x2 combination).
+    Subbands and branches as in pytorch_wavelets' fwd_j1 / fwd_j1_rot: ll = (h0, h0), lh = (h0 rows, h1
+    columns), hl = (h1, h0), hh = (h1, h1), or (h2, h2) for near_sym_b_bp."""
     from pytorch_wavelets.dtcwt.coeffs import biort
 
     taps = biort(wavelet)
     rot = wavelet == "near_sym_b_bp"
-    h0, h1 = taps[0], taps[2]
-    filters = [h0, h1] + ([taps[4]] if rot else [])
+    filters = [taps[0], taps[2]] + ([taps[4]] if rot else [])
     K = max(len(np.ravel(f)) for f in filters)
     f = [_taps(h, K) for h in filters]
-    row = np.stack(f)[:, None, None, :]
-    # (row branch, column filter) per subband, as in pytorch_wavelets' fwd_j1 / fwd_j1_rot
-    lh, hl, hh = (0, f[1]), (1, f[0]), ((2, f[2]) if rot else (1, f[1]))
-    fused = np.zeros((N_OUT, len(filters), K + 1, 2))
-    fused[0, 0] = _fuse(f[0], POOL)
+    ll, lh, hl, hh = (0, 0, f[0]), (1, 0, f[1]), (2, 1, f[0]), ((3, 2, f[2]) if rot else (3, 1, f[1]))
+    outputs = [(*ll, POOL)]
     # orientation order 15, 45, 75, 105, 135, 165 (pytorch_wavelets' highs_to_orientations)
-    plan = [(lh, "1"), (hh, "1"), (hl, "1"), (hl, "2"), (hh, "2"), (lh, "2")]
-    for k, ((branch, col), which) in enumerate(plan):
-        fused[1 + 2 * k, branch] = _fuse(col, Q2C["re" + which])
-        fused[2 + 2 * k, branch] = _fuse(col, Q2C["im" + which])
+    for band, which in [(lh, "1"), (hh, "1"), (hl, "1"), (hl, "2"), (hh, "2"), (lh, "2")]:
+        outputs += [(*band, Q2C["re" + which]), (*band, Q2C["im" + which])]
+    return f, outputs
+
+
+def build_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row weight (nR, 1, 1, K), fused weight (13, nR, K+1, 2)) for conv2d, in float64 (cast by the caller)."""
+    f, outputs = _plan(wavelet)
+    K = len(f[0])
+    row = np.stack(f)[:, None, None, :]
+    fused = np.zeros((N_OUT, len(f), K + 1, 2))
+    for o, (_, branch, col, combine) in enumerate(outputs):
+        fused[o, branch] = _fuse(col, combine)
     return torch.from_numpy(row), torch.from_numpy(fused)
+
+
+def adjoint_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Weights of the hand-written backward, all plain (not transposed) convolutions:
+    combine^T as a 1x1 conv (13 -> 4 subbands x 4 phases, then pixel_shuffle), column^T (4 -> nR, K x 1) and
+    row^T (nR -> 1, 1 x K) as full correlations with the flipped taps."""
+    f, outputs = _plan(wavelet)
+    K, n_branch = len(f[0]), len(f)
+    comb = np.zeros((16, N_OUT, 1, 1))
+    col = np.zeros((n_branch, 4, K, 1))
+    for o, (band, branch, taps, combine) in enumerate(outputs):
+        for u in range(2):
+            for v in range(2):
+                comb[band * 4 + u * 2 + v, o, 0, 0] = combine[u, v]
+        col[branch, band, :, 0] = taps[::-1]
+    row = np.stack([t[::-1] for t in f])[None, :, None, :]
+    return torch.from_numpy(comb), torch.from_numpy(col), torch.from_numpy(row)
 
 
 def direct_filters(row: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:

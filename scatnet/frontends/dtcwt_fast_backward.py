@@ -1,0 +1,85 @@
+"""Hand-written backward of the fast ScatLayer pair, from the saved input only.
+
+It recomputes the two layers' linear outputs (needed for the magnitude derivative dr/dz = z / |z|), then
+applies the exact adjoint of each linear map with plain forward convolutions — a matmul + pixel_shuffle for
+the 2x2 stride-2 combination, full correlations with the flipped taps for the column and row filters — and
+folds the padding back. Forward convolutions, because oneDNN's (CPU) transposed convolutions with one output
+channel are several times slower (notes/PERFORMANCE.md).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from scatnet.frontends.dtcwt_fast_ops import pad_to_even, scat_linear
+
+
+def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
+    """Adjoint of half-sample symmetric padding by m along dim (the extension folded back onto the edges)."""
+    if m == 0:
+        return g
+    if m <= n:
+        core = g.narrow(dim, m, n).clone()
+        core.narrow(dim, 0, m).add_(g.narrow(dim, 0, m).flip(dim))
+        core.narrow(dim, n - m, m).add_(g.narrow(dim, n + m, m).flip(dim))
+        return core
+    i = torch.remainder(torch.arange(-m, n + m, device=g.device), 2 * n)
+    idx = torch.where(i < n, i, 2 * n - 1 - i)
+    shape = list(g.shape)
+    shape[dim] = n
+    return g.new_zeros(shape).index_add_(dim % g.ndim, idx, g)
+
+
+def _unpad(g: torch.Tensor, h: int, w: int, m: int, mode: str) -> torch.Tensor:
+    if mode == "symmetric":
+        return _unpad_symmetric(_unpad_symmetric(g, h, m, -2), w, m, -1)
+    return g[..., m:m + h, m:m + w]
+
+
+def _unextend(g: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Adjoint of pad_to_even: the repeated last row/column sends its gradient back to the original."""
+    if g.shape[-2] != h:
+        g = torch.cat((g[..., :h - 1, :], g[..., h - 1:h, :] + g[..., h:, :]), dim=-2)
+    if g.shape[-1] != w:
+        g = torch.cat((g[..., :w - 1], g[..., w - 1:w] + g[..., w:]), dim=-1)
+    return g
+
+
+def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple[torch.Tensor, ...], mode: str):
+    """Adjoint of scat_linear: (B, C, 13, h, w) -> (B, C, H, W) for an input of spatial size in_hw."""
+    comb, col, row = (a.to(dz.dtype) for a in adjoint)
+    b, c, n, h2, w2 = dz.shape
+    k = col.shape[-2]
+    m = k // 2
+    # combine^T: a (16 x 13) matrix on every pixel (a batched matmul: oneDNN's 1x1 conv is 8x slower here)
+    phases = torch.matmul(comb.view(16, n), dz.reshape(b * c, n, h2 * w2)).view(b * c, 16, h2, w2)
+    sub = F.pixel_shuffle(phases, 2)                                           # (BC, 4, H, W) subbands
+    branches = F.conv2d(sub, col, padding=(k - 1, 0))                          # (BC, nR, H+2m, W)
+    xp = F.conv2d(branches, row, padding=(0, k - 1))                           # (BC, 1, H+2m, W+2m)
+    g = _unpad(xp, 2 * h2, 2 * w2, m, mode).view(b, c, 2 * h2, 2 * w2)
+    return _unextend(g, *in_hw)
+
+
+def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Tensor:
+    """(B, C, 13, h, w) linear outputs and (B, C, 7, h, w) output gradient -> gradient of z.
+    dr/dre = re / sqrt(re^2 + im^2 + b^2) (0 where that is 0; pytorch_wavelets gives NaN there)."""
+    re, im = z[:, :, 1::2], z[:, :, 2::2]
+    rb = torch.sqrt(re**2 + im**2 + bias**2)
+    f = torch.where(rb > 0, g[:, :, 1:] / rb, torch.zeros_like(rb))
+    return torch.cat((g[:, :, :1], torch.stack((f * re, f * im), dim=3).flatten(2, 3)), dim=2)
+
+
+def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str,
+                       bias: float) -> torch.Tensor:
+    """Input gradient of scat_pair at x for output gradient grad (B, 49 C, h2, w2)."""
+    from scatnet.frontends.dtcwt_fast_ops import magnitude
+
+    bsz, c, h, w = x.shape
+    z1 = scat_linear(x, weights, mode)                                   # (B, C, 13, h1, w1)
+    y1 = magnitude(z1, bias).reshape(bsz, c * 7, *z1.shape[-2:])
+    z2 = scat_linear(y1, weights, mode)                                  # (B, 7C, 13, h2, w2)
+    h2, w2 = z2.shape[-2:]
+    g2 = grad.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 1, 4, 5).reshape(bsz, 7 * c, 7, h2, w2)
+    dy1 = linear_adjoint(magnitude_adjoint(z2, g2, bias), tuple(y1.shape[-2:]), adjoint, mode)
+    dz1 = magnitude_adjoint(z1, dy1.view(bsz, c, 7, *dy1.shape[-2:]), bias)
+    return linear_adjoint(dz1, (h, w), adjoint, mode)
