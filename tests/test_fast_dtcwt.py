@@ -107,3 +107,13 @@ def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
     fast = train(compose([*quick, "frontend=dtcwt_fast"], tmp_path / "fast"))
     assert fast["config"]["frontend"]["impl"] == "fast" and ref["config"]["frontend"]["impl"] == "reference"
     assert ref["test_acc"] > 60 and abs(fast["test_acc"] - ref["test_acc"]) <= 2.0
+
+
+def test_torch_compile_of_the_fast_pair_keeps_its_output():
+    torch._dynamo.reset()
+    x = torch.randn(2, 3, 16, 16)
+    compiled = torch.compile(FastScatLayerPair("near_sym_a", "symmetric", 1e-2))
+    with torch.no_grad():
+        out = compiled(x)
+        ref = reference_scat_pair("near_sym_a", "symmetric", 1e-2)(x)
+    assert (out - ref).abs().max() <= 1e-5

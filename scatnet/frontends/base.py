@@ -17,6 +17,8 @@ class Frontend(nn.Module):
     channels_per_input: int = 1
     #: spatial downsampling factor (2**J)
     downsample: int = 4
+    #: whether torch.compile captures forward whole (no host syncs): the fast DTCWT pair only
+    compilable: bool = False
 
     def out_channels(self, in_channels: int = 3) -> int:
         return in_channels * self.channels_per_input

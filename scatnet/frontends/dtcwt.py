@@ -86,6 +86,7 @@ class DTCWTScattering(Frontend):
         check_dtcwt_options(wavelet, padding, magbias)
         check_choice("frontend.impl", impl, IMPLS)
         self.wavelet, self.padding, self.magbias, self.impl = wavelet, padding, float(magbias), impl
+        self.compilable = impl == "fast"
         if impl == "fast":
             self.layers = FastScatLayerPair(wavelet, padding, self.magbias, strategy)
         else:

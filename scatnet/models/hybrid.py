@@ -56,14 +56,19 @@ class HybridNet(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool = False) -> None:
-        """Speed options for the conv body only; the front end always runs in fp32 (its numerics are the
-        study's subject). channels_last + bf16 autocast make cuDNN pick tensor-core kernels."""
+    def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool | str = False) -> None:
+        """channels_last + bf16 autocast apply to the conv body only (cuDNN tensor-core kernels); the front
+        end always runs in fp32 (its numerics are the study's subject). ``compile`` compiles the body, and the
+        front end too when it is compilable (scatnet's fast DTCWT pair). ``compile`` may name a torch.compile
+        mode: "reduce-overhead" / "max-autotune" also capture the compiled parts in CUDA graphs on a GPU."""
         self.channels_last, self.bf16 = channels_last, bf16
         if channels_last:
             self.body.to(memory_format=torch.channels_last)
         if compile:
-            self.body = torch.compile(self.body)
+            mode = compile if isinstance(compile, str) else None
+            self.body = torch.compile(self.body, mode=mode)
+            if getattr(self.frontend, "compilable", False):
+                self.frontend = torch.compile(self.frontend, mode=mode)
 
     channels_last = False
     bf16 = False

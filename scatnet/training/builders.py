@@ -36,3 +36,18 @@ def resolve_auto(value, device_is_cuda: bool) -> bool:
 def cuda_will_be_used(cfg: DictConfig) -> bool:
     acc = str(cfg.trainer.get("accelerator", "auto"))
     return acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available())
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def compile_option(value) -> bool | str:
+    """fast.compile: false | true | a torch.compile mode ("reduce-overhead" adds CUDA-graph capture)."""
+    if value in (None, False, "false", "off"):
+        return False
+    if value is True or value == "true":
+        return "default"
+    from scatnet.errors import check_choice
+
+    check_choice("fast.compile", value, (False, True, *COMPILE_MODES))
+    return value

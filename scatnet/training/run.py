@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
 import scatnet
-from scatnet.training.builders import build, build_loggers, cuda_will_be_used, resolve_auto
+from scatnet.training.builders import build, build_loggers, compile_option, cuda_will_be_used, resolve_auto
 from scatnet.training.callbacks import ThroughputMonitor
 from scatnet.training.identity import run_id, slug
 from scatnet.training.metrics_file import git_commit, is_completed, read_metrics, write_metrics
@@ -91,7 +91,7 @@ def _build_module(cfg: DictConfig) -> HybridClassifier:
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
     fast = cfg.get("fast", {}) or {}
     net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda),
-                        bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=bool(fast.get("compile", False)))
+                        bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=compile_option(fast.get("compile", False)))
     o = cfg.optim
     return HybridClassifier(net, num_classes=cfg.data.num_classes, lr=o.lr, momentum=o.momentum,
                             weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma)
