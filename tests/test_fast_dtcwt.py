@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import pytest
 import torch
@@ -29,7 +30,7 @@ def grad_tolerance(b: float) -> float:
 @pytest.mark.parametrize("wavelet,padding,b", GRID)
 def test_fp32_forward_and_input_gradient_match_pytorch_wavelets(wavelet, padding, b, strategy):
     for shape in SHAPES:
-        torch.manual_seed(hash((wavelet, padding, b, shape)) % 1000)
+        torch.manual_seed(zlib.crc32(f"{wavelet}{padding}{b}{shape}".encode()))  # stable across processes
         x = torch.randn(shape)
         ref = reference_scat_pair(wavelet, padding, b)
         y_ref = ref(x)

@@ -81,3 +81,8 @@ def test_morlet_bad_L_and_image_side():
 def test_dtcwt_rejects_side_not_divisible_by_4():
     with pytest.raises(ConfigError, match="30x32 is not divisible by 4"):
         DTCWTScattering()(torch.randn(1, 3, 30, 32))
+
+
+def test_front_ends_describe_themselves():
+    assert "impl=fast" in repr(DTCWTScattering(impl="fast")) and "strategy=auto" in repr(DTCWTScattering(impl="fast"))
+    assert "impl=reference" in repr(DTCWTScattering()) and "L=6" in repr(MorletScattering(L=6))

@@ -1,4 +1,5 @@
-"""DTCWT scattering front end: two stacked pytorch_wavelets ScatLayers (the thesis' reference code).
+"""DTCWT scattering front end: two stacked ScatLayers, either pytorch_wavelets' (the thesis' reference code) or
+scatnet's FastScatLayerPair (the same mathematics; dtcwt_fast_ops.py, dtcwt_fast_backward.py).
 
 3 -> 21 -> 147 channels, H/4. Each ScatLayer is a one-level biorthogonal DTCWT: the lowpass averaged 2x2
 plus the smoothed magnitude sqrt(x^2 + y^2 + b^2) - b of the 6 oriented bandpass outputs.
@@ -57,12 +58,14 @@ class FastScatLayerPair(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weights(x.device)
         if torch.is_grad_enabled() and x.requires_grad:
+            # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
+            # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
             adjoint = (self.adj_comb, self.adj_col, self.adj_row)
-            return ScatPairFunction.apply(x, self.padding, self.magbias, len(w), *w, *adjoint)
+            return ScatPairFunction.apply(x, self.padding, self.magbias, w, (self.row_w, self.fused_w), adjoint)
         return scat_pair(x, w, self.padding, self.magbias)
 
     def extra_repr(self) -> str:
-        return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, impl={self.impl}"
+        return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, strategy={self.strategy}"
 
 
 def reference_scat_pair(wavelet: str, padding: str, magbias: float) -> nn.Sequential:
@@ -97,4 +100,4 @@ class DTCWTScattering(Frontend):
         return self.layers(x)
 
     def extra_repr(self) -> str:
-        return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}"
+        return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, impl={self.impl}"

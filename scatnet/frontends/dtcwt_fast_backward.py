@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scatnet.frontends.dtcwt_fast_ops import pad_to_even, scat_linear
+from scatnet.frontends.dtcwt_fast_ops import magnitude, scat_linear, symmetric_index
 
 
 def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
@@ -23,11 +23,9 @@ def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
         core.narrow(dim, 0, m).add_(g.narrow(dim, 0, m).flip(dim))
         core.narrow(dim, n - m, m).add_(g.narrow(dim, n + m, m).flip(dim))
         return core
-    i = torch.remainder(torch.arange(-m, n + m, device=g.device), 2 * n)
-    idx = torch.where(i < n, i, 2 * n - 1 - i)
     shape = list(g.shape)
     shape[dim] = n
-    return g.new_zeros(shape).index_add_(dim % g.ndim, idx, g)
+    return g.new_zeros(shape).index_add_(dim % g.ndim, symmetric_index(n, m, g.device), g)
 
 
 def _unpad(g: torch.Tensor, h: int, w: int, m: int, mode: str) -> torch.Tensor:
@@ -72,8 +70,6 @@ def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Te
 def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str,
                        bias: float) -> torch.Tensor:
     """Input gradient of scat_pair at x for output gradient grad (B, 49 C, h2, w2)."""
-    from scatnet.frontends.dtcwt_fast_ops import magnitude
-
     bsz, c, h, w = x.shape
     z1 = scat_linear(x, weights, mode)                                   # (B, C, 13, h1, w1)
     y1 = magnitude(z1, bias).reshape(bsz, c * 7, *z1.shape[-2:])

@@ -2,7 +2,7 @@
 
 Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the filters are fixed-size buffers
 (no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no syncs); each layer is
-two conv2d calls and one elementwise magnitude. The backward saves only the input and recomputes the forward
+one conv2d (direct) or two (separable) and one elementwise magnitude. The backward saves only the input and recomputes the forward
 (cheap: one or two small convolutions per layer), so no activation is held between forward and backward.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ def pad_to_even(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _symmetric_index(n: int, m: int, device) -> torch.Tensor:
+def symmetric_index(n: int, m: int, device) -> torch.Tensor:
     """Half-sample symmetric extension indices for any m (several reflections when m > n)."""
     i = torch.remainder(torch.arange(-m, n + m, device=device), 2 * n)
     return torch.where(i < n, i, 2 * n - 1 - i)
@@ -35,7 +35,7 @@ def symmetric_pad(x: torch.Tensor, m: int, dim: int) -> torch.Tensor:
         return x
     if m <= n:  # the common case: two flipped slices, no index tensor at all
         return torch.cat((x.narrow(dim, 0, m).flip(dim), x, x.narrow(dim, n - m, m).flip(dim)), dim=dim)
-    return x.index_select(dim, _symmetric_index(n, m, x.device))
+    return x.index_select(dim, symmetric_index(n, m, x.device))
 
 
 def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
@@ -82,20 +82,19 @@ def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Ten
 
 class ScatPairFunction(torch.autograd.Function):
     """Forward without autograd; backward from the saved input only (dtcwt_fast_backward): no activation is
-    held between forward and backward."""
+    held between forward and backward. The filters are constant buffers, kept on ctx."""
 
     @staticmethod
-    def forward(ctx, x, mode: str, b: float, n_weights: int, *filters):
-        ctx.save_for_backward(x, *filters)
-        ctx.mode, ctx.b, ctx.n_weights = mode, b, n_weights
-        return scat_pair(x, filters[:n_weights], mode, b)
+    def forward(ctx, x, mode: str, b: float, weights: tuple, recompute: tuple, adjoint: tuple):
+        ctx.save_for_backward(x)
+        ctx.mode, ctx.b, ctx.recompute, ctx.adjoint = mode, b, recompute, adjoint
+        return scat_pair(x, weights, mode, b)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         from scatnet.frontends.dtcwt_fast_backward import scat_pair_backward
 
-        x, *filters = ctx.saved_tensors
-        n = ctx.n_weights
-        dx = scat_pair_backward(x, grad.contiguous(), tuple(filters[:n]), tuple(filters[n:]), ctx.mode, ctx.b)
-        return (dx, None, None, None) + (None,) * len(filters)
+        (x,) = ctx.saved_tensors
+        dx = scat_pair_backward(x, grad.contiguous(), ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
+        return dx, None, None, None, None, None
