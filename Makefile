@@ -29,10 +29,10 @@ test: $(STAMP)
 
 # The Table 1.4 grid (24 settings x 3 seeds) on one dataset; rerun to resume. See README "Sweeps".
 sweep: $(STAMP)
-	$(BIN)/scatnet-train -m +sweep=table14 data=$(DATA) $(ARGS)
+	$(BIN)/scatnet-train -m sweep=table14 data=$(DATA) $(ARGS)
 
 report: $(STAMP)
-	$(BIN)/scatnet-report outputs/sweeps $(ARGS)
+	$(BIN)/scatnet-report $${SCATNET_OUTPUTS:-outputs}/sweeps $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/scatnet-bench $(ARGS)
