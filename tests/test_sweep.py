@@ -77,6 +77,9 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
     m = json.loads(metrics.read_text())
     assert m["status"] == "completed" and m["epochs_completed"] == 4
     assert 1 <= m["resumed_from_epoch"] < 4
+    rows = list(csv.DictReader(open(metrics.parent / "csv" / "metrics.csv")))
+    assert len([r for r in rows if r.get("val/acc")]) >= 4  # the CSV log continues across the kill
+    assert m["train_seconds"] > 0
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, cli_env):

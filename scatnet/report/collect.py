@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed", "test_acc",
-              "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "images_per_second", "device",
+              "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "train_seconds", "images_per_second", "device",
               "reason", "run_id", "run_dir")
 SETTING = ("data", "frontend", "impl", "wavelet", "padding", "magbias", "L")
 

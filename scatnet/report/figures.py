@@ -38,8 +38,7 @@ def heatmap(summary: list[dict], data: str, out_dir: Path, impl: str = "referenc
         vmin, vmax = vmin - 0.5, vmax + 0.5
     fig, axes = plt.subplots(1, len(PADDINGS), figsize=(4.2 * len(PADDINGS) + 2.4, 3.6), squeeze=False,
                              constrained_layout=True)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
     im = None
     for k, (ax, pad) in enumerate(zip(axes[0], PADDINGS)):
         grid = np.full((len(WAVELETS), len(MAGBIASES)), np.nan)

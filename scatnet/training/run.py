@@ -56,7 +56,7 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         return previous
 
     metrics: dict[str, Any] = {
-        "status": "running", "run_id": run_id(cfg), "run_name": str(cfg.run_name), "run_dir": str(run_dir),
+        "status": "running", "run_id": str(cfg.run_id), "run_name": str(cfg.run_name), "run_dir": str(run_dir),
         "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "seed": int(cfg.seed),
         "test_acc": None, "best_val_acc": None, "epochs_completed": 0, "max_epochs": int(cfg.trainer.max_epochs),
         "wall_seconds": None, "images_per_second": None,
@@ -138,6 +138,8 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "resumed_from_epoch": resumed_from,
         "device": _device_name(module.device),
         "world_size": trainer.world_size,
+        # all epochs' time, including those before a resume (the callback's state is in the checkpoint)
+        "train_seconds": round(sum(throughput.epoch_seconds), 3),
         **throughput.summary(),
     }
     return out
