@@ -80,3 +80,19 @@ def test_image_side_not_divisible_by_4_fails_before_training(tmp_path):
 
     with pytest.raises(ConfigError, match="image side 30x30 is not divisible by 4"):
         train(compose(["data.image_size=30"], tmp_path / "bad"))
+
+
+def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
+    """Lightning DDP (gloo) over 2 processes: the device loader shards each epoch, rank 0 alone reports."""
+    run_dir = tmp_path / "ddp"
+    proc = subprocess.run([script("scatnet-train"), "experiment=quickstart", "trainer=cpu", "trainer.devices=2",
+                           "+trainer.strategy=ddp", "trainer.max_epochs=2", "model.width=8", "progress_bar=false",
+                           f"hydra.run.dir={run_dir}"], env=cli_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len([ln for ln in proc.stdout.splitlines() if ln.startswith("scatnet: ")]) == 1
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["world_size"] == 2 and m["epochs_completed"] == 2
+    assert m["test_acc"] > 15.0  # chance is 10%
+    rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
+    # 1437 training images, 128 per rank per step, 2 ranks: ceil(1437 / 256) = 6 steps per epoch
+    assert max(int(r["step"]) for r in rows if r.get("val/acc")) == 2 * 6 - 1

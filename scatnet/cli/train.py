@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from scatnet.cli.common import config_dir, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
+from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
 from scatnet.training.sweep import OTHER_SHARD, belongs_to_other_shard
 
@@ -34,7 +35,8 @@ def run_task(cfg: DictConfig) -> dict | None:
         metrics = train(cfg, reraise=not in_sweep)
     except ScatnetError as e:
         report_error(e)
-    print(summary_line(metrics), flush=True)
+    if is_rank_zero():
+        print(summary_line(metrics), flush=True)
     return metrics
 
 

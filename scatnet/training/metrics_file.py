@@ -30,9 +30,18 @@ def read_metrics(run_dir: Path) -> dict[str, Any] | None:
         return None  # unreadable counts as absent: the run is redone
 
 
+def is_rank_zero() -> bool:
+    """Under DDP every rank runs train(); only global rank 0 writes metrics.json and prints the summary."""
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
     if metrics.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}")
+    if not is_rank_zero():
+        return Path(run_dir) / FILENAME
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / FILENAME
