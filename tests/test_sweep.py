@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import script
 
@@ -79,7 +80,10 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
     assert 1 <= m["resumed_from_epoch"] < 4
     rows = list(csv.DictReader(open(metrics.parent / "csv" / "metrics.csv")))
     assert len([r for r in rows if r.get("val/acc")]) >= 4  # the CSV log continues across the kill
-    assert m["train_seconds"] > 0
+    ckpt = torch.load(metrics.parent / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    (state,) = [v for k, v in ckpt["callbacks"].items() if "ThroughputMonitor" in k]
+    assert len(state["epoch_seconds"]) == 4  # every epoch's time, those before the kill included
+    assert m["train_seconds"] == pytest.approx(sum(state["epoch_seconds"]), abs=1e-3)
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, cli_env):

@@ -41,7 +41,10 @@ def _dtcwt(wavelet, padding, impl):
 
 
 def _pw_reference(wavelet, padding):
-    return lambda size: (lambda x, m=reference_scat_pair(wavelet, padding, 1e-2): m.to(x.device)(x))
+    def ref(size: int):
+        pair = reference_scat_pair(wavelet, padding, 1e-2)
+        return lambda x: pair.to(x.device)(x)
+    return ref
 
 
 DTCWT_SETTINGS = [

@@ -58,24 +58,19 @@ class DeviceLoader:
             return list(shard.split(b))
         perm = torch.randperm(n, device=self.device, generator=self._generator(stream=0))  # same on all ranks
         global_b = b * w
-        steps = n // global_b if self.drop_last else math.ceil(n / global_b)
-        if not self.drop_last and n - (steps - 1) * global_b < w:
-            steps -= 1  # fewer samples left than ranks: drop them this epoch
-        out = []
-        for s in range(steps):
-            chunk = perm[s * global_b:(s + 1) * global_b]
-            out.append(chunk[self.rank::w])
-        return out
+        return [perm[s * global_b:(s + 1) * global_b][self.rank::w] for s in range(self._train_steps())]
 
-    def __len__(self) -> int:
-        n, b, w = len(self.data), self.batch_size, self.world_size
-        if not self.train:
-            return math.ceil(len(range(self.rank, n, w)) / b)
-        global_b = b * w
+    def _train_steps(self) -> int:
+        n, global_b, w = len(self.data), self.batch_size * self.world_size, self.world_size
         steps = n // global_b if self.drop_last else math.ceil(n / global_b)
         if not self.drop_last and steps and n - (steps - 1) * global_b < w:
-            steps -= 1
+            steps -= 1  # fewer samples left than ranks: drop them this epoch
         return steps
+
+    def __len__(self) -> int:
+        if not self.train:
+            return math.ceil(len(range(self.rank, len(self.data), self.world_size)) / self.batch_size)
+        return self._train_steps()
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = self._generator(stream=1 + self.rank) if self.train else None

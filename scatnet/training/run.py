@@ -104,10 +104,11 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
-        # One rolling checkpoint, rewritten every epoch: what a killed run resumes from.
-        ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
-                        enable_version_counter=False),
         throughput,
+        # One rolling checkpoint, rewritten at the end of every epoch (after validation and after the
+        # throughput monitor has recorded the epoch, so its state is complete): what a killed run resumes from.
+        ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False, save_on_train_epoch_end=True),
     ]
     loggers = build_loggers(cfg)
     if loggers:
