@@ -43,16 +43,17 @@ class FastScatLayerPair(nn.Module):
         self.register_buffer("row_w", row.to(dtype), persistent=False)
         self.register_buffer("fused_w", fused.to(dtype), persistent=False)
         self.register_buffer("direct_w", direct_filters(row, fused).to(dtype), persistent=False)
-        for name, w in zip(("adj_comb", "adj_col", "adj_row"), adjoint_filters(wavelet)):
+        for name, w in zip(("adj_comb", "adj_col"), adjoint_filters(wavelet)):
             self.register_buffer(name, w.to(dtype), persistent=False)
         self.wavelet, self.padding, self.magbias, self.strategy = wavelet, padding, float(magbias), strategy
 
     def weights(self, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """direct: one 2-D kernel (best on CPU, and for short filters); separable: row + fused (fewer
-        multiply-adds for the 13/19-tap filters on GPU)."""
+        """direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
+        multiply-adds for near_sym_b's 13/19 taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice
+        follows the same multiply-add count until measured)."""
         strategy = self.strategy
         if strategy == "auto":
-            strategy = "separable" if device.type == "cuda" and self.row_w.shape[-1] > 7 else "direct"
+            strategy = "separable" if self.row_w.shape[-1] > 7 else "direct"
         return (self.direct_w,) if strategy == "direct" else (self.row_w, self.fused_w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ class FastScatLayerPair(nn.Module):
         if torch.is_grad_enabled() and x.requires_grad:
             # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
             # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
-            adjoint = (self.adj_comb, self.adj_col, self.adj_row)
+            adjoint = (self.adj_comb, self.adj_col)
             return ScatPairFunction.apply(x, self.padding, self.magbias, w, (self.row_w, self.fused_w), adjoint)
         return scat_pair(x, w, self.padding, self.magbias)
 

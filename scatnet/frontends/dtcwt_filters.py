@@ -76,21 +76,20 @@ def build_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(row), torch.from_numpy(fused)
 
 
-def adjoint_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weights of the hand-written backward, all plain (not transposed) convolutions:
-    combine^T as a 1x1 conv (13 -> 4 subbands x 4 phases, then pixel_shuffle), column^T (4 -> nR, K x 1) and
-    row^T (nR -> 1, 1 x K) as full correlations with the flipped taps."""
+def adjoint_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights of the hand-written backward: combine^T as a (16 x 13) matrix (13 outputs -> 4 subbands x
+    4 phases of the 2x2 block), and the flipped column taps of each subband (4, 1, K, 1) for a depthwise full
+    correlation (the row pass's adjoint uses the row taps themselves: dtcwt_fast_ops.row_pass_adjoint)."""
     f, outputs = _plan(wavelet)
-    K, n_branch = len(f[0]), len(f)
-    comb = np.zeros((16, N_OUT, 1, 1))
-    col = np.zeros((n_branch, 4, K, 1))
-    for o, (band, branch, taps, combine) in enumerate(outputs):
+    K = len(f[0])
+    comb = np.zeros((16, N_OUT))
+    col = np.zeros((4, 1, K, 1))
+    for o, (band, _, taps, combine) in enumerate(outputs):
         for u in range(2):
             for v in range(2):
-                comb[band * 4 + u * 2 + v, o, 0, 0] = combine[u, v]
-        col[branch, band, :, 0] = taps[::-1]
-    row = np.stack([t[::-1] for t in f])[None, :, None, :]
-    return torch.from_numpy(comb), torch.from_numpy(col), torch.from_numpy(row)
+                comb[band * 4 + u * 2 + v, o] = combine[u, v]
+        col[band, 0, :, 0] = taps[::-1]
+    return torch.from_numpy(comb), torch.from_numpy(col)
 
 
 def direct_filters(row: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
