@@ -42,6 +42,21 @@ def test_fp32_forward_and_input_gradient_match_pytorch_wavelets(wavelet, padding
         assert (g1 - g0).abs().max() <= grad_tolerance(b)
 
 
+@pytest.mark.parametrize("wavelet", ["near_sym_a", "near_sym_b_bp"])
+def test_rows_wider_than_the_gemm_limit_take_the_convolution_path(wavelet, monkeypatch):
+    """Row passes run as banded GEMMs up to GEMM_MAX_WIDTH and as 1 x K convolutions beyond it: both exact."""
+    from scatnet.frontends import dtcwt_fast_ops
+
+    torch.manual_seed(3)
+    x = torch.randn(1, 2, 20, 26)
+    ref = reference_scat_pair(wavelet, "symmetric", 1e-2)
+    g = torch.randn_like(ref(x))
+    y0, g0 = fwd_grad(ref, x, g)
+    monkeypatch.setattr(dtcwt_fast_ops, "GEMM_MAX_WIDTH", 0)  # every row pass and its adjoint as a conv
+    y1, g1 = fwd_grad(FastScatLayerPair(wavelet, "symmetric", 1e-2, "separable"), x, g)
+    assert (y1 - y0).abs().max() <= 1e-5 and (g1 - g0).abs().max() <= 1e-5
+
+
 @pytest.mark.parametrize("wavelet,padding,b", GRID)
 def test_float64_is_the_same_mathematics(wavelet, padding, b):
     torch.manual_seed(0)
@@ -110,11 +125,12 @@ def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
     assert ref["test_acc"] > 60 and abs(fast["test_acc"] - ref["test_acc"]) <= 2.0
 
 
-def test_torch_compile_of_the_fast_pair_keeps_its_output():
+@pytest.mark.parametrize("wavelet", ["near_sym_a", "near_sym_b"])  # direct kernel; banded-GEMM row pass
+def test_torch_compile_of_the_fast_pair_keeps_its_output(wavelet):
     torch._dynamo.reset()
     x = torch.randn(2, 3, 16, 16)
-    compiled = torch.compile(FastScatLayerPair("near_sym_a", "symmetric", 1e-2))
+    compiled = torch.compile(FastScatLayerPair(wavelet, "symmetric", 1e-2))
     with torch.no_grad():
         out = compiled(x)
-        ref = reference_scat_pair("near_sym_a", "symmetric", 1e-2)(x)
+        ref = reference_scat_pair(wavelet, "symmetric", 1e-2)(x)
     assert (out - ref).abs().max() <= 1e-5

@@ -61,7 +61,7 @@ class FastScatLayerPair(nn.Module):
         if torch.is_grad_enabled() and x.requires_grad:
             # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
             # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
-            adjoint = (self.adj_comb, self.adj_col)
+            adjoint = (self.adj_comb, self.adj_col, self.row_w)
             return ScatPairFunction.apply(x, self.padding, self.magbias, w, (self.row_w, self.fused_w), adjoint)
         return scat_pair(x, w, self.padding, self.magbias)
 

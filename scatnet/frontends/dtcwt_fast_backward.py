@@ -1,10 +1,11 @@
 """Hand-written backward of the fast ScatLayer pair, from the saved input only.
 
 It recomputes the two layers' linear outputs (needed for the magnitude derivative dr/dz = z / |z|), then
-applies the exact adjoint of each linear map with plain forward convolutions — a matmul + pixel_shuffle for
-the 2x2 stride-2 combination, full correlations with the flipped taps for the column and row filters — and
-folds the padding back. Forward convolutions, because oneDNN's (CPU) transposed convolutions with one output
-channel are several times slower (notes/PERFORMANCE.md).
+applies the exact adjoint of each linear map with plain forward ops — a (16 x 13) matmul for the 2x2
+stride-2 combination, a depthwise full correlation with the flipped column taps, the row pass's banded GEMM
+transposed (or a full correlation for wide rows) — and folds the padding back. No transposed convolutions:
+oneDNN's (CPU) ones with one output channel are several times slower. On CPU this path is memory-bound, so
+it is written to make few full-size passes (notes/PERFORMANCE.md, "CPU backward").
 """
 from __future__ import annotations
 
@@ -43,9 +44,10 @@ def _unextend(g: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return g
 
 
-def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], row_w: torch.Tensor, adjoint: tuple, mode: str):
-    """Adjoint of scat_linear: (B, C, 13, h, w) -> (B, C, H, W) for an input of spatial size in_hw."""
-    comb, col = (a.to(dz.dtype) for a in adjoint)
+def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mode: str):
+    """Adjoint of scat_linear: (B, C, 13, h, w) -> (B, C, H, W) for an input of spatial size in_hw.
+    ``adjoint`` = (combine^T (16, 13), column taps per subband (4, 1, K, 1), row taps (nR, 1, 1, K))."""
+    comb, col, row_w = (a.to(dz.dtype) for a in adjoint)
     b, c, n, h2, w2 = dz.shape
     k = col.shape[-2]
     m = k // 2
@@ -74,7 +76,7 @@ def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], row_w: torch.Tensor
         branches[:, :, :, 1:] = cols[:, :, 2:].transpose(2, 3)
     else:
         torch.add(cols[:, :, 2], cols[:, :, 3], out=branches[:, :, :, 1])
-    xp = row_pass_adjoint(branches.view(b * c, hp, n_branch, w).transpose(1, 2), row_w.to(dz.dtype))
+    xp = row_pass_adjoint(branches.view(b * c, hp, n_branch, w).transpose(1, 2), row_w)
     g = _unpad(xp, 2 * h2, 2 * w2, m, mode).view(b, c, 2 * h2, 2 * w2)
     return _unextend(g, *in_hw)
 
@@ -106,6 +108,6 @@ def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjo
     z2 = scat_linear(y1, weights, mode)                                  # (B, 7C, 13, h2, w2)
     h2, w2 = z2.shape[-2:]
     g2 = grad.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 1, 4, 5).reshape(bsz, 7 * c, 7, h2, w2)
-    dy1 = linear_adjoint(magnitude_adjoint(z2, g2, bias), tuple(y1.shape[-2:]), weights[0], adjoint, mode)
+    dy1 = linear_adjoint(magnitude_adjoint(z2, g2, bias), tuple(y1.shape[-2:]), adjoint, mode)
     dz1 = magnitude_adjoint(z1, dy1.view(bsz, c, 7, *dy1.shape[-2:]), bias)
-    return linear_adjoint(dz1, (h, w), weights[0], adjoint, mode)
+    return linear_adjoint(dz1, (h, w), adjoint, mode)

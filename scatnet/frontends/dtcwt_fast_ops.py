@@ -1,9 +1,10 @@
 """The fast DTCWT ScatLayer pair as pure functions plus one autograd Function.
 
-Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the filters are fixed-size buffers
-(no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no syncs); each layer is
-one conv2d (direct) or two (separable) and one elementwise magnitude. The backward saves only the input and recomputes the forward
-(cheap: one or two small convolutions per layer), so no activation is held between forward and backward.
+Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the forward's filters are
+fixed-size buffers (no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no
+syncs); each layer is one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one conv2d
+(separable), then one elementwise magnitude. The backward saves only the input and recomputes the forward,
+so no activation is held between forward and backward.
 """
 from __future__ import annotations
 
