@@ -54,17 +54,15 @@ def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mod
     # combine^T: a (16 x 13) matrix on every pixel (a batched matmul: oneDNN's 1x1 conv is 8x slower here)
     # computed pixel-major, (BC, h * w, [subband, u, v]): the copy below then reads runs of 4 (3x faster)
     phases = torch.matmul(dz.reshape(b * c, n, h2 * w2).transpose(1, 2), comb.t())
-    # One copy interleaves the 4 phases of each subband into its 2x2 blocks, pads for the full correlation
-    # and makes the result channels-last: oneDNN's NHWC depthwise kernel runs on it with no reorder, while
-    # NCHW input is reordered to a blocked layout and back (2 extra passes). On this memory-bound CPU path
-    # every fresh full-size tensor costs a pass, so pixel_shuffle + pad + to(channels_last) were one too many.
-    sub = dz.new_empty(b, 2 * h2 + 2 * (k - 1), 2 * w2, c * 4)
-    sub[:, :k - 1].zero_()
-    sub[:, k - 1 + 2 * h2:].zero_()
-    sub[:, k - 1:k - 1 + 2 * h2].view(b, h2, 2, w2, 2, c, 4).copy_(
-        phases.view(b, c, h2, w2, 4, 2, 2).permute(0, 2, 5, 3, 6, 1, 4))
-    sub = sub.permute(0, 3, 1, 2)                                          # (B, 4C, Hp, W), channels-last
-    cols = F.conv2d(sub, col.repeat(c, 1, 1, 1), groups=c * 4)
+    # One copy interleaves the 4 phases of each subband into its 2x2 blocks and makes the result
+    # channels-last: oneDNN's NHWC depthwise kernel runs on it with no reorder and pads by itself, while NCHW
+    # input is reordered to a blocked layout and back (2 extra passes; with padding, sometimes 5x slower).
+    # On this memory-bound CPU path every fresh full-size tensor costs a pass: pixel_shuffle + pad +
+    # to(channels_last) were three.
+    sub = dz.new_empty(b, 2 * h2, 2 * w2, c * 4)
+    sub.view(b, h2, 2, w2, 2, c, 4).copy_(phases.view(b, c, h2, w2, 4, 2, 2).permute(0, 2, 5, 3, 6, 1, 4))
+    # column^T of each subband: a full correlation with its flipped taps, one depthwise conv for all
+    cols = F.conv2d(sub.permute(0, 3, 1, 2), col.repeat(c, 1, 1, 1), padding=(k - 1, 0), groups=c * 4)
     hp, w = cols.shape[-2:]
     cols = cols.view(b, c, 4, hp, w)
     # subbands sharing a row branch are summed, straight into the (BC, Hp, nR, W) layout of the row pass's
