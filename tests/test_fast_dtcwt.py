@@ -43,16 +43,18 @@ def test_fp32_forward_and_input_gradient_match_pytorch_wavelets(wavelet, padding
 
 
 @pytest.mark.parametrize("wavelet", ["near_sym_a", "near_sym_b_bp"])
-def test_rows_wider_than_the_gemm_limit_take_the_convolution_path(wavelet, monkeypatch):
-    """Row passes run as banded GEMMs up to GEMM_MAX_WIDTH and as 1 x K convolutions beyond it: both exact."""
-    from scatnet.frontends import dtcwt_fast_ops
+@pytest.mark.parametrize("tile", [4, 6])
+def test_row_pass_tiles_wide_rows_exactly(wavelet, tile, monkeypatch):
+    """Rows wider than ROW_TILE are cut into tiles (the last one zero-padded when the width is no multiple,
+    and overlapping edges added back in the adjoint): same outputs and gradients as pytorch_wavelets."""
+    from scatnet.frontends import dtcwt_rows
 
     torch.manual_seed(3)
     x = torch.randn(1, 2, 20, 26)
     ref = reference_scat_pair(wavelet, "symmetric", 1e-2)
     g = torch.randn_like(ref(x))
     y0, g0 = fwd_grad(ref, x, g)
-    monkeypatch.setattr(dtcwt_fast_ops, "GEMM_MAX_WIDTH", 0)  # every row pass and its adjoint as a conv
+    monkeypatch.setattr(dtcwt_rows, "ROW_TILE", tile)  # 26 -> 13 -> 7 wide: several tiles, ragged ends
     y1, g1 = fwd_grad(FastScatLayerPair(wavelet, "symmetric", 1e-2, "separable"), x, g)
     assert (y1 - y0).abs().max() <= 1e-5 and (g1 - g0).abs().max() <= 1e-5
 

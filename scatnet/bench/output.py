@@ -33,7 +33,8 @@ def _x(v) -> str:
 def table12(result: dict) -> str:
     env = result["environment"]
     out = [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
-           f"{env['threads']} CPU threads; {env['dtype']})\n"]
+           f"{env['threads']} CPU threads; {env['dtype']}"
+           f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''})\n"]
     for size in dict.fromkeys(r["size"] for r in result["frontends"]):
         rows = [r for r in result["frontends"] if r["size"] == size]
         out.append(f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scatnet.frontends.dtcwt_fast_ops import magnitude, row_pass_adjoint, scat_linear, symmetric_index
+from scatnet.frontends.dtcwt_fast_ops import magnitude, scat_linear, symmetric_index
+from scatnet.frontends.dtcwt_rows import row_pass_adjoint
 
 
 def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.dtcwt_filters import N_OUT
+from scatnet.frontends.dtcwt_rows import row_pass
 
 
 def pad_to_even(x: torch.Tensor) -> torch.Tensor:
@@ -43,45 +44,6 @@ def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
     if mode == "symmetric":
         return symmetric_pad(symmetric_pad(x, m, -2), m, -1)
     return F.pad(x, (m, m, m, m))  # zero padding
-
-
-# Row passes over images at most this wide run as one GEMM against a banded matrix instead of a 1 x K conv:
-# oneDNN's 1 x K convolutions with one input channel run at 1-3 GFLOP/s on the 16-128-wide layer shapes
-# (near_sym_b's 19 taps: 32 ms for 2688 x 34 x 34, against 3 ms as a GEMM); measured in notes/PERFORMANCE.md.
-# Wider rows make the dense band too wasteful (2W multiply-adds per pixel instead of 2K).
-GEMM_MAX_WIDTH = 128
-
-
-def band_matrix(taps: torch.Tensor, n_out: int) -> torch.Tensor:
-    """(nR, K) taps -> (nR, n_out, n_out + K - 1) with M[r, j, j + k] = taps[r, k]: the valid correlation of a
-    row of length n_out + K - 1 as a matrix. Built on the device with one strided copy (no host data)."""
-    n_r, k = taps.shape
-    n_in = n_out + k - 1
-    m = taps.new_zeros(n_r, n_out, n_in)
-    m.as_strided((n_r, n_out, k), (n_out * n_in, n_in + 1, 1)).copy_(taps[:, None, :].expand(n_r, n_out, k))
-    return m
-
-
-def row_pass(xp: torch.Tensor, row_w: torch.Tensor) -> torch.Tensor:
-    """(N, 1, Hp, Wp) -> (N, nR, Hp, W): the 1 x K row filters of every branch, valid (xp is padded)."""
-    n, _, hp, wp = xp.shape
-    n_r, k = row_w.shape[0], row_w.shape[-1]
-    w = wp - k + 1
-    if w > GEMM_MAX_WIDTH:
-        return F.conv2d(xp, row_w)
-    band = band_matrix(row_w.view(n_r, k), w).view(n_r * w, wp)
-    # contiguous: the fused conv on the transposed view is up to 3x slower (oneDNN reorders it itself)
-    return (xp.view(n * hp, wp) @ band.t()).view(n, hp, n_r, w).transpose(1, 2).contiguous()
-
-
-def row_pass_adjoint(g: torch.Tensor, row_w: torch.Tensor) -> torch.Tensor:
-    """Adjoint of row_pass: (N, nR, Hp, W) -> (N, 1, Hp, W + K - 1), summed over the branches."""
-    n, n_r, hp, w = g.shape
-    k = row_w.shape[-1]
-    if w > GEMM_MAX_WIDTH:  # full correlation with the flipped taps, all branches in one conv
-        return F.conv2d(g, row_w.flip(-1).transpose(0, 1), padding=(0, k - 1))
-    band = band_matrix(row_w.view(n_r, k), w).view(n_r * w, w + k - 1)
-    return (g.transpose(1, 2).reshape(n * hp, n_r * w) @ band).view(n, 1, hp, w + k - 1)
 
 
 def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -> torch.Tensor:
