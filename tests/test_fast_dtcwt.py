@@ -127,6 +127,23 @@ def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
     assert ref["test_acc"] > 60 and abs(fast["test_acc"] - ref["test_acc"]) <= 2.0
 
 
+def test_fast_path_trains_to_the_reference_accuracy_on_the_cifar_fixture(tmp_path):
+    """The same comparison on CIFAR-10's on-disk format (the fixture's classes differ in colour, under noise)."""
+    from scatnet.training.run import train
+    from tests.conftest import compose
+    from tests.fixtures import write_cifar
+
+    md5 = write_cifar(tmp_path / "data", "cifar10", n_train=300, n_test=100)
+    (tmp_path / "fixture.md5").write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
+    common = ["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false", "data.batch_size=50",
+              f"+data.source.file_md5={tmp_path / 'fixture.md5'}",
+              "model.width=16", "trainer.max_epochs=4", "optim.milestones=[3]", "optim.lr=0.1", "logger=none"]
+    ref = train(compose([*common, "frontend.impl=reference"], tmp_path / "ref"))
+    fast = train(compose([*common, "frontend=dtcwt_fast"], tmp_path / "fast"))
+    assert fast["config"]["frontend"]["impl"] == "fast" and ref["config"]["frontend"]["impl"] == "reference"
+    assert ref["test_acc"] > 50 and abs(fast["test_acc"] - ref["test_acc"]) <= 5.0  # 100 test images
+
+
 @pytest.mark.parametrize("wavelet", ["near_sym_a", "near_sym_b"])  # direct kernel; banded-GEMM row pass
 def test_torch_compile_of_the_fast_pair_keeps_its_output(wavelet):
     torch._dynamo.reset()
