@@ -71,3 +71,24 @@ def test_bf16_channels_last_body_matches_fp32_and_keeps_the_front_end_exact():
     loss = torch.nn.functional.cross_entropy(net(x), torch.arange(4))
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in net.body.parameters())
+
+
+def test_optimizer_is_the_thesis_sgd_as_one_fused_update():
+    """configure_optimizers' fused SGD makes the same update as plain SGD with the thesis recipe."""
+    from scatnet.training.module import HybridClassifier
+
+    torch.manual_seed(0)
+    net = HybridNet(DTCWTScattering(), num_classes=10, width=8)
+    module = HybridClassifier(net, num_classes=10)
+    fused = module.configure_optimizers()["optimizer"]
+    params = [p for p in module.parameters() if p.requires_grad]
+    plain_params = [nn.Parameter(p.detach().clone()) for p in params]
+    plain = torch.optim.SGD(plain_params, lr=0.5, momentum=0.85, weight_decay=1e-4, foreach=False)
+    for _ in range(3):
+        for p, q in zip(params, plain_params):
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        fused.step()
+        plain.step()
+    assert fused.defaults["fused"] is True
+    assert max((p - q).abs().max().item() for p, q in zip(params, plain_params)) < 1e-6

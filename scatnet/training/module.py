@@ -65,7 +65,9 @@ class HybridClassifier(pl.LightningModule):
         self._step(batch, "test", self.test_acc)
 
     def configure_optimizers(self):
+        # fused: the whole update (weight decay, momentum, step) in one multi-tensor kernel per device instead
+        # of a chain of foreach kernels; same numbers (tests/test_train.py), fewer launches per GPU step
         opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
-                              weight_decay=self.weight_decay)
+                              weight_decay=self.weight_decay, fused=True)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.milestones, gamma=self.gamma)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
