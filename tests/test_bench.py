@@ -80,3 +80,16 @@ def test_a_front_end_that_disagrees_with_its_library_aborts():
     module.layers.direct_w.mul_(1.001)  # a subtly wrong filter
     with pytest.raises(BenchMismatch, match="differs from its reference library by .* no timing reported"):
         check_against_reference(case, module, x)
+
+
+def test_compiled_step_rows_for_the_dtcwt_hybrids(tmp_path):
+    """--compile adds step rows for the DTCWT hybrids under torch.compile (inductor's CPU backend here)."""
+    torch._dynamo.reset()
+    main([*TINY, "--only", "thesis default", "--compile", "default", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "bench.json").read_text())
+    rows = {(t["frontend"], t["compile"] or "-"): t for t in res["training"]}
+    assert sorted(rows) == [("dtcwt", "-"), ("dtcwt", "default"), ("dtcwt_fast", "-"), ("dtcwt_fast", "default")]
+    for t in rows.values():
+        assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
+    table = (tmp_path / "table12.md").read_text()
+    assert "| compile |" in table and table.count("| default |") == 2

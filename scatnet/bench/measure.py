@@ -83,11 +83,14 @@ def memory_held_for_backward(module: nn.Module, x: torch.Tensor) -> dict:
 
 
 def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int, warmup: int,
-                       bf16: bool, channels_last: bool) -> dict:
-    """One SGD step of a hybrid network (front end without autograd, as in training): images/s and the front
-    end's share of the step."""
-    net.configure_speed(channels_last=channels_last, bf16=bf16)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.85, weight_decay=1e-4)
+                       bf16: bool, channels_last: bool, compile: bool | str = False) -> dict:
+    """One SGD step of a hybrid network (front end without autograd, as in training; the trainer's fused SGD):
+    images/s and the front end's share of the step. ``compile``: as HybridNet.configure_speed; its warm-up
+    (compilation, CUDA-graph recording) is kept out of the timed repeats."""
+    net.configure_speed(channels_last=channels_last, bf16=bf16, compile=compile)
+    if compile:
+        warmup = max(warmup, 3)  # compile on the 1st call; reduce-overhead records its CUDA graphs on the 2nd/3rd
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.85, weight_decay=1e-4, fused=True)
     timer = Timer(x.device)
 
     def step():
@@ -108,4 +111,4 @@ def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats
             fronts.append(tf)
     s, f = statistics.median(steps), statistics.median(fronts)
     return {"step_ms": s * 1e3, "frontend_ms": f * 1e3, "images_per_second": x.shape[0] / s,
-            "frontend_share": f / s, "bf16": bf16, "channels_last": channels_last}
+            "frontend_share": f / s, "bf16": bf16, "channels_last": channels_last, "compile": compile}

@@ -51,10 +51,10 @@ def table12(result: dict) -> str:
         out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
                    f" width {s['width']}, SGD step included)\n\n")
         out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms", "front end share",
-                             "bf16 body", "channels_last"],
+                             "bf16 body", "channels_last", "compile"],
                             [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
                               f"{r['frontend_ms']:.2f}", f"{100 * r['frontend_share']:.0f}%", r["bf16"],
-                              r["channels_last"]] for r in result["training"]]))
+                              r["channels_last"], r.get("compile") or "-"] for r in result["training"]]))
     if result["settings"].get("note"):
         out.append(f"\nNote: {result['settings']['note']}\n")
     return "".join(out)
@@ -102,11 +102,15 @@ def compare(old: dict, new: dict) -> str:
         prev = o.get((r["size"], r["name"]))
         if prev:
             rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x", f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
-    ot = {(t.get("device"), t["frontend"]): t for t in old.get("training", [])}
+    def key(t):
+        return t.get("device"), t["frontend"], t.get("compile") or False
+
+    ot = {key(t): t for t in old.get("training", [])}
     for t in new.get("training", []):
-        prev = ot.get((t.get("device"), t["frontend"]))
+        prev = ot.get(key(t))
         if prev:
-            rows.append([f"{t.get('device')} training step", t["frontend"], f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
+            label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "")
+            rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
     head = (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
             f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
             "ratio = old time / new time (> 1: new is faster)\n\n")

@@ -85,6 +85,9 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> list[di
     return rows
 
 
+COMPILED_FRONTENDS = ("dtcwt", "dtcwt_fast")  # --compile rows: the DTCWT hybrids (kymatio's is not compilable)
+
+
 def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
     from scatnet.models import HybridNet
 
@@ -93,15 +96,15 @@ def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
     y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
     out = []
-    for case in cases:
-        if case.frontend is None:
-            continue
+    runs = [(case, False) for case in cases if case.frontend is not None]
+    runs += [(case, mode) for mode in args.compile for case in cases if case.frontend in COMPILED_FRONTENDS]
+    for case, mode in runs:
         net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
-        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda))
+        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda, compile=mode))
         out.append(r)
         print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
-              f"images/s  front end {100 * r['frontend_share']:.0f}%", flush=True)
+              f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}", flush=True)
     return out
 
 
@@ -118,6 +121,9 @@ def parse(argv=None):
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--width", type=int, default=96, help="hybrid width C for the training-step rows")
     ap.add_argument("--no-training", action="store_true", help="skip the training-step rows")
+    ap.add_argument("--compile", nargs="+", default=[], choices=["default", "reduce-overhead", "max-autotune"],
+                    help="also time the DTCWT hybrids' step under torch.compile in these modes (the body, and the "
+                         "fast front end; reduce-overhead / max-autotune capture CUDA graphs on a GPU)")
     ap.add_argument("--only", nargs="*", help="only rows whose name contains one of these strings")
     ap.add_argument("--out", type=Path, default=Path("bench-results"))
     ap.add_argument("--compare", nargs="+", type=Path, metavar="JSON",
