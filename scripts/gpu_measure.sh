@@ -23,6 +23,5 @@ if [ "$part" = all ] || [ "$part" = run120 ]; then
   SCATNET_OUTPUTS="$runs" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
     progress_bar=false "hydra.run.dir=$runs/fast120" "$@" | tail -1 | tee "$out/run120.txt"
   echo "whole command, Python start to exit (the target counts this): $((SECONDS - start)) s" | tee -a "$out/run120.txt"
-  cp "$runs/fast120/metrics.json" "$out/metrics120.json" 2>/dev/null \
-    || find "$runs" -name metrics.json -newer "$out/run120.txt" -exec cp {} "$out/metrics120.json" \; -quit
+  cp "$runs/fast120/metrics.json" "$out/metrics120.json"
 fi

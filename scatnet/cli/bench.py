@@ -41,7 +41,8 @@ def environment(devices: list[torch.device]) -> dict:
             "kymatio": kymatio.__version__, "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"),
             "scatnet": scatnet.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "dtype": "float32",
-            "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"), "created": dt.datetime.now().isoformat(timespec="seconds")}
+            "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
+            "created": dt.datetime.now().isoformat(timespec="seconds")}
 
 
 def run(args) -> dict:

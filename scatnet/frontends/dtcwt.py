@@ -47,7 +47,7 @@ class FastScatLayerPair(nn.Module):
             self.register_buffer(name, w.to(dtype), persistent=False)
         self.wavelet, self.padding, self.magbias, self.strategy = wavelet, padding, float(magbias), strategy
 
-    def weights(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+    def weights(self) -> tuple[torch.Tensor, ...]:
         """direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
         multiply-adds for near_sym_b's 13/19 taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice
         follows the same multiply-add count until measured)."""
@@ -57,7 +57,7 @@ class FastScatLayerPair(nn.Module):
         return (self.direct_w,) if strategy == "direct" else (self.row_w, self.fused_w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weights(x.device)
+        w = self.weights()
         if torch.is_grad_enabled() and x.requires_grad:
             # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
             # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).

@@ -3,9 +3,9 @@
 It recomputes the two layers' linear outputs (needed for the magnitude derivative dr/dz = z / |z|), then
 applies the exact adjoint of each linear map with plain forward ops — a (16 x 13) matmul for the 2x2
 stride-2 combination, a depthwise full correlation with the flipped column taps, the row pass's banded GEMM
-transposed (or a full correlation for wide rows) — and folds the padding back. No transposed convolutions:
-oneDNN's (CPU) ones with one output channel are several times slower. On CPU this path is memory-bound, so
-it is written to make few full-size passes (notes/PERFORMANCE.md, "CPU backward").
+transposed (dtcwt_rows.py) — and folds the padding back. No transposed convolutions: oneDNN's (CPU) ones
+with one output channel are several times slower. On CPU this path is memory-bound, so it is written to
+make few full-size passes (notes/PERFORMANCE.md, "How the CPU backward got there").
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Te
     Written into one preallocated tensor with in-place ops: fewer full-size passes on CPU."""
     re, im = z[:, :, 1::2], z[:, :, 2::2]
     f = re * re
-    f.addcmul_(im, im).add_(bias**2).sqrt_()                      # |z| smoothed, the reference's operation order
+    f.addcmul_(im, im).add_(bias**2).sqrt_()                      # |z| smoothed, as in the forward
     if bias > 0:
         f = torch.div(g[:, :, 1:], f, out=f)
     else:

@@ -65,7 +65,8 @@ def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -
 
 def magnitude(z: torch.Tensor, b: float) -> torch.Tensor:
     """(B, C, 13, h, w) linear outputs -> (B, C, 7, h, w): lowpass and 6 smoothed magnitudes
-    sqrt(re^2 + im^2 + b^2) - b, in pytorch_wavelets' operation order, written in place into the output
+    sqrt(re^2 + im^2 + b^2) - b (pytorch_wavelets' formula; fp32 rounding may differ by ~1 ulp), written in
+    place into the output
     (fewer fresh full-size tensors than cat(lowpass, sqrt(...) - b): 20-30% of this op on CPU)."""
     re, im = z[:, :, 1::2], z[:, :, 2::2]
     out = z.new_empty(z.shape[0], z.shape[1], 7, *z.shape[3:])

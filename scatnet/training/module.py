@@ -66,7 +66,7 @@ class HybridClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         # fused: the whole update (weight decay, momentum, step) in one multi-tensor kernel per device instead
-        # of a chain of foreach kernels; same numbers (tests/test_train.py), fewer launches per GPU step
+        # of a chain of foreach kernels; same numbers (tests/test_models.py), fewer launches per GPU step
         opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
                               weight_decay=self.weight_decay, fused=True)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.milestones, gamma=self.gamma)
