@@ -11,13 +11,15 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
+from scatnet.frontends.dtcwt_dense import DENSE_MAX_SIDE, DensePairFunction, dense_forward, dense_matrices, \
+    device_matrices
 from scatnet.frontends.dtcwt_fast_ops import ScatPairFunction, scat_pair
 from scatnet.frontends.dtcwt_filters import adjoint_filters, build_filters, direct_filters
 
 WAVELETS = ("near_sym_a", "near_sym_b", "near_sym_b_bp")
 PADDINGS = ("symmetric", "zero")
 IMPLS = ("reference", "fast")
-STRATEGIES = ("auto", "direct", "separable")
+STRATEGIES = ("auto", "direct", "separable", "dense")
 
 
 def check_dtcwt_options(wavelet: str, padding: str, magbias: float) -> None:
@@ -46,6 +48,7 @@ class FastScatLayerPair(nn.Module):
         for name, w in zip(("adj_comb", "adj_col"), adjoint_filters(wavelet)):
             self.register_buffer(name, w.to(dtype), persistent=False)
         self.wavelet, self.padding, self.magbias, self.strategy = wavelet, padding, float(magbias), strategy
+        self._dense = {}  # (h, w, device, dtype) -> the dense path's matrices (constants, not state)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
         """direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
@@ -56,9 +59,30 @@ class FastScatLayerPair(nn.Module):
             strategy = "separable" if self.row_w.shape[-1] > 7 else "direct"
         return (self.direct_w,) if strategy == "direct" else (self.row_w, self.fused_w)
 
+    def uses_dense(self, x: torch.Tensor) -> bool:
+        """dense (dtcwt_dense.py): four GEMMs with size-specific matrices, fastest on CPU for small images.
+        ``auto`` takes it on CPU up to DENSE_MAX_SIDE, not under torch.compile (its matrices come from a
+        host-side cache keyed by size), and not on CUDA, where it has not been measured yet."""
+        if self.strategy != "auto":
+            return self.strategy == "dense"
+        return (x.device.type == "cpu" and max(x.shape[-2:]) <= DENSE_MAX_SIDE
+                and not torch.compiler.is_compiling())
+
+    def dense_weights(self, x: torch.Tensor) -> tuple[tuple, tuple]:
+        key = (*x.shape[-2:], x.device, x.dtype)
+        if key not in self._dense:
+            self._dense[key] = device_matrices(dense_matrices(self.wavelet, self.padding, *key[:2]), *key[2:])
+        return self._dense[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grad = torch.is_grad_enabled() and x.requires_grad
+        if self.uses_dense(x):
+            mats = self.dense_weights(x)
+            if grad:
+                return DensePairFunction.apply(x, mats, self.magbias)
+            return dense_forward(x, mats[0], self.magbias)
         w = self.weights()
-        if torch.is_grad_enabled() and x.requires_grad:
+        if grad:
             # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
             # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
             adjoint = (self.adj_comb, self.adj_col, self.row_w)

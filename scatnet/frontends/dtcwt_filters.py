@@ -46,8 +46,10 @@ def _fuse(col: np.ndarray, combine: np.ndarray) -> np.ndarray:
     return out
 
 
-def _plan(wavelet: str):
+def _plan(wavelet: str, transposed: bool = False):
     """Row taps per branch, and per output: (subband, row branch, column taps, 2x2 combination).
+    ``transposed``: the plan of the same layer applied to the transposed image (row and column filters swap,
+    and so do the corners b and c of each 2x2 block), which the dense path's second layer uses.
     Subbands and branches as in pytorch_wavelets' fwd_j1 / fwd_j1_rot: ll = (h0, h0), lh = (h0 rows, h1
     columns), hl = (h1, h0), hh = (h1, h1), or (h2, h2) for near_sym_b_bp."""
     from pytorch_wavelets.dtcwt.coeffs import biort
@@ -57,17 +59,20 @@ def _plan(wavelet: str):
     filters = [taps[0], taps[2]] + ([taps[4]] if rot else [])
     K = max(len(np.ravel(f)) for f in filters)
     f = [_taps(h, K) for h in filters]
-    ll, lh, hl, hh = (0, 0, f[0]), (1, 0, f[1]), (2, 1, f[0]), ((3, 2, f[2]) if rot else (3, 1, f[1]))
-    outputs = [(*ll, POOL)]
+    # (subband, row branch, column branch)
+    ll, lh, hl, hh = (0, 0, 0), (1, 0, 1), (2, 1, 0), ((3, 2, 2) if rot else (3, 1, 1))
+    bands = [(ll, POOL)]
     # orientation order 15, 45, 75, 105, 135, 165 (pytorch_wavelets' highs_to_orientations)
     for band, which in [(lh, "1"), (hh, "1"), (hl, "1"), (hl, "2"), (hh, "2"), (lh, "2")]:
-        outputs += [(*band, Q2C["re" + which]), (*band, Q2C["im" + which])]
-    return f, outputs
+        bands += [(band, Q2C["re" + which]), (band, Q2C["im" + which])]
+    if transposed:
+        return f, [(s, c, f[r], comb.T) for (s, r, c), comb in bands]
+    return f, [(s, r, f[c], comb) for (s, r, c), comb in bands]
 
 
-def build_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
+def build_filters(wavelet: str, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(row weight (nR, 1, 1, K), fused weight (13, nR, K+1, 2)) for conv2d, in float64 (cast by the caller)."""
-    f, outputs = _plan(wavelet)
+    f, outputs = _plan(wavelet, transposed)
     K = len(f[0])
     row = np.stack(f)[:, None, None, :]
     fused = np.zeros((N_OUT, len(f), K + 1, 2))
