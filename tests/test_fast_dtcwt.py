@@ -77,7 +77,8 @@ def test_float64_is_the_same_mathematics(wavelet, padding, b):
         torch.set_default_dtype(default)
 
 
-def test_backward_holds_nothing_but_the_input():
+@pytest.mark.parametrize("strategy", ["direct", "dense"])
+def test_backward_holds_nothing_but_the_input(strategy):
     saved = []
 
     def pack(t):
@@ -85,7 +86,7 @@ def test_backward_holds_nothing_but_the_input():
         return t
 
     x = torch.randn(4, 3, 32, 32, requires_grad=True)
-    fast = FastScatLayerPair("near_sym_a", "symmetric", 1e-2)
+    fast = FastScatLayerPair("near_sym_a", "symmetric", 1e-2, strategy)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fast(x)
     buffers = {b.data_ptr() for b in fast.buffers()}
@@ -99,15 +100,45 @@ def test_backward_holds_nothing_but_the_input():
     assert ref_bytes > x.numel() * x.element_size()  # pytorch_wavelets holds more than the input
 
 
-def test_zero_input_with_zero_bias_gives_a_finite_gradient():
+@pytest.mark.parametrize("strategy", ["direct", "dense"])
+def test_zero_input_with_zero_bias_gives_a_finite_gradient(strategy):
     x = torch.zeros(1, 3, 16, 16, requires_grad=True)
-    FastScatLayerPair("near_sym_a", "symmetric", 0.0)(x).sum().backward()
+    FastScatLayerPair("near_sym_a", "symmetric", 0.0, strategy)(x).sum().backward()
     assert torch.isfinite(x.grad).all()
     xr = torch.zeros(1, 3, 16, 16, requires_grad=True)
     reference_scat_pair("near_sym_a", "symmetric", 0.0)(xr).sum().backward()
     assert torch.isnan(xr.grad).any()  # pytorch_wavelets' 0/0 (FACTS.md 7)
     # only the lowpass path carries gradient at zero: 1/16 per pixel through two 2x2 averages
     assert torch.allclose(x.grad, torch.full_like(x.grad, 1 / 16))
+
+
+def test_auto_takes_the_dense_path_for_small_images_on_cpu_only_outside_compile():
+    """The dense path's matrices come from a per-size cache, so `auto` keeps it to eager CPU runs of small
+    images (thresholds measured in notes/PERFORMANCE.md); the conv-based path covers the rest."""
+    short, long = FastScatLayerPair("near_sym_a"), FastScatLayerPair("near_sym_b")
+    assert short.uses_dense(torch.zeros(1, 3, 32, 32)) and not short.uses_dense(torch.zeros(1, 3, 48, 48))
+    assert long.uses_dense(torch.zeros(1, 3, 64, 64)) and not long.uses_dense(torch.zeros(1, 3, 65, 64))
+    assert FastScatLayerPair("near_sym_a", strategy="dense").uses_dense(torch.zeros(1, 3, 256, 256))
+    assert not FastScatLayerPair("near_sym_a", strategy="direct").uses_dense(torch.zeros(1, 3, 8, 8))
+    short(torch.randn(2, 3, 32, 32))
+    short(torch.randn(2, 3, 32, 32))
+    assert list(short._dense) == [(32, 32, torch.device("cpu"), torch.float32)]  # built once per size
+
+
+@pytest.mark.parametrize("wavelet", WAVELETS)
+def test_dense_stage_b_reads_one_branch_per_output(wavelet):
+    """Each of the 13 outputs reads one row branch: the runs cover every output once and multiply by 1 / nR of
+    the dense matrix, plus what a merged single output adds (0.5 and 0.69 of it for nR = 2, 0.33 and 0.41
+    for near_sym_b_bp): fewer multiply-adds, the same result (the exactness tests above)."""
+    from scatnet.frontends.dtcwt_dense import branch_runs, dense_matrices
+
+    _, m1, _, m2 = dense_matrices(wavelet, "symmetric", 32, 32)
+    n_r = 3 if wavelet == "near_sym_b_bp" else 2
+    for m in (m1, m2):
+        runs = branch_runs(m, n_r)
+        assert [j for j0, j1, *_ in runs for j in range(j0, j1)] == list(range(13))
+        assert all(j1 - j0 >= 2 for j0, j1, *_ in runs)  # single outputs are merged into a neighbour
+        assert sum(block.numel() for *_, block in runs) <= 0.7 * m.numel()
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])

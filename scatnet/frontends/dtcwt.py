@@ -51,7 +51,7 @@ class FastScatLayerPair(nn.Module):
         self._dense = {}  # (h, w, device, dtype) -> the dense path's matrices (constants, not state)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
-        """direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
+        """The conv-based strategies (when the dense one is not taken): direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
         multiply-adds for near_sym_b's 13/19 taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice
         follows the same multiply-add count until measured)."""
         strategy = self.strategy
@@ -65,8 +65,8 @@ class FastScatLayerPair(nn.Module):
         host-side cache keyed by size), and not on CUDA, where it has not been measured yet."""
         if self.strategy != "auto":
             return self.strategy == "dense"
-        return (x.device.type == "cpu" and max(x.shape[-2:]) <= DENSE_MAX_SIDE
-                and not torch.compiler.is_compiling())
+        limit = DENSE_MAX_SIDE["long" if self.row_w.shape[-1] > 7 else "short"]
+        return x.device.type == "cpu" and max(x.shape[-2:]) <= limit and not torch.compiler.is_compiling()
 
     def dense_weights(self, x: torch.Tensor) -> tuple[tuple, tuple]:
         key = (*x.shape[-2:], x.device, x.dtype)
