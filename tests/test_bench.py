@@ -23,7 +23,7 @@ def bench_run(tmp_path_factory):
 def test_every_row_present_with_positive_times(bench_run):
     out, res = bench_run
     names = [c.name for c in all_cases()]
-    assert len(names) == 8
+    assert len(names) == 9
     for size in ("cpu 1x3x16x16", "cpu 2x3x16x16"):
         rows = {r["name"]: r for r in res["frontends"] if r["size"] == size}
         assert sorted(rows) == sorted(names)
@@ -45,6 +45,11 @@ def test_ratios_are_computed_from_the_times(bench_run):
         ref = rows["DTCWT type B (near_sym_a, zero) [pytorch_wavelets]"]
         assert fast["fwd_speedup_vs_pytorch_wavelets"] == pytest.approx(ref["fwd_ms"] / fast["fwd_ms"])
         assert fast["mem_bytes"] == 0 < ref["mem_bytes"]  # the fast pair holds nothing for backward
+        dense = rows["DTCWT thesis default (near_sym_a, symmetric) [scatnet fast, dense]"]
+        ref = rows["DTCWT thesis default (near_sym_a, symmetric) [pytorch_wavelets]"]
+        assert dense["fwd_bwd_speedup_vs_pytorch_wavelets"] == pytest.approx(
+            (ref["fwd_ms"] + ref["bwd_ms"]) / (dense["fwd_ms"] + dense["bwd_ms"]))
+        assert dense["mem_bytes"] == 0
 
 
 def test_training_rows_and_outputs(bench_run):

@@ -36,8 +36,8 @@ def _kymatio_reference(L: int):
     return ref
 
 
-def _dtcwt(wavelet, padding, impl):
-    return lambda size: DTCWTScattering(wavelet, padding, 1e-2, impl=impl)
+def _dtcwt(wavelet, padding, impl, strategy="auto"):
+    return lambda size: DTCWTScattering(wavelet, padding, 1e-2, impl=impl, strategy=strategy)
 
 
 def _pw_reference(wavelet, padding):
@@ -65,6 +65,9 @@ def all_cases() -> list[Case]:
                           _dtcwt(w, p, "reference"), _pw_reference(w, p)))
         cases.append(Case(f"{label} [scatnet fast]", "scatnet", "dtcwt_fast" if default else None,
                           _dtcwt(w, p, "fast"), _pw_reference(w, p)))
+    # the dense strategy on its own (auto takes it on CPU for small images only): decides auto on CUDA
+    cases.append(Case(f"{DTCWT_SETTINGS[2][0]} [scatnet fast, dense]", "scatnet", None,
+                      _dtcwt("near_sym_a", "symmetric", "fast", "dense"), _pw_reference("near_sym_a", "symmetric")))
     return cases
 
 

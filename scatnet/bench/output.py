@@ -19,8 +19,8 @@ def add_ratios(rows: list[dict]) -> None:
             r["fwd_speedup_vs_kymatio"] = ky["fwd_ms"] / r["fwd_ms"]
             r["bwd_speedup_vs_kymatio"] = ky["bwd_ms"] / r["bwd_ms"]
             r["mem_fraction_of_kymatio"] = r["mem_bytes"] / ky["mem_bytes"] if ky["mem_bytes"] else None
-        if r["name"].endswith("[scatnet fast]"):
-            twin = by_key.get((r["size"], r["name"].replace("[scatnet fast]", "[pytorch_wavelets]")))
+        if "[scatnet fast" in r["name"]:  # [scatnet fast] and [scatnet fast, dense]
+            twin = by_key.get((r["size"], r["name"].split(" [")[0] + " [pytorch_wavelets]"))
             if twin:
                 r["fwd_speedup_vs_pytorch_wavelets"] = twin["fwd_ms"] / r["fwd_ms"]
                 r["fwd_bwd_speedup_vs_pytorch_wavelets"] = (twin["fwd_ms"] + twin["bwd_ms"]) / (r["fwd_ms"] + r["bwd_ms"])
