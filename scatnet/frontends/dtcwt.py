@@ -51,9 +51,10 @@ class FastScatLayerPair(nn.Module):
         self._dense = {}  # (h, w, device, dtype) -> the dense path's matrices (constants, not state)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
-        """The conv-based strategies (when the dense one is not taken): direct: one 2-D kernel, fastest for near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer
-        multiply-adds for near_sym_b's 13/19 taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice
-        follows the same multiply-add count until measured)."""
+        """The conv-based strategies (when the dense one is not taken). direct: one 2-D kernel, fastest for
+        near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer multiply-adds for near_sym_b's 13/19
+        taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice follows the same multiply-add count
+        until measured)."""
         strategy = self.strategy
         if strategy == "auto":
             strategy = "separable" if self.row_w.shape[-1] > 7 else "direct"

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
 from scatnet.frontends.dtcwt_fast_ops import magnitude, symmetric_pad
 from scatnet.frontends.dtcwt_filters import N_OUT, build_filters
 from scatnet.frontends.dtcwt_rows import row_pass
@@ -137,16 +138,16 @@ def device_matrices(mats: tuple[torch.Tensor, ...], device, dtype) -> tuple[tupl
     """(forward, adjoint) sets: stage A matrices and stage B runs (branch_runs). The forward multiplies by
     each block transposed, the adjoint by it as is; both are kept contiguous (oneDNN ran a product 1.8x
     slower on a transposed view)."""
-    def conv(m):
+    def put(m):
         return m.to(device, dtype).contiguous()
 
     a1, m1, a2, m2 = mats
     n_r = a1.shape[0] // (2 * _halve(a1.shape[1]))
     runs = [branch_runs(m, n_r) for m in (m1, m2)]
-    adj = (conv(a1), tuple((*r[:4], conv(r[4])) for r in runs[0]),
-           conv(a2), tuple((*r[:4], conv(r[4])) for r in runs[1]))
-    fwd = (conv(a1.t()), tuple((*r[:4], conv(r[4].t())) for r in runs[0]),
-           conv(a2.t()), tuple((*r[:4], conv(r[4].t())) for r in runs[1]))
+    adj = (put(a1), tuple((*r[:4], put(r[4])) for r in runs[0]),
+           put(a2), tuple((*r[:4], put(r[4])) for r in runs[1]))
+    fwd = (put(a1.t()), tuple((*r[:4], put(r[4].t())) for r in runs[0]),
+           put(a2.t()), tuple((*r[:4], put(r[4].t())) for r in runs[1]))
     return fwd, adj
 
 
@@ -175,8 +176,6 @@ def dense_forward(x: torch.Tensor, mats: tuple, bias: float, keep: bool = False)
 
 def dense_backward(x: torch.Tensor, grad: torch.Tensor, mats: tuple[tuple, tuple], bias: float) -> torch.Tensor:
     """Input gradient of dense_forward from x alone: recompute, then the four GEMMs transposed in reverse."""
-    from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
-
     a1, m1, a2, m2 = mats[1]
     bsz, c, h, w = x.shape
     n1, h1, w1 = bsz * c, _halve(h), _halve(w)
