@@ -164,6 +164,22 @@ def test_forward_traces_as_one_graph_without_breaks(requires_grad):
     assert explain.graph_count == 1 and explain.graph_break_count == 0
 
 
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_dense_strategy_traces_as_one_graph_once_its_matrices_are_built(requires_grad):
+    """The dense path's size-keyed matrices are built eagerly on the first call; after that dynamo captures it
+    whole (its strided ``out=`` GEMMs become a concatenation when compiling), so `strategy=dense` can be
+    compiled and CUDA-graph captured."""
+    fast = FastScatLayerPair("near_sym_a", "symmetric", 1e-2, "dense")
+    x = torch.randn(2, 3, 32, 32, requires_grad=requires_grad)
+    y, g = fwd_grad(fast, x, torch.ones(2, 147, 8, 8))
+    torch._dynamo.reset()
+    explain = torch._dynamo.explain(fast)(x)
+    assert explain.graph_count == 1 and explain.graph_break_count == 0
+    torch._dynamo.reset()
+    y_c, g_c = fwd_grad(torch.compile(fast), x, torch.ones(2, 147, 8, 8))
+    assert (y_c - y).abs().max() <= 1e-5 and (g_c - g).abs().max() <= 1e-5
+
+
 def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose

@@ -62,8 +62,9 @@ class FastScatLayerPair(nn.Module):
 
     def uses_dense(self, x: torch.Tensor) -> bool:
         """dense (dtcwt_dense.py): four GEMMs with size-specific matrices, fastest on CPU for small images.
-        ``auto`` takes it on CPU up to DENSE_MAX_SIDE, not under torch.compile (its matrices come from a
-        host-side cache keyed by size), and not on CUDA, where it has not been measured yet."""
+        ``auto`` takes it on CPU up to DENSE_MAX_SIDE; not on CUDA, where it has not been measured yet; and not
+        under torch.compile, where its matrices (a host-side cache keyed by size, built on the first eager
+        call) may not exist yet. ``strategy="dense"`` compiles as one graph once they do (tested)."""
         if self.strategy != "auto":
             return self.strategy == "dense"
         limit = DENSE_MAX_SIDE["long" if self.row_w.shape[-1] > 7 else "short"]

@@ -98,7 +98,10 @@ def branch_runs(m: torch.Tensor, n_r: int) -> list[tuple[int, int, int, int, tor
 
 
 def stage_b(t: torch.Tensor, runs: tuple, rows: int, n_b: int) -> torch.Tensor:
-    """(R, nR * n_b) inputs -> (R, 13 * rows) outputs, one GEMM per run written straight into its columns."""
+    """(R, nR * n_b) inputs -> (R, 13 * rows) outputs, one GEMM per run written straight into its columns
+    (under torch.compile, which cannot trace a strided ``out=``, the runs are concatenated instead)."""
+    if torch.compiler.is_compiling():
+        return torch.cat([t[:, b0 * n_b:b1 * n_b] @ block_t for _, _, b0, b1, block_t in runs], dim=1)
     out = t.new_empty(t.shape[0], N_OUT * rows)
     for j0, j1, b0, b1, block_t in runs:
         torch.mm(t[:, b0 * n_b:b1 * n_b], block_t, out=out[:, j0 * rows:j1 * rows])
@@ -114,7 +117,10 @@ def stage_b_adjoint(dz: torch.Tensor, runs: tuple, n_r: int, n_b: int) -> torch.
         dst, src = out[:, b0 * n_b:b1 * n_b], dz[:, j0 * rows:j1 * rows]
         fresh = [b for b in range(b0, b1) if b not in written]
         if len(fresh) == b1 - b0:
-            torch.mm(src, block, out=dst)
+            if torch.compiler.is_compiling():
+                dst.copy_(src @ block)  # no strided out= under torch.compile
+            else:
+                torch.mm(src, block, out=dst)
         else:
             for b in fresh:
                 out[:, b * n_b:(b + 1) * n_b].zero_()
