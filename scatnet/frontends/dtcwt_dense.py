@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
-from scatnet.frontends.dtcwt_fast_ops import magnitude, symmetric_pad
+from scatnet.frontends.dtcwt_fast_ops import extend_to_even, magnitude, symmetric_pad
 from scatnet.frontends.dtcwt_filters import N_OUT, build_filters
 from scatnet.frontends.dtcwt_rows import row_pass
 
@@ -46,11 +46,16 @@ def _halve(n: int) -> int:
     return -(-n // 2)
 
 
+def _sizes(x: torch.Tensor) -> tuple[int, ...]:
+    """(B, C, H, W, B C, h1, w1, h2, w2): the input's and both layers' output sizes (odd sides extended)."""
+    bsz, c, h, w = x.shape
+    h1, w1 = _halve(h), _halve(w)
+    return bsz, c, h, w, bsz * c, h1, w1, _halve(h1), _halve(w1)
+
+
 def _extend_and_pad(x: torch.Tensor, m: int, mode: str, dim: int) -> torch.Tensor:
     """Along one axis: pad_to_even's repeated last sample (odd sizes), then the layer's padding by m."""
-    n = x.shape[dim]
-    if n % 2:
-        x = torch.cat((x, x.narrow(dim, n - 1, 1)), dim=dim)
+    x = extend_to_even(x, dim)
     if mode == "symmetric":
         return symmetric_pad(x, m, dim)
     pad = [0, 0] * (x.ndim - dim % x.ndim - 1) + [m, m]
@@ -162,9 +167,7 @@ def dense_forward(x: torch.Tensor, mats: tuple, bias: float, keep: bool = False)
     ``mats``: device_matrices(...)[0], the transposed matrices. ``keep``: return the linear outputs z1 and z2
     instead (in their internal layouts), for the backward."""
     a1, m1, a2, m2 = mats
-    bsz, c, h, w = x.shape
-    n1, h1, w1 = bsz * c, _halve(h), _halve(w)
-    h2, w2 = _halve(h1), _halve(w1)
+    bsz, c, h, w, n1, h1, w1, h2, w2 = _sizes(x)
     n_r = a1.shape[1] // (2 * w1)
     # layer 1: stage A along x, stage B along y; z1 comes out as (n1, x, j, y)
     y = (x.reshape(n1 * h, w) @ a1).view(n1, h, n_r, 2, w1)                # (n1, y, branch, phase, x)
@@ -176,16 +179,13 @@ def dense_forward(x: torch.Tensor, mats: tuple, bias: float, keep: bool = False)
     if keep:  # the backward needs the linear outputs only
         return z1, z2
     y2 = magnitude(z2.view(n1 * 7, h2, N_OUT, w2, 1), bias)                # (n1 k1, y, k2, x, 1)
-    out = y2.view(bsz, c, 7, h2, 7, w2).permute(0, 4, 2, 1, 3, 5).reshape(bsz, 49 * c, h2, w2)
-    return out
+    return y2.view(bsz, c, 7, h2, 7, w2).permute(0, 4, 2, 1, 3, 5).reshape(bsz, 49 * c, h2, w2)
 
 
 def dense_backward(x: torch.Tensor, grad: torch.Tensor, mats: tuple[tuple, tuple], bias: float) -> torch.Tensor:
     """Input gradient of dense_forward from x alone: recompute, then the four GEMMs transposed in reverse."""
     a1, m1, a2, m2 = mats[1]
-    bsz, c, h, w = x.shape
-    n1, h1, w1 = bsz * c, _halve(h), _halve(w)
-    h2, w2 = _halve(h1), _halve(w1)
+    bsz, c, h, w, n1, h1, w1, h2, w2 = _sizes(x)
     n_r = a1.shape[0] // (2 * w1)
     z1, z2 = dense_forward(x, mats[0], bias, keep=True)
     g2 = grad.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 4, 1, 5).reshape(n1 * 7, h2, 7, w2, 1)

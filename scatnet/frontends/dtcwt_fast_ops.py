@@ -16,13 +16,15 @@ from scatnet.frontends.dtcwt_filters import N_OUT
 from scatnet.frontends.dtcwt_rows import row_pass
 
 
+def extend_to_even(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Repeat the last sample along dim when that side is odd."""
+    n = x.shape[dim]
+    return torch.cat((x, x.narrow(dim, n - 1, 1)), dim=dim) if n % 2 else x
+
+
 def pad_to_even(x: torch.Tensor) -> torch.Tensor:
     """Repeat the last row/column of an odd-sized image (what pytorch_wavelets' ScatLayer does)."""
-    if x.shape[-2] % 2:
-        x = torch.cat((x, x[..., -1:, :]), dim=-2)
-    if x.shape[-1] % 2:
-        x = torch.cat((x, x[..., -1:]), dim=-1)
-    return x
+    return extend_to_even(extend_to_even(x, -2), -1)
 
 
 def symmetric_index(n: int, m: int, device) -> torch.Tensor:
