@@ -73,6 +73,21 @@ def test_bf16_channels_last_body_matches_fp32_and_keeps_the_front_end_exact():
     assert torch.isfinite(loss) and all(p.grad is not None for p in net.body.parameters())
 
 
+def test_compiled_net_keeps_its_state_dict_keys_and_output():
+    """fast.compile compiles in place: a checkpoint taken under compile loads into an eager net (and back),
+    so a killed run resumes whatever fast.compile says now; the compiled net computes the same logits."""
+    torch.manual_seed(0)
+    eager = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=4).eval()
+    compiled = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=4).eval()
+    compiled.configure_speed(compile=True)
+    assert compiled.body._compiled_call_impl is not None and compiled.frontend._compiled_call_impl is not None
+    assert list(compiled.state_dict()) == list(eager.state_dict())
+    compiled.load_state_dict(eager.state_dict())  # strict: same keys both ways
+    eager.load_state_dict(compiled.state_dict())
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(compiled(x), eager(x), atol=1e-5, rtol=1e-4)
+
+
 def test_optimizer_is_the_thesis_sgd_as_one_fused_update():
     """configure_optimizers' fused SGD makes the same update as plain SGD with the thesis recipe."""
     from scatnet.training.module import HybridClassifier

@@ -65,10 +65,13 @@ class HybridNet(nn.Module):
         if channels_last:
             self.body.to(memory_format=torch.channels_last)
         if compile:
+            # In place (nn.Module.compile), not ``self.body = torch.compile(self.body)``: the wrapper would
+            # prefix every state_dict key with "_orig_mod.", and a run killed under one fast.compile setting
+            # could not resume (or be evaluated) under another.
             mode = compile if isinstance(compile, str) else None
-            self.body = torch.compile(self.body, mode=mode)
+            self.body.compile(mode=mode)
             if getattr(self.frontend, "compilable", False):
-                self.frontend = torch.compile(self.frontend, mode=mode)
+                self.frontend.compile(mode=mode)
 
     channels_last = False
     bf16 = False
