@@ -66,3 +66,15 @@ def test_synthetic_cifar_has_the_shape_of_cifar10():
     train, test = instantiate(cfg.data.source).load()
     assert train.images.shape == (64, 3, 32, 32) and test.images.shape == (16, 3, 32, 32)
     assert int(train.labels.max()) < 10 and cfg.trainer.max_epochs == 120
+
+
+def test_run_identity_ignores_execution_only_speed_options(tmp_path):
+    """A run killed under fast.compile resumes (same id, same run dir) when relaunched without it; bf16 and
+    the seed change the numbers, so they change the id."""
+    from tests.conftest import compose
+    from scatnet.training.identity import run_id
+
+    base = run_id(compose([], tmp_path))
+    assert run_id(compose(["fast.compile=reduce-overhead", "fast.channels_last=true"], tmp_path)) == base
+    assert run_id(compose(["fast.bf16=true"], tmp_path)) != base
+    assert run_id(compose(["seed=1"], tmp_path)) != base
