@@ -94,5 +94,21 @@ def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
     assert m["status"] == "completed" and m["world_size"] == 2 and m["epochs_completed"] == 2
     assert m["test_acc"] > 15.0  # chance is 10%
     rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
-    # 1437 training images, 128 per rank per step, 2 ranks: ceil(1437 / 256) = 6 steps per epoch
+    # 1438 training images, 128 per rank per step, 2 ranks: ceil(1438 / 256) = 6 steps per epoch
     assert max(int(r["step"]) for r in rows if r.get("val/acc")) == 2 * 6 - 1
+    # the test accuracy is summed over both ranks' shards: the final weights evaluated in this process on the
+    # whole 359-image test set (180 + 179 on the ranks) give the same number
+    import torch
+
+    from scatnet.training.builders import build
+    from scatnet.training.run import _build_module
+
+    cfg = compose(["experiment=quickstart", "model.width=8"], tmp_path / "eval")
+    module = _build_module(cfg).eval()
+    module.load_state_dict(torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"])
+    dm = build(cfg.data)
+    dm.setup("test")
+    assert len(dm.test_set) == 359
+    with torch.no_grad():
+        correct = sum(int((module(x).argmax(1) == y).sum()) for x, y in dm.test_dataloader())
+    assert abs(m["test_acc"] - 100.0 * correct / 359) < 1e-3

@@ -1,7 +1,8 @@
 """scikit-learn's bundled handwritten digits (1797 real 8x8 scans, no download) as a 32x32 RGB dataset.
 
 The offline quickstart's data: upsampled bilinearly to 32x32, grey replicated to 3 channels, and split with a
-fixed seed into 1437 train / 360 test images (stratified, so every class is in both splits).
+fixed seed into 1438 train / 359 test images (stratified: 20% of each class, rounded, so every class is in
+both splits).
 """
 from __future__ import annotations
 
