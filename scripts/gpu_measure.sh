@@ -2,7 +2,8 @@
 # The GPU measurements notes/PERFORMANCE.md still lists as open, in one go (each part fits one 10-minute
 # device command on an H100; run them as separate calls if the first is slow):
 #   bench   scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, the hybrids' step
-#           eager and under torch.compile (reduce-overhead = CUDA graphs, max-autotune)
+#           eager and under torch.compile (reduce-overhead = CUDA graphs, max-autotune); then what
+#           Lightning's loop costs per step against a bare loop (scripts/bench_step_overhead.py)
 #   run120  the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
 #           extra Hydra overrides after the part name, e.g. `run120 fast.compile=reduce-overhead`
 # Results: a few files directly under ${OUT:-gpu-results}/ (the device tool returns at most 8).
@@ -16,6 +17,9 @@ part=${1:-all}
 if [ "$part" = all ] || [ "$part" = bench ]; then
   $py -m scatnet.cli.bench --device cuda --compile reduce-overhead max-autotune --out "$out/bench" \
     ${BENCH_ARGS:-} | tee "$out/bench.txt"
+  for model in tiny hybrid; do
+    $py scripts/bench_step_overhead.py --device cuda --model $model | tee -a "$out/loop.txt"
+  done
 fi
 if [ "$part" = all ] || [ "$part" = run120 ]; then
   runs=${RUNS_DIR:-/tmp/scatnet-gpu-runs}  # checkpoints stay off $OUT
