@@ -178,8 +178,10 @@ def dense_forward(x: torch.Tensor, mats: tuple, bias: float, keep: bool = False)
     z2 = stage_b(y.permute(0, 2, 5, 3, 1, 4).reshape(n1 * 7 * h2, -1), m2, w2, 2 * w1)  # (n1 k1 y, [j, x])
     if keep:  # the backward needs the linear outputs only
         return z1, z2
-    y2 = magnitude(z2.view(n1 * 7, h2, N_OUT, w2, 1), bias)                # (n1 k1, y, k2, x, 1)
-    return y2.view(bsz, c, 7, h2, 7, w2).permute(0, 4, 2, 1, 3, 5).reshape(bsz, 49 * c, h2, w2)
+    out = z2.new_empty(bsz, 49 * c, h2, w2)                                # channel k2 * 7C + k1 * C + c
+    dst = out.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 4, 1, 5).unsqueeze(-1)  # (b, c, k1, y, k2, x, 1)
+    magnitude(z2.view(bsz, c, 7, h2, N_OUT, w2, 1), bias, out=dst)         # straight into the final order
+    return out
 
 
 def dense_backward(x: torch.Tensor, grad: torch.Tensor, mats: tuple[tuple, tuple], bias: float) -> torch.Tensor:

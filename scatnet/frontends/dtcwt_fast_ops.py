@@ -1,12 +1,15 @@
 """The fast DTCWT ScatLayer pair as pure functions plus one autograd Function.
 
 Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the forward's filters are
-fixed-size buffers (no per-call ``repeat``); padding is flip + cat (no index arrays copied from the host, no
-syncs); each layer is one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one conv2d
-(separable), then one elementwise magnitude. The backward saves only the input and recomputes the forward,
+fixed-size buffers (no per-call ``repeat``); symmetric padding is flip + cat, or on a GPU one gather with
+indices built on the device once per size (no index arrays copied from the host, no syncs); each layer is
+one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one conv2d (separable), then one
+elementwise magnitude. The backward saves only the input and recomputes the forward,
 so no activation is held between forward and backward.
 """
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -42,10 +45,32 @@ def symmetric_pad(x: torch.Tensor, m: int, dim: int) -> torch.Tensor:
     return x.index_select(dim, symmetric_index(n, m, x.device))
 
 
+@functools.lru_cache(maxsize=64)
+def device_symmetric_index(n: int, m: int, device: torch.device) -> torch.Tensor:
+    """symmetric_index built once per (side, padding, device), on the device (the first call, i.e. before
+    any CUDA-graph capture; no host copy at all)."""
+    return symmetric_index(n, m, device)
+
+
 def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
-    if mode == "symmetric":
-        return symmetric_pad(symmetric_pad(x, m, -2), m, -1)
-    return F.pad(x, (m, m, m, m))  # zero padding
+    if mode != "symmetric":
+        return F.pad(x, (m, m, m, m))  # zero padding
+    if pad_by_gather(x):
+        return gather_symmetric_pad(x, m)
+    return symmetric_pad(symmetric_pad(x, m, -2), m, -1)
+
+
+def pad_by_gather(x: torch.Tensor) -> bool:
+    """One gather kernel instead of four flips and two cats on a GPU in eager, where a small-image forward
+    is bound by kernel launches (notes/PERFORMANCE.md). Not on CPU, where advanced indexing measured 4-8x
+    slower than flip + cat at CIFAR and 256x256 sizes, and not under torch.compile, which fuses flip + cat."""
+    return x.is_cuda and not torch.compiler.is_compiling()
+
+
+def gather_symmetric_pad(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Symmetric padding by m on both image axes as one advanced-indexing gather."""
+    h, w = x.shape[-2:]
+    return x[..., device_symmetric_index(h, m, x.device)[:, None], device_symmetric_index(w, m, x.device)]
 
 
 def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -> torch.Tensor:
@@ -65,15 +90,20 @@ def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -
     return z.view(b, c, N_OUT, h // 2, w // 2)
 
 
-def magnitude(z: torch.Tensor, b: float) -> torch.Tensor:
-    """(B, C, 13, h, w) linear outputs -> (B, C, 7, h, w): lowpass and 6 smoothed magnitudes
-    sqrt(re^2 + im^2 + b^2) - b (pytorch_wavelets' formula; fp32 rounding may differ by ~1 ulp), written in
-    place into the output
-    (fewer fresh full-size tensors than cat(lowpass, sqrt(...) - b): 20-30% of this op on CPU)."""
-    re, im = z[:, :, 1::2], z[:, :, 2::2]
-    out = z.new_empty(z.shape[0], z.shape[1], 7, *z.shape[3:])
-    out[:, :, 0] = z[:, :, 0]
-    out[:, :, 1:] = (re * re).addcmul_(im, im).add_(b * b).sqrt_().sub_(b)  # in place: no out= (dynamo)
+def magnitude(z: torch.Tensor, b: float, out: torch.Tensor | None = None) -> torch.Tensor:
+    """(..., 13, h, w) linear outputs -> (..., 7, h, w): lowpass and 6 smoothed magnitudes
+    sqrt(re^2 + im^2 + b^2) - b (pytorch_wavelets' formula; fp32 rounding may differ by ~1 ulp).
+    ``out``: a tensor of the output's shape to write into, possibly a strided view of the caller's final
+    layout (saves the copy into it). Few full-size passes: 5 kernels and no temporary besides |z|."""
+    re, im = z[..., 1::2, :, :], z[..., 2::2, :, :]
+    if out is None:
+        out = z.new_empty(*z.shape[:-3], 7, *z.shape[-2:])
+    out[..., 0, :, :] = z[..., 0, :, :]
+    mag = (re * re).addcmul_(im, im).add_(b * b).sqrt_()
+    if torch.compiler.is_compiling():
+        out[..., 1:, :, :] = mag.sub_(b)  # dynamo cannot trace out= into a strided view; inductor fuses it all
+    else:
+        torch.sub(mag, b, out=out[..., 1:, :, :])
     return out
 
 
@@ -83,10 +113,12 @@ def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Ten
     bsz, c = x.shape[:2]
     y1 = magnitude(scat_linear(x, weights, mode), b)    # (B, C, 7, h1, w1)
     y1 = y1.reshape(bsz, c * 7, *y1.shape[-2:])                                 # channel c*7 + k1
-    y2 = magnitude(scat_linear(y1, weights, mode), b)   # (B, 7C, 7, h2, w2)
-    h2, w2 = y2.shape[-2:]
-    y2 = y2.view(bsz, c, 7, 7, h2, w2).permute(0, 3, 2, 1, 4, 5)               # (B, k2, k1, c, h2, w2)
-    return y2.reshape(bsz, 49 * c, h2, w2)
+    z2 = scat_linear(y1, weights, mode)                 # (B, 7C, 13, h2, w2)
+    h2, w2 = z2.shape[-2:]
+    out = z2.new_empty(bsz, 49 * c, h2, w2)
+    # the second magnitude writes straight into the final channel order (no permuting copy after it)
+    magnitude(z2.view(bsz, c, 7, N_OUT, h2, w2), b, out=out.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 1, 4, 5))
+    return out
 
 
 # On CPU the backward runs over chunks of the batch of at most this many input elements: its ~20 full-size
