@@ -27,6 +27,7 @@ from pytorch_lightning.loggers import CSVLogger
 from scatnet.data import DeviceLoader, ImageSet
 from scatnet.frontends import DTCWTScattering
 from scatnet.models import HybridNet
+from scatnet.training.callbacks import ThroughputMonitor, synchronize
 from scatnet.training.module import HybridClassifier
 from scatnet.training.tally import EpochTally
 
@@ -48,18 +49,13 @@ def build_net(kind: str, cuda: bool) -> nn.Module:
     return net
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def bare_loop(module: HybridClassifier, loader: DeviceLoader, epochs: int) -> list[float]:
     opt = module.configure_optimizers()["optimizer"]
     per_step = []
     for epoch in range(epochs):
         loader.set_epoch(epoch)
         tally = EpochTally(loader.device)
-        sync(loader.device)
+        synchronize(loader.device)
         t0 = time.perf_counter()
         for x, y in loader:
             logits = module(x)
@@ -69,32 +65,19 @@ def bare_loop(module: HybridClassifier, loader: DeviceLoader, epochs: int) -> li
             loss.backward()
             opt.step()
         tally.compute()  # the epoch's one read, as in the module
-        sync(loader.device)
+        synchronize(loader.device)
         per_step.append((time.perf_counter() - t0) / len(loader))
     return per_step
 
 
-class EpochTimer(pl.Callback):
-    def __init__(self):
-        self.per_step: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        sync(pl_module.device)
-        self.t0 = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        sync(pl_module.device)
-        self.per_step.append((time.perf_counter() - self.t0) / trainer.num_training_batches)
-
-
 def lightning_loop(module: HybridClassifier, loader: DeviceLoader, epochs: int, accelerator: str) -> list[float]:
-    timer = EpochTimer()
+    timer = ThroughputMonitor()  # the training runs' own clock: train-loop images/s per epoch, synced
     with tempfile.TemporaryDirectory() as logs:  # a real logger, writing every 10 steps as in a run
         trainer = pl.Trainer(accelerator=accelerator, devices=1, max_epochs=epochs, logger=CSVLogger(logs),
                              log_every_n_steps=10, enable_checkpointing=False, enable_progress_bar=False,
                              enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer])
         trainer.fit(module, train_dataloaders=loader)
-    return timer.per_step
+    return [loader.batch_size / ips for ips in timer.images_per_second]  # every batch is full here
 
 
 def main(argv=None) -> None:

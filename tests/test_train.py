@@ -6,9 +6,11 @@ import json
 import subprocess
 
 import pytest
+import torch
 
+from scatnet.training.builders import build
 from scatnet.training.metrics_file import REQUIRED
-from scatnet.training.run import train
+from scatnet.training.run import _build_module, train
 from tests.conftest import compose, script
 
 QUICK = ["experiment=quickstart", "trainer.max_epochs=4", "optim.milestones=[3]"]
@@ -98,11 +100,6 @@ def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
     assert max(int(r["step"]) for r in rows if r.get("val/acc")) == 2 * 6 - 1
     # the test accuracy is summed over both ranks' shards: the final weights evaluated in this process on the
     # whole 359-image test set (180 + 179 on the ranks) give the same number
-    import torch
-
-    from scatnet.training.builders import build
-    from scatnet.training.run import _build_module
-
     cfg = compose(["experiment=quickstart", "model.width=8"], tmp_path / "eval")
     module = _build_module(cfg).eval()
     module.load_state_dict(torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"])

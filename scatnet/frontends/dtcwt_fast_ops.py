@@ -4,8 +4,8 @@ Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the fo
 fixed-size buffers (no per-call ``repeat``); symmetric padding is flip + cat, or on a GPU one gather with
 indices built on the device once per size (no index arrays copied from the host, no syncs); each layer is
 one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one conv2d (separable), then one
-elementwise magnitude. The backward saves only the input and recomputes the forward,
-so no activation is held between forward and backward.
+elementwise magnitude. The backward saves only the input and recomputes the forward, so no activation is
+held between forward and backward.
 """
 from __future__ import annotations
 

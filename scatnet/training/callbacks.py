@@ -8,7 +8,8 @@ import pytorch_lightning as pl
 import torch
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on CPU): wall-clock timing of GPU work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -26,7 +27,7 @@ class ThroughputMonitor(pl.Callback):
         self._train_end: float | None = None
 
     def on_train_epoch_start(self, trainer, pl_module):
-        _sync(pl_module.device)
+        synchronize(pl_module.device)
         self._t0, self._images, self._train_end = time.perf_counter(), 0, None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -34,7 +35,7 @@ class ThroughputMonitor(pl.Callback):
 
     def _mark_train_end(self, pl_module) -> None:
         if self._train_end is None:
-            _sync(pl_module.device)
+            synchronize(pl_module.device)
             self._train_end = time.perf_counter()
 
     def on_validation_epoch_start(self, trainer, pl_module):

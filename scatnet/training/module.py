@@ -7,7 +7,6 @@ waits for the GPU: the epoch sums stay on the device (tally.py says why and what
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import pytorch_lightning as pl
@@ -38,23 +37,20 @@ class HybridClassifier(pl.LightningModule):
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits.float(), y)
-        if stage not in self.tallies:  # a step called outside an epoch (no *_epoch_start hook ran)
-            self._start(stage)
         self.tallies[stage].update(loss, logits, y)
         return loss
 
     def _start(self, stage: str) -> None:
         self.tallies[stage] = EpochTally(self.device)
 
-    def _end(self, stage: str) -> tuple[float, float]:
-        """Log the epoch's mean loss and accuracy (summed over ranks); return them as numbers."""
-        tally = self.tallies.pop(stage, None) or EpochTally(self.device)
+    def _end(self, stage: str) -> torch.Tensor:
+        """Log the epoch's mean loss and accuracy (summed over ranks); return the mean loss."""
         reduce_sum = None
-        if self._trainer is not None and self.trainer.world_size > 1:
+        if self.trainer.world_size > 1:
             reduce_sum = lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")  # noqa: E731
-        loss, acc = tally.compute(reduce_sum)
+        loss, acc = self.tallies.pop(stage).compute(reduce_sum)
         self.log_dict({f"{stage}/loss": loss, f"{stage}/acc": acc}, prog_bar=True)
-        return float(loss), float(acc)
+        return loss
 
     def training_step(self, batch, batch_idx):
         loss = self._step(batch, "train")
@@ -72,8 +68,7 @@ class HybridClassifier(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         # A NaN/inf loss is a failed run, not a silently diverged one (the sweep records the reason). The
         # losses are >= 0, so their sum is finite exactly when every step's loss was.
-        loss, _ = self._end("train")
-        if not math.isfinite(loss):
+        if not torch.isfinite(self._end("train")):
             raise NonFiniteLossError(f"loss became nan or inf during epoch {self.current_epoch}")
 
     def validation_step(self, batch, batch_idx):
