@@ -6,7 +6,9 @@
 #           Lightning's loop costs per step against a bare loop (scripts/bench_step_overhead.py)
 #   run120  the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
 #           extra Hydra overrides after the part name, e.g. `run120 fast.compile=reduce-overhead`
-# Results: a few files directly under ${OUT:-gpu-results}/ (the device tool returns at most 8).
+# Results: a few files directly under ${OUT:-gpu-results}/ (the device tool returns at most 8). bench.json is
+# rewritten after every row, so a part cut off by the time limit still returns what it measured
+# ("status": "running" or "failed" in the JSON says it is unfinished).
 #   usage: scripts/gpu_measure.sh [all|bench|run120] [hydra overrides for run120...]
 set -euo pipefail
 out=${OUT:-gpu-results}

@@ -1,7 +1,11 @@
 """scatnet-bench at a tiny size: the JSON, table and chart are complete and consistent (not a timing test)."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -98,3 +102,62 @@ def test_compiled_step_rows_for_the_dtcwt_hybrids(tmp_path):
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
     table = (tmp_path / "table12.md").read_text()
     assert "| compile |" in table and table.count("| default |") == 2
+
+
+def test_a_bench_cut_off_keeps_its_rows_marked_unfinished(tmp_path):
+    """A time limit sends SIGTERM: bench.json keeps every row measured so far, says status "failed", and the
+    table says it is unfinished; the exit code is non-zero."""
+    cmd = [sys.executable, "-m", "scatnet.cli.bench", *TINY, "--only", "type B", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # rows print as they are measured: stop the run after the second
+        if line.count(" ms  bwd ") and (tmp_path / "bench.json").exists() \
+                and len(json.loads((tmp_path / "bench.json").read_text())["frontends"]) >= 2:
+            proc.send_signal(signal.SIGTERM)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted (SIGTERM)" in err and "rows measured so far" in err and len(err.strip().splitlines()) == 1
+    res = json.loads((tmp_path / "bench.json").read_text())
+    assert res["status"] == "failed" and res["reason"] == "interrupted (SIGTERM)"
+    assert 2 <= len(res["frontends"]) < 4 and res["training"] == []  # 2 front ends x 2 sizes + 2 steps
+    assert all(r["fwd_ms"] > 0 and r["bwd_ms"] > 0 for r in res["frontends"])
+    table = (tmp_path / "table12.md").read_text()
+    assert table.startswith("**UNFINISHED (interrupted (SIGTERM))") and res["frontends"][0]["name"] in table
+    assert not (tmp_path / "bench.png").exists()
+
+
+def test_a_mismatch_part_way_leaves_a_failed_bench_json(tmp_path, monkeypatch, capsys):
+    import scatnet.cli.bench as bench
+
+    def cases():  # the second front end is subtly wrong
+        good, bad = [c for c in all_cases() if "type B" in c.name]
+        wrong = bad.build
+
+        def build(side):
+            m = wrong(side)
+            m.register_forward_hook(lambda mod, inp, out: out * 1.001)
+            return m
+        return [good, dataclasses.replace(bad, build=build)]
+
+    monkeypatch.setattr(bench, "all_cases", cases)
+    with pytest.raises(SystemExit) as e:
+        main([*TINY, "--out", str(tmp_path)])
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert "differs from its reference library" in err and len(err.strip().splitlines()) == 1
+    res = json.loads((tmp_path / "bench.json").read_text())
+    assert res["status"] == "failed" and "differs from its reference library" in res["reason"]
+    assert [r["name"] for r in res["frontends"]] == ["DTCWT type B (near_sym_a, zero) [pytorch_wavelets]"]
+    assert not (tmp_path / "bench.json.tmp").exists()
+
+
+def test_compare_says_when_a_run_is_unfinished(bench_run, tmp_path, capsys):
+    out, res = bench_run
+    assert res["status"] == "completed"
+    cut = dict(res, status="failed", reason="interrupted (SIGTERM)", frontends=res["frontends"][:3])
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(cut))
+    main(["--compare", str(old), str(out / "bench.json")])
+    text = capsys.readouterr().out
+    assert text.startswith("old run did not finish (interrupted (SIGTERM))")
+    assert text.count("| 1.00x | 1.00x |") == 3

@@ -3,6 +3,7 @@ with ratios against kymatio, a bar chart, and the per-row comparison of two runs
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from scatnet.report.tables import markdown
@@ -32,7 +33,10 @@ def _x(v) -> str:
 
 def table12(result: dict) -> str:
     env = result["environment"]
-    out = [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
+    out = [] if result.get("status", "completed") == "completed" else [
+        f"**UNFINISHED ({result.get('reason') or result['status']}): only the rows below were measured; "
+        "ratios against rows that are missing are blank.**\n\n"]
+    out += [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
            f"{env['threads']} CPU threads; {env['dtype']}"
            f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''})\n"]
     for size in dict.fromkeys(r["size"] for r in result["frontends"]):
@@ -85,10 +89,18 @@ def bar_chart(result: dict, path: Path) -> Path:
     return Path(path)
 
 
-def write_all(result: dict, out_dir: Path) -> dict[str, Path]:
+def write_json(result: dict, out_dir: Path) -> Path:
+    """bench.json, replaced atomically: a reader sees the previous version or this one, never half a file.
+    ``status`` says whether the run finished ("completed"), is still going ("running") or stopped early."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "bench.json", "md": out_dir / "table12.md", "png": out_dir / "bench.png"}
-    paths["json"].write_text(json.dumps(result, indent=2))
+    path, tmp = out_dir / "bench.json", out_dir / "bench.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def write_all(result: dict, out_dir: Path) -> dict[str, Path]:
+    paths = {"json": write_json(result, out_dir), "md": out_dir / "table12.md", "png": out_dir / "bench.png"}
     paths["md"].write_text(table12(result))
     bar_chart(result, paths["png"])
     return paths
@@ -111,7 +123,9 @@ def compare(old: dict, new: dict) -> str:
         if prev:
             label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "")
             rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
-    head = (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
+    unfinished = [f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are "
+                  "compared\n" for which, r in (("old", old), ("new", new)) if r.get("status", "completed") != "completed"]
+    head = "".join(unfinished) + (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
             f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
             "ratio = old time / new time (> 1: new is faster)\n\n")
     return head + markdown(["size", "row", "fwd (or step)", "bwd"], rows)

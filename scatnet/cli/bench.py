@@ -12,13 +12,15 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
 from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
-from scatnet.bench.output import add_ratios, compare, table12, write_all
+from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 
@@ -45,11 +47,20 @@ def environment(devices: list[torch.device]) -> dict:
             "created": dt.datetime.now().isoformat(timespec="seconds")}
 
 
-def run(args) -> dict:
+def new_result(args) -> dict:
     devices = [torch.device(d) for d in (["cpu", "cuda"] if args.device == "all" else [args.device])]
+    return {"status": "running", "environment": environment(devices), "frontends": [], "training": [],
+            "settings": {"per_device": {}, "step_batch": args.train_batch, "step_size": args.train_size,
+                         "width": args.width, "note": ""}}
+
+
+def run(args, result: dict, saved: Callable[[], None] = lambda: None) -> dict:
+    """Fills ``result`` row by row, calling ``saved()`` after each row (bench.json is rewritten then, so a run
+    cut off by a time limit keeps what it measured)."""
     cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
-    rows, training, settings, notes = [], [], {}, []
-    for device in devices:
+    rows, training, settings, notes = result["frontends"], result["training"], result["settings"]["per_device"], []
+    for name in result["environment"]["devices"]:
+        device = torch.device(name)
         d = DEFAULTS[device.type]
         repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
         thesis_batch = args.thesis_batch or d["thesis_batch"]
@@ -57,18 +68,21 @@ def run(args) -> dict:
         if device.type == "cpu" and thesis_batch != 128:
             notes.append(f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used 128); "
                          "pass --thesis-batch 128 to match")
-        rows += frontend_rows(args, device, cases, thesis_batch, repeats, warmup)
+            result["settings"]["note"] = " ".join(notes)
+        for row in frontend_rows(args, device, cases, thesis_batch, repeats, warmup):
+            rows.append(row)
+            add_ratios(rows)
+            saved()
         if not args.no_training:
-            training += training_rows(args, device, repeats, warmup, cases)
-    add_ratios(rows)
-    return {"environment": environment(devices), "frontends": rows, "training": training,
-            "settings": {"per_device": settings, "step_batch": args.train_batch, "step_size": args.train_size,
-                         "width": args.width, "note": " ".join(notes)}}
+            for row in training_rows(args, device, repeats, warmup, cases):
+                training.append(row)
+                saved()
+    result["status"] = "completed"
+    return result
 
 
-def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> list[dict]:
+def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterator[dict]:
     gen = torch.Generator().manual_seed(0)
-    rows = []
     for batch, side in ((thesis_batch, args.thesis_size), (args.train_batch, args.train_size)):
         label = f"{device.type} {batch}x3x{side}x{side}"
         x = torch.randn(batch, 3, side, side, generator=gen).to(device)
@@ -79,34 +93,31 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> list[di
                  "side": side, "repeats": repeats, "max_abs_err": err}
             r.update(time_forward_backward(module, x, repeats, warmup))
             r.update(memory_held_for_backward(module, x))
-            rows.append(r)
             print(f"  {label:>22}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
                   f"held {r['mem_bytes'] / 2**20:8.1f} MiB", flush=True)
             del module
-    return rows
+            yield r
 
 
 COMPILED_FRONTENDS = ("dtcwt", "dtcwt_fast")  # --compile rows: the DTCWT hybrids (kymatio's is not compilable)
 
 
-def training_rows(args, device, repeats, warmup, cases) -> list[dict]:
+def training_rows(args, device, repeats, warmup, cases) -> Iterator[dict]:
     from scatnet.models import HybridNet
 
     cuda = device.type == "cuda"
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
     y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
-    out = []
     runs = [(case, False) for case in cases if case.frontend is not None]
     runs += [(case, mode) for mode in args.compile for case in cases if case.frontend in COMPILED_FRONTENDS]
     for case, mode in runs:
         net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
         r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda, compile=mode))
-        out.append(r)
         print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
               f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}", flush=True)
-    return out
+        yield r
 
 
 def parse(argv=None):
@@ -132,6 +143,28 @@ def parse(argv=None):
     return ap.parse_args(argv)
 
 
+class Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame):
+    raise Terminated("SIGTERM")
+
+
+def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa: F821
+    """bench.json and table12.md say the run stopped and why, keeping its rows; one line on stderr, exit != 0."""
+    reason = str(err) if isinstance(err, ScatnetError) else \
+        f"interrupted ({'SIGTERM' if isinstance(err, Terminated) else 'Ctrl-C'})"
+    result.update(status="failed", reason=reason)
+    write_json(result, args.out)
+    (args.out / "table12.md").write_text(table12(result))
+    print(table12(result))
+    if isinstance(err, ScatnetError):
+        report_error(err)
+    fail(f"{reason}; {args.out / 'bench.json'} keeps the {len(result['frontends']) + len(result['training'])} "
+         "rows measured so far, marked status: failed", 130 if isinstance(err, KeyboardInterrupt) else 143)
+
+
 def main(argv=None) -> None:
     quiet_upstream_warnings()
     args = parse(argv)
@@ -148,10 +181,15 @@ def main(argv=None) -> None:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
     torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: the thesis timed full-precision convolutions
     torch.backends.cuda.matmul.allow_tf32 = False
+    result = new_result(args)
+    # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        result = run(args)
-    except ScatnetError as e:
-        report_error(e)
+        run(args, result, saved=lambda: write_json(result, args.out))
+    except (ScatnetError, KeyboardInterrupt, Terminated) as e:
+        stopped_early(args, result, e)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     paths = write_all(result, args.out)
     print(table12(result))
     print(f"scatnet-bench: wrote {paths['json']}, {paths['md']}, {paths['png']}")
