@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
 # The GPU measurements notes/PERFORMANCE.md still lists as open, in one go (each part fits one 10-minute
 # device command on an H100; run them as separate calls if the first is slow):
-#   bench   scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, the hybrids' step
-#           eager and under torch.compile (reduce-overhead = CUDA graphs, max-autotune); then what
-#           Lightning's loop costs per step against a bare loop (scripts/bench_step_overhead.py)
-#   run120  the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
-#           extra Hydra overrides after the part name, e.g. `run120 fast.compile=reduce-overhead`
+#   gpu-tests  the tests that need a GPU (tests/test_cuda_graph.py: graphed training = eager training)
+#   bench      scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, the hybrids' step
+#              eager, under torch.compile (reduce-overhead = CUDA graphs, max-autotune) and eager with CUDA
+#              graphs (fast.cuda_graph); then what Lightning's loop costs per step against a bare loop
+#              (scripts/bench_step_overhead.py)
+#   run120     the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
+#              extra Hydra overrides after the part name, e.g. `run120 fast.cuda_graph=true` or
+#              `run120 fast.compile=reduce-overhead`
 # Results: a few files directly under ${OUT:-gpu-results}/ (the device tool returns at most 8). bench.json is
 # rewritten after every row, so a part cut off by the time limit still returns what it measured
-# ("status": "running" or "failed" in the JSON says it is unfinished).
-#   usage: scripts/gpu_measure.sh [all|bench|run120] [hydra overrides for run120...]
+# ("status": "running" or "failed" in the JSON says it is unfinished). A failing part does not stop the next.
+#   usage: scripts/gpu_measure.sh [all | PART[,PART...]] [hydra overrides for run120...]
+#          e.g. scripts/gpu_measure.sh gpu-tests,bench
 set -euo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out"
 py=${PYTHON:-python3}
-part=${1:-all}
+parts=",${1:-all},"
 [ $# -gt 0 ] && shift
-if [ "$part" = all ] || [ "$part" = bench ]; then
-  $py -m scatnet.cli.bench --device cuda --compile reduce-overhead max-autotune --out "$out/bench" \
-    ${BENCH_ARGS:-} | tee "$out/bench.txt"
+wants() { [ "$parts" = ",all," ] || [[ "$parts" == *",$1,"* ]]; }
+for p in ${parts//,/ }; do
+  case $p in all|gpu-tests|bench|run120) ;; *) echo "gpu_measure.sh: error: unknown part '$p'; parts: all, gpu-tests, bench, run120" >&2; exit 2;; esac
+done
+if wants gpu-tests; then
+  $py -m pytest -q -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee "$out/gpu-tests.txt" || true
+fi
+if wants bench; then
+  $py -m scatnet.cli.bench --device cuda --compile reduce-overhead max-autotune --cuda-graph --out "$out/bench" \
+    ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.txt" || true
   for model in tiny hybrid; do
-    $py scripts/bench_step_overhead.py --device cuda --model $model | tee -a "$out/loop.txt"
+    $py scripts/bench_step_overhead.py --device cuda --model $model 2>&1 | tee -a "$out/loop.txt" || true
   done
 fi
-if [ "$part" = all ] || [ "$part" = run120 ]; then
-  runs=${RUNS_DIR:-/tmp/scatnet-gpu-runs}  # checkpoints stay off $OUT
+if wants run120; then
+  # checkpoints stay off $OUT; a fresh directory per call: the fast.* options are not part of a run's
+  # identity, so a second call with other options in the same directory would find the first one completed
+  run_dir=${RUNS_DIR:-/tmp/scatnet-gpu-runs}/run120-$(date +%s)
   start=$SECONDS
-  SCATNET_OUTPUTS="$runs" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
-    progress_bar=false "hydra.run.dir=$runs/fast120" "$@" | tail -1 | tee "$out/run120.txt"
+  SCATNET_OUTPUTS="$run_dir" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
+    progress_bar=false "hydra.run.dir=$run_dir" "$@" | tail -1 | tee "$out/run120.txt"
   echo "whole command, Python start to exit (the target counts this): $((SECONDS - start)) s" | tee -a "$out/run120.txt"
-  cp "$runs/fast120/metrics.json" "$out/metrics120.json"
+  cp "$run_dir/metrics.json" "$out/metrics120.json"
 fi

@@ -76,5 +76,6 @@ def test_run_identity_ignores_execution_only_speed_options(tmp_path):
 
     base = run_id(compose([], tmp_path))
     assert run_id(compose(["fast.compile=reduce-overhead", "fast.channels_last=true"], tmp_path)) == base
+    assert run_id(compose(["fast.cuda_graph=true"], tmp_path)) == base
     assert run_id(compose(["fast.bf16=true"], tmp_path)) != base
     assert run_id(compose(["seed=1"], tmp_path)) != base

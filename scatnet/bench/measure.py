@@ -86,12 +86,14 @@ STEPS_PER_TIMED_BLOCK = 10
 
 
 def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int, warmup: int,
-                       bf16: bool, channels_last: bool, compile: bool | str = False) -> dict:
+                       bf16: bool, channels_last: bool, compile: bool | str = False, cuda_graph: bool = False) -> dict:
     """One SGD step of a hybrid network (front end without autograd, as in training; the trainer's fused SGD):
     images/s (on a GPU from blocks of back-to-back steps) and the front end's share of the step. ``compile``:
-    as HybridNet.configure_speed; its warm-up (compilation, CUDA-graph recording) is kept out of the timed
-    repeats."""
+    as HybridNet.configure_speed; ``cuda_graph``: HybridNet.capture_cuda_graph (as fast.cuda_graph does in
+    training). Their warm-up (compilation, CUDA-graph recording) is kept out of the timed repeats."""
     net.configure_speed(channels_last=channels_last, bf16=bf16, compile=compile)
+    if cuda_graph:
+        net.train().capture_cuda_graph(x)
     if compile:
         warmup = max(warmup, 3)  # compile on the 1st call; reduce-overhead records its CUDA graphs on the 2nd/3rd
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.85, weight_decay=1e-4, fused=True)
@@ -124,4 +126,5 @@ def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats
             fronts.append(tf)
     s, f = statistics.median(steps), statistics.median(fronts)
     return {"step_ms": s * 1e3, "frontend_ms": f * 1e3, "images_per_second": x.shape[0] / s,
-            "frontend_share": f / s, "bf16": bf16, "channels_last": channels_last, "compile": compile}
+            "frontend_share": f / s, "bf16": bf16, "channels_last": channels_last, "compile": compile,
+            "cuda_graph": cuda_graph}

@@ -55,10 +55,11 @@ def table12(result: dict) -> str:
         out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
                    f" width {s['width']}, SGD step included)\n\n")
         out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms", "front end share",
-                             "bf16 body", "channels_last", "compile"],
+                             "bf16 body", "channels_last", "compile", "CUDA graph"],
                             [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
                               f"{r['frontend_ms']:.2f}", f"{100 * r['frontend_share']:.0f}%", r["bf16"],
-                              r["channels_last"], r.get("compile") or "-"] for r in result["training"]]))
+                              r["channels_last"], r.get("compile") or "-", "yes" if r.get("cuda_graph") else "-"]
+                             for r in result["training"]]))
     if result["settings"].get("note"):
         out.append(f"\nNote: {result['settings']['note']}\n")
     return "".join(out)
@@ -115,13 +116,14 @@ def compare(old: dict, new: dict) -> str:
         if prev:
             rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x", f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
     def key(t):
-        return t.get("device"), t["frontend"], t.get("compile") or False
+        return t.get("device"), t["frontend"], t.get("compile") or False, bool(t.get("cuda_graph"))
 
     ot = {key(t): t for t in old.get("training", [])}
     for t in new.get("training", []):
         prev = ot.get(key(t))
         if prev:
-            label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "")
+            label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "") \
+                + (" (CUDA graph)" if t.get("cuda_graph") else "")
             rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
     unfinished = [f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are "
                   "compared\n" for which, r in (("old", old), ("new", new)) if r.get("status", "completed") != "completed"]

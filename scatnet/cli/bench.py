@@ -100,6 +100,7 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterato
 
 
 COMPILED_FRONTENDS = ("dtcwt", "dtcwt_fast")  # --compile rows: the DTCWT hybrids (kymatio's is not compilable)
+GRAPHED_FRONTEND = "dtcwt_fast"  # --cuda-graph rows: the one front end a CUDA graph can record
 
 
 def training_rows(args, device, repeats, warmup, cases) -> Iterator[dict]:
@@ -109,14 +110,18 @@ def training_rows(args, device, repeats, warmup, cases) -> Iterator[dict]:
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
     y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
-    runs = [(case, False) for case in cases if case.frontend is not None]
-    runs += [(case, mode) for mode in args.compile for case in cases if case.frontend in COMPILED_FRONTENDS]
-    for case, mode in runs:
+    runs = [(case, False, False) for case in cases if case.frontend is not None]
+    runs += [(case, mode, False) for mode in args.compile for case in cases if case.frontend in COMPILED_FRONTENDS]
+    if args.cuda_graph and cuda:  # eager step, forward/backward as CUDA-graph replays (fast.cuda_graph)
+        runs += [(case, False, True) for case in cases if case.frontend == GRAPHED_FRONTEND]
+    for case, mode, graph in runs:
         net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
-        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda, compile=mode))
+        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda, compile=mode,
+                                    cuda_graph=graph))
         print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
-              f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}", flush=True)
+              f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}"
+              f"{'  CUDA graph' if graph else ''}", flush=True)
         yield r
 
 
@@ -136,6 +141,9 @@ def parse(argv=None):
     ap.add_argument("--compile", nargs="+", default=[], choices=["default", "reduce-overhead", "max-autotune"],
                     help="also time the DTCWT hybrids' step under torch.compile in these modes (the body, and the "
                          "fast front end; reduce-overhead / max-autotune capture CUDA graphs on a GPU)")
+    ap.add_argument("--cuda-graph", action="store_true",
+                    help="also time the fast DTCWT hybrid's eager step with its forward/backward captured in CUDA "
+                         "graphs (fast.cuda_graph; GPU only)")
     ap.add_argument("--only", nargs="*", help="only rows whose name contains one of these strings")
     ap.add_argument("--out", type=Path, default=Path("bench-results"))
     ap.add_argument("--compare", nargs="+", type=Path, metavar="JSON",
@@ -177,6 +185,8 @@ def main(argv=None) -> None:
         return
     if args.device in ("cuda", "all") and not torch.cuda.is_available():
         fail(f"--device {args.device} but no CUDA device is visible; run on a GPU machine or use --device cpu")
+    if args.cuda_graph and args.device == "cpu":
+        fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
     torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: the thesis timed full-precision convolutions

@@ -17,7 +17,8 @@ class Frontend(nn.Module):
     channels_per_input: int = 1
     #: spatial downsampling factor (2**J)
     downsample: int = 4
-    #: whether torch.compile captures forward whole (no host syncs): the fast DTCWT pair only
+    #: whether forward has no host syncs or host-to-device copies, so torch.compile captures it whole and a
+    #: CUDA graph can record it: the fast DTCWT pair only
     compilable: bool = False
 
     def out_channels(self, in_channels: int = 3) -> int:

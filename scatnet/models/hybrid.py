@@ -75,6 +75,26 @@ class HybridNet(nn.Module):
 
     channels_last = False
     bf16 = False
+    graphed: tuple | None = None  # (graphed forward, input shape) after capture_cuda_graph
+
+    def capture_cuda_graph(self, sample: torch.Tensor) -> None:
+        """From now on, a training-mode forward on inputs shaped like ``sample`` (and its backward) is one
+        CUDA-graph replay each instead of ~100 kernel launches (``torch.cuda.make_graphed_callables``: the
+        parameters stay the module's own, so the optimizer, the loop and the checkpoints see nothing new).
+        Other shapes (an epoch's last, smaller batch) and eval mode run the ordinary forward. The capture's
+        three warm-up passes update the BatchNorm running statistics from ``sample``, as three steps would."""
+        if not getattr(self.frontend, "compilable", False):
+            name = f"{type(self.frontend).__name__}({self.frontend.extra_repr()})"
+            raise ConfigError(f"fast.cuda_graph needs a front end whose forward never waits on or copies from "
+                              f"the host (frontend=dtcwt_fast); {name} is not one. Use dtcwt_fast or leave "
+                              "fast.cuda_graph false")
+        if sample.device.type != "cuda":
+            raise ConfigError(f"fast.cuda_graph needs a CUDA device; the batch is on {sample.device.type}. "
+                              "Leave fast.cuda_graph false off the GPU")
+        torch.cuda.make_graphed_callables(self, (sample.detach().clone(),))
+        # make_graphed_callables installs its forward as an instance attribute; keep it here instead, so
+        # forward() below decides per call (by shape) between the graph and the ordinary path
+        self.graphed = (self.__dict__.pop("forward"), tuple(sample.shape))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if self.frontend_grad:
@@ -83,9 +103,13 @@ class HybridNet(nn.Module):
             return self.frontend(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.graphed is not None and self.training and tuple(x.shape) == self.graphed[1]:
+            return self.graphed[0](x)
         z = self.features(x)
         if self.channels_last:
             z = z.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        # no autocast weight cache: each weight is cast once per forward anyway, and CUDA-graph capture
+        # (capture_cuda_graph) does not support the cache
+        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
             h = self.body(z)
         return self.fc(h.float())

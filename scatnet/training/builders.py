@@ -51,3 +51,17 @@ def compile_option(value) -> bool | str:
 
     check_choice("fast.compile", value, (False, True, *COMPILE_MODES))
     return value
+
+
+def cuda_graph_option(value, compile: bool | str, on_cuda: bool) -> bool:
+    """fast.cuda_graph: true captures the eager training forward/backward in CUDA graphs (HybridNet.
+    capture_cuda_graph). An alternative to fast.compile, whose reduce-overhead mode records its own graphs."""
+    from scatnet.errors import ConfigError, check_choice
+
+    check_choice("fast.cuda_graph", value, (False, True))
+    if value and compile:
+        raise ConfigError(f"fast.cuda_graph=true and fast.compile={compile} are alternatives; for compiled code "
+                          "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false")
+    if value and not on_cuda:
+        raise ConfigError("fast.cuda_graph=true needs a CUDA device (trainer=gpu); leave it false on the CPU")
+    return bool(value)

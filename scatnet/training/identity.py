@@ -1,10 +1,10 @@
 """A run's stable identity: a hash of the parts of its resolved config that change its result.
 
 Paths, loggers, progress display, device placement, the dataset's location and the execution-only speed
-options (torch.compile, channels_last: the same arithmetic, other kernels, like cudnn.benchmark) do not
-change what a run computes, so they are left out: the same experiment relaunched elsewhere (or with W&B on,
-or compiled after a crash under compile) is the same run and resumes its checkpoint. bf16 stays in: it
-changes the numbers.
+options (torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
+cudnn.benchmark) do not change what a run computes, so they are left out: the same experiment relaunched
+elsewhere (or with W&B on, or compiled after a crash under compile) is the same run and resumes its
+checkpoint. bf16 stays in: it changes the numbers.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name",
 IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
                   "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",
                               "default_root_dir", "benchmark"),
-                  "fast": ("compile", "channels_last")}
+                  "fast": ("compile", "channels_last", "cuda_graph")}
 
 
 def identity_dict(cfg: DictConfig) -> dict:

@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from scatnet.errors import ConfigError
 from scatnet.models.hybrid import HybridNet
 from scatnet.training.tally import EpochTally
 
@@ -23,8 +24,10 @@ class NonFiniteLossError(FloatingPointError):
 
 class HybridClassifier(pl.LightningModule):
     def __init__(self, net: HybridNet, num_classes: int, lr: float = 0.5, momentum: float = 0.85,
-                 weight_decay: float = 1e-4, milestones: Sequence[int] = (60, 80, 100), gamma: float = 0.2):
+                 weight_decay: float = 1e-4, milestones: Sequence[int] = (60, 80, 100), gamma: float = 0.2,
+                 cuda_graph: bool = False):
         super().__init__()
+        self.cuda_graph = cuda_graph  # capture the net's training forward/backward at the first batch
         self.net = net
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.milestones, self.gamma = list(milestones), gamma
@@ -61,6 +64,15 @@ class HybridClassifier(pl.LightningModule):
         if every and (self.global_step + 1) % every == 0:
             self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
         return loss
+
+    def on_fit_start(self) -> None:
+        if self.cuda_graph and self.trainer.world_size > 1:
+            raise ConfigError("fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
+                              "use trainer.devices=1 or leave fast.cuda_graph false")
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self.cuda_graph and self.net.graphed is None:
+            self.net.capture_cuda_graph(batch[0])
 
     def on_train_epoch_start(self) -> None:
         self._start("train")

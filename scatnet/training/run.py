@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
 import scatnet
-from scatnet.training.builders import build, build_loggers, compile_option, cuda_will_be_used, resolve_auto
+from scatnet.training.builders import (build, build_loggers, compile_option, cuda_graph_option,
+                                      cuda_will_be_used, resolve_auto)
 from scatnet.training.callbacks import ThroughputMonitor
 from scatnet.training.identity import run_id, slug
 from scatnet.training.metrics_file import git_commit, is_completed, read_metrics, write_metrics
@@ -90,11 +91,14 @@ def _build_module(cfg: DictConfig) -> HybridClassifier:
     frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
     fast = cfg.get("fast", {}) or {}
+    compile = compile_option(fast.get("compile", False))
+    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda)
     net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda),
-                        bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=compile_option(fast.get("compile", False)))
+                        bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=compile)
     o = cfg.optim
     return HybridClassifier(net, num_classes=cfg.data.num_classes, lr=o.lr, momentum=o.momentum,
-                            weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma)
+                            weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma,
+                            cuda_graph=cuda_graph)
 
 
 def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
