@@ -11,8 +11,8 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
-from scatnet.frontends.dtcwt_dense import DENSE_MAX_SIDE, DensePairFunction, dense_forward, dense_matrices, \
-    device_matrices
+from scatnet.frontends.dtcwt_dense import DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE, DensePairFunction, \
+    dense_forward, dense_matrices, device_matrices
 from scatnet.frontends.dtcwt_fast_ops import ScatPairFunction, scat_pair
 from scatnet.frontends.dtcwt_filters import adjoint_filters, build_filters, direct_filters
 
@@ -60,15 +60,20 @@ class FastScatLayerPair(nn.Module):
             strategy = "separable" if self.row_w.shape[-1] > 7 else "direct"
         return (self.direct_w,) if strategy == "direct" else (self.row_w, self.fused_w)
 
-    def uses_dense(self, x: torch.Tensor) -> bool:
-        """dense (dtcwt_dense.py): four GEMMs with size-specific matrices, fastest on CPU for small images.
-        ``auto`` takes it on CPU up to DENSE_MAX_SIDE; not on CUDA, where it has not been measured yet; and not
-        under torch.compile, where its matrices (a host-side cache keyed by size, built on the first eager
-        call) may not exist yet. ``strategy="dense"`` compiles as one graph once they do (tested)."""
+    def uses_dense(self, x: torch.Tensor) -> tuple[bool, bool]:
+        """(forward, backward): whether each runs on the dense path (dtcwt_dense.py: four GEMMs with
+        size-specific matrices, fastest on CPU for small images). ``auto`` takes the dense backward on CPU up
+        to DENSE_MAX_SIDE, and the dense forward only up to DENSE_FORWARD_MAX_SIDE (above it, near_sym_a's
+        direct conv forward is faster; the backward, recomputing from the input alone, does not depend on
+        how the forward computed). Neither on CUDA, where dense has not been measured yet, nor under
+        torch.compile, where its matrices (a host-side cache keyed by size, built on the first eager call)
+        may not exist yet. ``strategy="dense"`` compiles as one graph once they do (tested)."""
         if self.strategy != "auto":
-            return self.strategy == "dense"
-        limit = DENSE_MAX_SIDE["long" if self.row_w.shape[-1] > 7 else "short"]
-        return x.device.type == "cpu" and max(x.shape[-2:]) <= limit and not torch.compiler.is_compiling()
+            return (self.strategy == "dense",) * 2
+        kind = "long" if self.row_w.shape[-1] > 7 else "short"
+        side = max(x.shape[-2:])
+        backward = x.device.type == "cpu" and side <= DENSE_MAX_SIDE[kind] and not torch.compiler.is_compiling()
+        return backward and side <= DENSE_FORWARD_MAX_SIDE[kind], backward
 
     def dense_weights(self, x: torch.Tensor) -> tuple[tuple, tuple]:
         key = (*x.shape[-2:], x.device, x.dtype)
@@ -78,18 +83,19 @@ class FastScatLayerPair(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         grad = torch.is_grad_enabled() and x.requires_grad
-        if self.uses_dense(x):
-            mats = self.dense_weights(x)
-            if grad:
-                return DensePairFunction.apply(x, mats, self.magbias)
-            return dense_forward(x, mats[0], self.magbias)
-        w = self.weights()
-        if grad:
-            # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
-            # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
-            adjoint = (self.adj_comb, self.adj_col, self.row_w)
-            return ScatPairFunction.apply(x, self.padding, self.magbias, w, (self.row_w, self.fused_w), adjoint)
-        return scat_pair(x, w, self.padding, self.magbias)
+        dense_fwd, dense_bwd = self.uses_dense(x)
+        if not grad:
+            if dense_fwd:
+                return dense_forward(x, self.dense_weights(x)[0], self.magbias)
+            return scat_pair(x, self.weights(), self.padding, self.magbias)
+        if dense_bwd:
+            conv = None if dense_fwd else (self.weights(), self.padding)
+            return DensePairFunction.apply(x, self.dense_weights(x), self.magbias, conv)
+        # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
+        # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
+        adjoint = (self.adj_comb, self.adj_col, self.row_w)
+        return ScatPairFunction.apply(x, self.padding, self.magbias, self.weights(), (self.row_w, self.fused_w),
+                                      adjoint)
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, strategy={self.strategy}"

@@ -33,13 +33,16 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
-from scatnet.frontends.dtcwt_fast_ops import extend_to_even, magnitude, symmetric_pad
+from scatnet.frontends.dtcwt_fast_ops import extend_to_even, magnitude, scat_pair, symmetric_pad
 from scatnet.frontends.dtcwt_filters import N_OUT, build_filters
 from scatnet.frontends.dtcwt_rows import row_pass
 
-# `auto` on CPU takes the dense path up to this side: 32 for near_sym_a (at 48-64 its banded forward is
+# `auto` on CPU takes the dense backward up to this side: 32 for near_sym_a (at 48-64 its banded forward is
 # faster), 64 for the 13/19-tap near_sym_b filters (notes/PERFORMANCE.md, measured side by side)
 DENSE_MAX_SIDE = {"short": 32, "long": 64}
+# ... and the dense forward up to this side: near_sym_a's direct conv forward (16 ops since the fourth
+# session) is 1.1-1.75x faster than dense at 20-32, dense 1.15x faster at 16 (fifth session, paired runs)
+DENSE_FORWARD_MAX_SIDE = {"short": 16, "long": 64}
 
 
 def _halve(n: int) -> int:
@@ -200,16 +203,20 @@ def dense_backward(x: torch.Tensor, grad: torch.Tensor, mats: tuple[tuple, tuple
 
 
 class DensePairFunction(torch.autograd.Function):
-    """dense_forward with a backward from the saved input only (the matrices are constants, on ctx)."""
+    """dense_forward with a backward from the saved input only (the matrices are constants, on ctx).
+    ``conv`` = (weights, padding): compute the forward with the conv-based scat_pair instead (faster for
+    some sizes); the backward recomputes from x on the dense path either way."""
 
     @staticmethod
-    def forward(ctx, x, mats: tuple[tuple, tuple], bias: float):
+    def forward(ctx, x, mats: tuple[tuple, tuple], bias: float, conv: tuple | None = None):
         ctx.save_for_backward(x)
         ctx.mats, ctx.bias = mats, bias
+        if conv is not None:
+            return scat_pair(x, conv[0], conv[1], bias)
         return dense_forward(x, mats[0], bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return dense_backward(x, grad.contiguous(), ctx.mats, ctx.bias), None, None
+        return dense_backward(x, grad.contiguous(), ctx.mats, ctx.bias), None, None, None
