@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The GPU measurements notes/PERFORMANCE.md still lists as open, in one go (each part fits one 10-minute
-# device command on an H100; run them as separate calls if the first is slow):
+# The GPU measurements notes/PERFORMANCE.md still lists as open. Parts (each fits one 10-minute device
+# command on an H100; name several, comma-separated, to run them in one call):
 #   gpu-tests  the tests that need a GPU (tests/test_cuda_graph.py: graphed training = eager training)
-#   bench      scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, the hybrids' step
-#              eager, under torch.compile (reduce-overhead = CUDA graphs, max-autotune) and eager with CUDA
-#              graphs (fast.cuda_graph); then what Lightning's loop costs per step against a bare loop
-#              (scripts/bench_step_overhead.py)
+#   bench      scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, and the hybrids'
+#              training step eager, under torch.compile(mode="reduce-overhead") (CUDA graphs of the compiled
+#              parts) and eager with its forward/backward in CUDA graphs (fast.cuda_graph)
+#   autotune   the DTCWT hybrids' step under torch.compile(mode="max-autotune") (its own part: autotuning
+#              can take minutes), with the thesis-default front-end rows it needs for context
+#   loop       what Lightning's loop costs per step against a bare loop (scripts/bench_step_overhead.py)
 #   run120     the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
-#              extra Hydra overrides after the part name, e.g. `run120 fast.cuda_graph=true` or
+#              extra Hydra overrides after the parts, e.g. `run120 fast.cuda_graph=true` or
 #              `run120 fast.compile=reduce-overhead`
 # Results: a few files directly under ${OUT:-gpu-results}/ (the device tool returns at most 8). bench.json is
 # rewritten after every row, so a part cut off by the time limit still returns what it measured
 # ("status": "running" or "failed" in the JSON says it is unfinished). A failing part does not stop the next.
 #   usage: scripts/gpu_measure.sh [all | PART[,PART...]] [hydra overrides for run120...]
-#          e.g. scripts/gpu_measure.sh gpu-tests,bench
+#          e.g. scripts/gpu_measure.sh gpu-tests,bench     scripts/gpu_measure.sh run120 fast.cuda_graph=true
 set -euo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out"
@@ -22,14 +24,22 @@ parts=",${1:-all},"
 [ $# -gt 0 ] && shift
 wants() { [ "$parts" = ",all," ] || [[ "$parts" == *",$1,"* ]]; }
 for p in ${parts//,/ }; do
-  case $p in all|gpu-tests|bench|run120) ;; *) echo "gpu_measure.sh: error: unknown part '$p'; parts: all, gpu-tests, bench, run120" >&2; exit 2;; esac
+  case $p in all|gpu-tests|bench|autotune|loop|run120) ;;
+    *) echo "gpu_measure.sh: error: unknown part '$p'; parts: all, gpu-tests, bench, autotune, loop, run120" >&2; exit 2;;
+  esac
 done
 if wants gpu-tests; then
   $py -m pytest -q -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee "$out/gpu-tests.txt" || true
 fi
 if wants bench; then
-  $py -m scatnet.cli.bench --device cuda --compile reduce-overhead max-autotune --cuda-graph --out "$out/bench" \
+  $py -m scatnet.cli.bench --device cuda --compile reduce-overhead --cuda-graph --out "$out/bench" \
     ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.txt" || true
+fi
+if wants autotune; then
+  $py -m scatnet.cli.bench --device cuda --only "thesis default" --compile max-autotune --out "$out/autotune" \
+    2>&1 | tee "$out/autotune.txt" || true
+fi
+if wants loop; then
   for model in tiny hybrid; do
     $py scripts/bench_step_overhead.py --device cuda --model $model 2>&1 | tee -a "$out/loop.txt" || true
   done
