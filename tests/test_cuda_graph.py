@@ -39,6 +39,10 @@ def test_the_option_is_checked_before_training():
         cuda_graph_option(True, "reduce-overhead", on_cuda=True)
     with pytest.raises(ConfigError, match="fast.cuda_graph='yes' is not valid; choose one of: False, True"):
         cuda_graph_option("yes", False, on_cuda=True)
+    reference = DTCWTScattering(impl="reference", name="dtcwt")
+    with pytest.raises(ConfigError, match="needs frontend=dtcwt_fast .* frontend=dtcwt is not one"):
+        cuda_graph_option(True, False, on_cuda=True, frontend=reference)
+    assert cuda_graph_option(True, False, on_cuda=True, frontend=DTCWTScattering(impl="fast")) is True
 
 
 def test_bench_refuses_cuda_graph_rows_on_the_cpu(capsys):

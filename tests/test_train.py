@@ -51,7 +51,8 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     ("frontend.padding=reflect", "choose one of: symmetric, zero"),
     ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
     ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
-    ("fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
+    ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
+    ("fast.cuda_graph=true", "fast.cuda_graph=true needs frontend=dtcwt_fast"),
 ])
 def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, override, needle):
     proc = subprocess.run([script("scatnet-train"), *override.split(), "trainer.max_epochs=1", "progress_bar=false",

@@ -53,15 +53,21 @@ def compile_option(value) -> bool | str:
     return value
 
 
-def cuda_graph_option(value, compile: bool | str, on_cuda: bool) -> bool:
+def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None) -> bool:
     """fast.cuda_graph: true captures the eager training forward/backward in CUDA graphs (HybridNet.
-    capture_cuda_graph). An alternative to fast.compile, whose reduce-overhead mode records its own graphs."""
+    capture_cuda_graph). An alternative to fast.compile, whose reduce-overhead mode records its own graphs.
+    Checked here, before training starts, so a run that cannot capture fails at once."""
     from scatnet.errors import ConfigError, check_choice
 
     check_choice("fast.cuda_graph", value, (False, True))
-    if value and compile:
+    if not value:
+        return False
+    if compile:
         raise ConfigError(f"fast.cuda_graph=true and fast.compile={compile} are alternatives; for compiled code "
                           "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false")
-    if value and not on_cuda:
+    if frontend is not None and not getattr(frontend, "compilable", False):
+        raise ConfigError(f"fast.cuda_graph=true needs frontend=dtcwt_fast (a front end whose forward never "
+                          f"waits on or copies from the host); frontend={getattr(frontend, 'name', '?')} is not one")
+    if not on_cuda:
         raise ConfigError("fast.cuda_graph=true needs a CUDA device (trainer=gpu); leave it false on the CPU")
-    return bool(value)
+    return True

@@ -92,7 +92,7 @@ def _build_module(cfg: DictConfig) -> HybridClassifier:
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
     fast = cfg.get("fast", {}) or {}
     compile = compile_option(fast.get("compile", False))
-    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda)
+    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend)
     net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda),
                         bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=compile)
     o = cfg.optim
