@@ -16,7 +16,17 @@
 # ("status": "running" or "failed" in the JSON says it is unfinished). A failing part does not stop the next.
 #   usage: scripts/gpu_measure.sh [all | PART[,PART...]] [hydra overrides for run120...]
 #          e.g. scripts/gpu_measure.sh gpu-tests,bench     scripts/gpu_measure.sh run120 fast.cuda_graph=true
+# SCATNET_GPU_DRY_RUN=1 runs every part on the CPU at toy sizes (no --cuda-graph, max-autotune -> default):
+# a check of this script itself, so a GPU session does not spend its minutes on a broken command
+# (tests/test_gpu_measure.py). Its figures mean nothing.
 set -euo pipefail
+if [ "${SCATNET_GPU_DRY_RUN:-0}" = 1 ]; then
+  device=cpu graph="" autotune=default loop_args="--steps 4 --epochs 2 --rounds 1 --batch 8"
+  sizes="--thesis-size 16 --thesis-batch 1 --train-size 16 --train-batch 2 --repeats 1 --warmup 0 --width 4"
+  run_args="trainer.accelerator=cpu trainer.max_epochs=1 data.source.n_train=256 data.source.n_test=128 model.width=4"
+else
+  device=cuda graph=--cuda-graph autotune=max-autotune loop_args="" sizes="" run_args=""
+fi
 out=${OUT:-gpu-results}
 mkdir -p "$out"
 py=${PYTHON:-python3}
@@ -29,19 +39,19 @@ for p in ${parts//,/ }; do
   esac
 done
 if wants gpu-tests; then
-  $py -m pytest -q -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee "$out/gpu-tests.txt" || true
+  $py -m pytest -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee "$out/gpu-tests.txt" || true
 fi
 if wants bench; then
-  $py -m scatnet.cli.bench --device cuda --compile reduce-overhead --cuda-graph --out "$out/bench" \
+  $py -m scatnet.cli.bench --device $device --compile reduce-overhead $graph $sizes --out "$out/bench" \
     ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.txt" || true
 fi
 if wants autotune; then
-  $py -m scatnet.cli.bench --device cuda --only "thesis default" --compile max-autotune --out "$out/autotune" \
-    2>&1 | tee "$out/autotune.txt" || true
+  $py -m scatnet.cli.bench --device $device --only "thesis default" --compile $autotune $sizes \
+    --out "$out/autotune" 2>&1 | tee "$out/autotune.txt" || true
 fi
 if wants loop; then
   for model in tiny hybrid; do
-    $py scripts/bench_step_overhead.py --device cuda --model $model 2>&1 | tee -a "$out/loop.txt" || true
+    $py scripts/bench_step_overhead.py --device $device --model $model $loop_args 2>&1 | tee -a "$out/loop.txt" || true
   done
 fi
 if wants run120; then
@@ -50,7 +60,7 @@ if wants run120; then
   run_dir=${RUNS_DIR:-/tmp/scatnet-gpu-runs}/run120-$(date +%s)
   start=$SECONDS
   SCATNET_OUTPUTS="$run_dir" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
-    progress_bar=false "hydra.run.dir=$run_dir" "$@" | tail -1 | tee "$out/run120.txt"
+    progress_bar=false "hydra.run.dir=$run_dir" $run_args "$@" | tail -1 | tee "$out/run120.txt"
   echo "whole command, Python start to exit (the target counts this): $((SECONDS - start)) s" | tee -a "$out/run120.txt"
   cp "$run_dir/metrics.json" "$out/metrics120.json"
 fi
