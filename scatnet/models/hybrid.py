@@ -21,6 +21,15 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def check_graph_capturable(frontend: Frontend) -> None:
+    """fast.cuda_graph needs a front end a CUDA graph can record: one whose forward never waits on or copies
+    from the host (``Frontend.compilable``). pytorch_wavelets copies index arrays in every forward."""
+    if not getattr(frontend, "compilable", False):
+        name = getattr(frontend, "name", type(frontend).__name__)
+        raise ConfigError(f"fast.cuda_graph=true needs frontend=dtcwt_fast (a front end whose forward never "
+                          f"waits on or copies from the host); frontend={name} is not one")
+
+
 class HybridNet(nn.Module):
     """Front end + conv body. ``frontend_grad=False`` runs the fixed front end without autograd (nothing
     before it learns, so its input gradient is never needed)."""
@@ -83,11 +92,7 @@ class HybridNet(nn.Module):
         parameters stay the module's own, so the optimizer, the loop and the checkpoints see nothing new).
         Other shapes (an epoch's last, smaller batch) and eval mode run the ordinary forward. The capture's
         three warm-up passes update the BatchNorm running statistics from ``sample``, as three steps would."""
-        if not getattr(self.frontend, "compilable", False):
-            name = f"{type(self.frontend).__name__}({self.frontend.extra_repr()})"
-            raise ConfigError(f"fast.cuda_graph needs a front end whose forward never waits on or copies from "
-                              f"the host (frontend=dtcwt_fast); {name} is not one. Use dtcwt_fast or leave "
-                              "fast.cuda_graph false")
+        check_graph_capturable(self.frontend)
         if sample.device.type != "cuda":
             raise ConfigError(f"fast.cuda_graph needs a CUDA device; the batch is on {sample.device.type}. "
                               "Leave fast.cuda_graph false off the GPU")

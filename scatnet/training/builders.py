@@ -65,9 +65,10 @@ def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None) 
     if compile:
         raise ConfigError(f"fast.cuda_graph=true and fast.compile={compile} are alternatives; for compiled code "
                           "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false")
-    if frontend is not None and not getattr(frontend, "compilable", False):
-        raise ConfigError(f"fast.cuda_graph=true needs frontend=dtcwt_fast (a front end whose forward never "
-                          f"waits on or copies from the host); frontend={getattr(frontend, 'name', '?')} is not one")
+    if frontend is not None:
+        from scatnet.models.hybrid import check_graph_capturable
+
+        check_graph_capturable(frontend)
     if not on_cuda:
         raise ConfigError("fast.cuda_graph=true needs a CUDA device (trainer=gpu); leave it false on the CPU")
     return True
