@@ -62,7 +62,8 @@ def test_training_rows_and_outputs(bench_run):
     assert sorted(steps) == ["dtcwt", "dtcwt_fast", "morlet6", "morlet8"]
     for t in steps.values():
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
-        assert 0 < t["frontend_share"] < 1.5
+        # Two medians timed apart: on a busy machine the share can pass 1, so check how it is made, not its size.
+        assert t["frontend_ms"] > 0 and t["frontend_share"] == pytest.approx(t["frontend_ms"] / t["step_ms"])
     table = (out / "table12.md").read_text()
     assert all(r["name"] in table for r in res["frontends"]) and "CPU rows: thesis-size batch reduced to 1" in table
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
@@ -161,3 +162,17 @@ def test_compare_says_when_a_run_is_unfinished(bench_run, tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("old run did not finish (interrupted (SIGTERM))")
     assert text.count("| 1.00x | 1.00x |") == 3
+
+
+def test_extra_step_rows_put_the_dtcwt_hybrids_first_and_compile_morlet_on_a_gpu_only():
+    import argparse
+
+    from scatnet.cli.bench import extra_runs
+
+    args = argparse.Namespace(compile=["reduce-overhead"], cuda_graph=True)
+    rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=True)]
+    assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False),
+                    ("dtcwt_fast", False, True), ("morlet8", "reduce-overhead", False),
+                    ("morlet6", "reduce-overhead", False), ("morlet8", False, True), ("morlet6", False, True)]
+    rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=False)]
+    assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False)]

@@ -1,6 +1,8 @@
 """fast.cuda_graph: the eager training forward/backward as CUDA-graph replays (HybridNet.capture_cuda_graph).
 
-On the CPU (CI): every way of asking for it where it cannot work is one clear error. With a GPU (the lent
+On the CPU (CI): the training forward and backward read nothing from the host (run on the meta device, where a
+host copy or a sync shows up as a CPU tensor or an op that needs data), and every way of asking for fast.cuda_graph
+where it cannot work is one clear error. With a GPU (the lent
 machine: `pytest tests/test_cuda_graph.py`): graphed training makes the same updates as eager training,
 including an epoch's smaller last batch, and a Lightning run with it trains."""
 from __future__ import annotations
@@ -8,21 +10,124 @@ from __future__ import annotations
 import copy
 import json
 
+import hydra
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from scatnet.errors import ConfigError
-from scatnet.frontends.dtcwt import DTCWTScattering
+from scatnet.frontends.dtcwt import DTCWTScattering, FastScatLayerPair, reference_scat_pair
+from scatnet.frontends.morlet import MorletScattering
 from scatnet.models import HybridNet
+from scatnet.models.hybrid import GRAPH_CAPTURABLE
 from scatnet.training.builders import cuda_graph_option
+from tests.test_fast_dtcwt import GRID
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 
 
+class HostWatch:
+    """Records every op that reads host memory or needs a tensor's value while a module runs on the meta device
+    (shapes, no data): a tensor built from Python or numpy data (torch.tensor, as_tensor, from_numpy), a CPU
+    tensor among an aten op's inputs or outputs (an index array copied over), ``lift_fresh`` or
+    ``_local_scalar_dense`` (.item(), bool(t)). On a GPU each is a host-to-device copy or a sync inside
+    forward: what CUDA-graph capture refuses."""
+
+    def __init__(self):
+        self.host_ops: list[str] = []
+        self.ops = 0
+        self.modes = (_Constructors(self), _Dispatch(self))
+
+    def __enter__(self):
+        for mode in self.modes:
+            mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for mode in reversed(self.modes):
+            mode.__exit__(*exc)
+
+
+class _Constructors(TorchFunctionMode):
+    FROM_HOST = {torch.tensor, torch.as_tensor, torch.asarray, torch.from_numpy}
+
+    def __init__(self, watch: HostWatch):
+        super().__init__()
+        self.watch = watch
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in self.FROM_HOST:
+            self.watch.host_ops.append(f"torch.{func.__name__}")
+        return func(*args, **(kwargs or {}))
+
+
+class _Dispatch(TorchDispatchMode):
+    HOST_OPS = {torch.ops.aten.lift_fresh.default, torch.ops.aten._local_scalar_dense.default}
+
+    def __init__(self, watch: HostWatch):
+        super().__init__()
+        self.watch = watch
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.watch.ops += 1
+        tensors = [t for t in tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        if func in self.HOST_OPS or any(t.device.type != "meta" for t in tensors):
+            self.watch.host_ops.append(str(func))
+        return out
+
+
+def host_ops_in_training_pass(module: torch.nn.Module, x: torch.Tensor, grad: bool = True) -> HostWatch:
+    """Forward and backward of ``module`` on the meta device, under the watch. ``grad``: whether the input needs
+    a gradient (the front end's input-gradient path); the module's parameters always get theirs."""
+    module.to("meta")
+    x = x.to("meta").requires_grad_(grad)
+    with HostWatch() as watch:
+        y = module(x)
+        if grad or y.requires_grad:
+            y.float().square().mean().backward()
+    assert watch.ops > 10  # the watch saw the pass
+    return watch
+
+
+@pytest.mark.parametrize("wavelet,padding,b", GRID)
+def test_the_fast_pair_reads_nothing_from_the_host_in_forward_or_backward(wavelet, padding, b):
+    for grad in (False, True):
+        for shape in ((4, 3, 32, 32), (1, 3, 17, 23)):
+            watch = host_ops_in_training_pass(FastScatLayerPair(wavelet, padding, b), torch.zeros(shape), grad)
+            assert watch.host_ops == [], (grad, shape)
+
+
+def test_the_watch_sees_pytorch_wavelets_index_copies():
+    """The control: pytorch_wavelets builds index arrays in numpy and copies them over in every forward."""
+    watch = host_ops_in_training_pass(reference_scat_pair("near_sym_a", "symmetric", 1e-2), torch.zeros(2, 3, 32, 32))
+    assert "aten.lift_fresh.default" in watch.host_ops and len(watch.host_ops) >= 20
+
+
+@pytest.mark.parametrize("frontend", ["dtcwt", "dtcwt_fast", "morlet6", "morlet8"])
+def test_a_front_end_marked_compilable_reads_nothing_from_the_host(frontend, tmp_path):
+    """``Frontend.compilable`` (what fast.cuda_graph and fast.compile rely on) is true only of front ends whose
+    whole training step, front end and conv body (channels_last), forward and backward, stays on the device."""
+    from tests.conftest import compose
+
+    cfg = compose(["experiment=quickstart", f"frontend={frontend}", "data.image_size=32"], tmp_path)
+    net = HybridNet(hydra.utils.instantiate(cfg.frontend), num_classes=10, width=4)
+    net.configure_speed(channels_last=True)
+    watch = host_ops_in_training_pass(net, torch.zeros(8, 3, 32, 32), grad=False)
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+    assert net.frontend.compilable == (frontend in GRAPH_CAPTURABLE)  # the list fast.cuda_graph's error names
+    if net.frontend.compilable:
+        assert watch.host_ops == []
+    if frontend == "dtcwt":  # the reference pytorch_wavelets front end is rightly not marked
+        assert not net.frontend.compilable and watch.host_ops
+
+
 def test_only_a_front_end_that_never_touches_the_host_is_captured():
     net = HybridNet(DTCWTScattering(impl="reference", name="dtcwt"), num_classes=10, width=4)
-    with pytest.raises(ConfigError, match=r"needs frontend=dtcwt_fast \(a front end whose forward never waits on "
-                                          r"or copies from the host\); frontend=dtcwt is not one"):
+    with pytest.raises(ConfigError, match=r"needs a front end whose forward never waits on or copies from the "
+                                          r"host \(dtcwt_fast, morlet6, morlet8\); frontend=dtcwt is not one"):
         net.capture_cuda_graph(torch.randn(2, 3, 16, 16))
     net = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=4)
     with pytest.raises(ConfigError, match="needs a CUDA device; the batch is on cpu"):
@@ -41,7 +146,7 @@ def test_the_option_is_checked_before_training():
     with pytest.raises(ConfigError, match="fast.cuda_graph='yes' is not valid; choose one of: False, True"):
         cuda_graph_option("yes", False, on_cuda=True)
     reference = DTCWTScattering(impl="reference", name="dtcwt")
-    with pytest.raises(ConfigError, match="needs frontend=dtcwt_fast .* frontend=dtcwt is not one"):
+    with pytest.raises(ConfigError, match="needs a front end .* frontend=dtcwt is not one"):
         cuda_graph_option(True, False, on_cuda=True, frontend=reference)
     assert cuda_graph_option(True, False, on_cuda=True, frontend=DTCWTScattering(impl="fast")) is True
 
@@ -68,11 +173,13 @@ def _sgd_steps(net, batches):
 
 
 @gpu
-def test_graphed_training_makes_the_eager_updates():
+@pytest.mark.parametrize("frontend", ["dtcwt_fast", "morlet6"])
+def test_graphed_training_makes_the_eager_updates(frontend):
     """Same init, same batches (four full, one smaller as at an epoch's end): the same losses and weights.
     fp32 and deterministic cuDNN, so the graph and eager run the same kernels."""
     torch.manual_seed(0)
-    eager = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=8).cuda()
+    front = DTCWTScattering(impl="fast") if frontend == "dtcwt_fast" else MorletScattering(6, 32)
+    eager = HybridNet(front, num_classes=10, width=8).cuda()
     graphed = copy.deepcopy(eager)
     gen = torch.Generator(device="cuda").manual_seed(1)
     batches = [(torch.randn(n, 3, 32, 32, device="cuda", generator=gen),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,8 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "out"
-    assert "3 passed, 2 skipped" in (out / "gpu-tests.txt").read_text()  # the GPU tests skip on a CPU
+    gpu_tests = (out / "gpu-tests.txt").read_text()
+    assert re.search(r"\b\d+ passed, 3 skipped in ", gpu_tests) and "failed" not in gpu_tests  # GPU tests skip
     bench = json.loads((out / "bench" / "bench.json").read_text())
     assert bench["status"] == "completed" and len(bench["frontends"]) == 18
     steps = {(t["frontend"], t["compile"] or "-") for t in bench["training"]}

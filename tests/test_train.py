@@ -52,7 +52,10 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
     ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
     ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
-    ("fast.cuda_graph=true", "fast.cuda_graph=true needs frontend=dtcwt_fast"),
+    ("fast.cuda_graph=true", "fast.cuda_graph=true needs a front end whose forward never waits on or copies "
+                             "from the host (dtcwt_fast, morlet6, morlet8); frontend=dtcwt is not one"),
+    ("trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed would run the scattering front end in "
+                                     "reduced precision too; leave trainer.precision=32-true and use fast.bf16=true"),
 ])
 def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, override, needle):
     proc = subprocess.run([script("scatnet-train"), *override.split(), "trainer.max_epochs=1", "progress_bar=false",

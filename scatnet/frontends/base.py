@@ -18,7 +18,7 @@ class Frontend(nn.Module):
     #: spatial downsampling factor (2**J)
     downsample: int = 4
     #: whether forward has no host syncs or host-to-device copies, so torch.compile captures it whole and a
-    #: CUDA graph can record it: the fast DTCWT pair only
+    #: CUDA graph can record it: scatnet's fast DTCWT pair and kymatio's Morlet, not pytorch_wavelets' pair
     compilable: bool = False
 
     def out_channels(self, in_channels: int = 3) -> int:

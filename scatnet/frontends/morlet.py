@@ -23,6 +23,10 @@ def morlet_coefficients(J: int, L: int) -> int:
 class MorletScattering(Frontend):
     """kymatio Scattering2D(J=2, L, max_order=2) for a fixed image size (kymatio builds filters per shape)."""
 
+    # kymatio's torch backend keeps its filters on the device and never reads a value back: its forward reads
+    # nothing from the host (tests/test_cuda_graph.py) and dynamo traces it as one graph (tests/test_models.py)
+    compilable = True
+
     def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None):
         super().__init__()
         self.name = name or f"morlet{L}"

@@ -21,13 +21,17 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+#: the front end configs whose class is ``compilable`` (tests/test_cuda_graph.py checks the two agree)
+GRAPH_CAPTURABLE = ("dtcwt_fast", "morlet6", "morlet8")
+
+
 def check_graph_capturable(frontend: Frontend) -> None:
     """fast.cuda_graph needs a front end a CUDA graph can record: one whose forward never waits on or copies
     from the host (``Frontend.compilable``). pytorch_wavelets copies index arrays in every forward."""
     if not getattr(frontend, "compilable", False):
         name = getattr(frontend, "name", type(frontend).__name__)
-        raise ConfigError(f"fast.cuda_graph=true needs frontend=dtcwt_fast (a front end whose forward never "
-                          f"waits on or copies from the host); frontend={name} is not one")
+        raise ConfigError(f"fast.cuda_graph=true needs a front end whose forward never waits on or copies from "
+                          f"the host ({', '.join(GRAPH_CAPTURABLE)}); frontend={name} is not one")
 
 
 class HybridNet(nn.Module):
@@ -68,8 +72,9 @@ class HybridNet(nn.Module):
     def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool | str = False) -> None:
         """channels_last + bf16 autocast apply to the conv body only (cuDNN tensor-core kernels); the front
         end always runs in fp32 (its numerics are the study's subject). ``compile`` compiles the body, and the
-        front end too when it is compilable (scatnet's fast DTCWT pair). ``compile`` may name a torch.compile
-        mode: "reduce-overhead" / "max-autotune" also capture the compiled parts in CUDA graphs on a GPU."""
+        front end too when it is compilable (scatnet's fast DTCWT pair, kymatio's Morlet). ``compile`` may name
+        a torch.compile mode: "reduce-overhead" / "max-autotune" also capture the compiled parts in CUDA graphs
+        on a GPU."""
         self.channels_last, self.bf16 = channels_last, bf16
         if channels_last:
             self.body.to(memory_format=torch.channels_last)
@@ -113,8 +118,10 @@ class HybridNet(nn.Module):
         z = self.features(x)
         if self.channels_last:
             z = z.contiguous(memory_format=torch.channels_last)
+        if not self.bf16:
+            return self.fc(self.body(z))
         # no autocast weight cache: each weight is cast once per forward anyway, and CUDA-graph capture
         # (capture_cuda_graph) does not support the cache
-        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
+        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, cache_enabled=False):
             h = self.body(z)
         return self.fc(h.float())

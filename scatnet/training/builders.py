@@ -8,7 +8,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from scatnet.errors import ScatnetError
+from scatnet.errors import ConfigError, ScatnetError, check_choice
 
 
 def build(node: DictConfig, **kwargs) -> Any:
@@ -47,18 +47,26 @@ def compile_option(value) -> bool | str:
         return False
     if value is True or value == "true":
         return "default"
-    from scatnet.errors import check_choice
-
     check_choice("fast.compile", value, (False, True, *COMPILE_MODES))
     return value
+
+
+FP32_PRECISIONS = ("32-true", "32")
+
+
+def precision_option(value) -> None:
+    """trainer.precision stays fp32: Lightning's mixed precision would autocast the scattering front end too,
+    and its fp32 numerics are the study's subject. bf16 for the conv body alone is fast.bf16."""
+    if str(value) not in FP32_PRECISIONS:
+        raise ConfigError(f"trainer.precision={value} would run the scattering front end in reduced precision "
+                          "too; leave trainer.precision=32-true and use fast.bf16=true (bf16 autocast for the "
+                          "conv body only)")
 
 
 def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None) -> bool:
     """fast.cuda_graph: true captures the eager training forward/backward in CUDA graphs (HybridNet.
     capture_cuda_graph). An alternative to fast.compile, whose reduce-overhead mode records its own graphs.
     Checked here, before training starts, so a run that cannot capture fails at once."""
-    from scatnet.errors import ConfigError, check_choice
-
     check_choice("fast.cuda_graph", value, (False, True))
     if not value:
         return False

@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 
 import scatnet
 from scatnet.training.builders import (build, build_loggers, compile_option, cuda_graph_option,
-                                      cuda_will_be_used, resolve_auto)
+                                      cuda_will_be_used, precision_option, resolve_auto)
 from scatnet.training.callbacks import ThroughputMonitor
 from scatnet.training.identity import run_id, slug
 from scatnet.training.metrics_file import git_commit, is_completed, read_metrics, write_metrics
@@ -86,6 +86,7 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
 
 def _build_module(cfg: DictConfig) -> HybridClassifier:
     on_cuda = cuda_will_be_used(cfg)
+    precision_option(cfg.trainer.get("precision", "32-true"))
     frontend = build(cfg.frontend)
     size = int(cfg.data.image_size)
     frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
