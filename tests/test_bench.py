@@ -108,7 +108,10 @@ def test_compiled_step_rows_for_the_dtcwt_hybrids(tmp_path):
 def test_a_bench_cut_off_keeps_its_rows_marked_unfinished(tmp_path):
     """A time limit sends SIGTERM: bench.json keeps every row measured so far, says status "failed", and the
     table says it is unfinished; the exit code is non-zero."""
-    cmd = [sys.executable, "-m", "scatnet.cli.bench", *TINY, "--only", "type B", "--out", str(tmp_path)]
+    # The second size is large so that its rows take ~0.5 s: the signal sent after the first size's two rows
+    # lands before a third row on a busy CI machine too (at 16x16 the rows were 20 ms apart, a race).
+    cmd = [sys.executable, "-m", "scatnet.cli.bench", *TINY, "--train-size", "320", "--only", "type B",
+           "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # rows print as they are measured: stop the run after the second
         if line.count(" ms  bwd ") and (tmp_path / "bench.json").exists() \
