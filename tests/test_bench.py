@@ -66,6 +66,7 @@ def test_training_rows_and_outputs(bench_run):
         assert t["frontend_ms"] > 0 and t["frontend_share"] == pytest.approx(t["frontend_ms"] / t["step_ms"])
     table = (out / "table12.md").read_text()
     assert all(r["name"] in table for r in res["frontends"]) and "CPU rows: thesis-size batch reduced to 1" in table
+    assert table.count("a diagnostic row: auto takes it on CPU for small images only") == 1  # said once, below
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -106,8 +106,9 @@ def test_scatnet_train_on_the_cifar_fixture(tmp_path, cli_env):
     table.write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
     run_dir = tmp_path / "run"
     proc = subprocess.run([script("scatnet-train"), "data=cifar10", f"data.root={tmp_path / 'cifar'}",
-                           f"+data.source.file_md5={table}", "model.width=8", "trainer.max_epochs=4", "data.batch_size=32",
-                           "optim.lr=0.05", "optim.milestones=[3]", "progress_bar=false", f"hydra.run.dir={run_dir}"],
+                           f"+data.source.file_md5={table}", "model.width=8", "trainer.max_epochs=4",
+                           "data.batch_size=32", "optim.lr=0.05", "optim.milestones=[3]", "progress_bar=false",
+                           f"hydra.run.dir={run_dir}"],
                           env=cli_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((run_dir / "metrics.json").read_text())

@@ -47,7 +47,8 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
 
 
 @pytest.mark.parametrize("override,needle", [
-    ("frontend.wavelet=haar", "frontend.wavelet='haar' is not valid; choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
+    ("frontend.wavelet=haar",
+     "frontend.wavelet='haar' is not valid; choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
     ("frontend.padding=reflect", "choose one of: symmetric, zero"),
     ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
     ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
@@ -59,7 +60,8 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
 ])
 def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, override, needle):
     proc = subprocess.run([script("scatnet-train"), *override.split(), "trainer.max_epochs=1", "progress_bar=false",
-                           f"hydra.run.dir={tmp_path / 'bad'}"], env=cli_env, capture_output=True, text=True, timeout=300)
+                           f"hydra.run.dir={tmp_path / 'bad'}"],
+                          env=cli_env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]

@@ -9,6 +9,13 @@ from pathlib import Path
 from scatnet.report.tables import markdown
 
 KYMATIO_ROW = "KyMatIO Morlet L=8"
+DENSE_ROW_SUFFIX = "[scatnet fast, dense]"
+# The dense row is a diagnostic (it decides what strategy=auto picks on a GPU): said under the table, so that
+# its figures at large sizes are not read as the front end's
+DENSE_ROW_NOTE = ("`[scatnet fast]` rows are what training runs (strategy=auto). `[scatnet fast, dense]` forces "
+                  "the dense GEMM strategy at every size and device, a diagnostic row: auto takes it on CPU "
+                  "for small images only (near_sym_a: backward up to 32x32, forward up to 16x16; near_sym_b: "
+                  "up to 64x64) and not yet on a GPU, so elsewhere it can be slower.")
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -24,7 +31,8 @@ def add_ratios(rows: list[dict]) -> None:
             twin = by_key.get((r["size"], r["name"].split(" [")[0] + " [pytorch_wavelets]"))
             if twin:
                 r["fwd_speedup_vs_pytorch_wavelets"] = twin["fwd_ms"] / r["fwd_ms"]
-                r["fwd_bwd_speedup_vs_pytorch_wavelets"] = (twin["fwd_ms"] + twin["bwd_ms"]) / (r["fwd_ms"] + r["bwd_ms"])
+                fwd_bwd = (twin["fwd_ms"] + twin["bwd_ms"]) / (r["fwd_ms"] + r["bwd_ms"])
+                r["fwd_bwd_speedup_vs_pytorch_wavelets"] = fwd_bwd
 
 
 def _x(v) -> str:
@@ -47,9 +55,12 @@ def table12(result: dict) -> str:
                    "fwd vs pytorch_wavelets", "fwd+bwd vs pytorch_wavelets", "max |err| vs library"]
         out.append(markdown(headers, [[r["name"], f"{r['fwd_ms']:.2f}", f"{r['bwd_ms']:.2f}",
                                        f"{r['mem_bytes'] / 2**20:.1f}", _x(r.get("fwd_speedup_vs_kymatio")),
-                                       _x(r.get("bwd_speedup_vs_kymatio")), _x(r.get("fwd_speedup_vs_pytorch_wavelets")),
+                                       _x(r.get("bwd_speedup_vs_kymatio")),
+                                       _x(r.get("fwd_speedup_vs_pytorch_wavelets")),
                                        _x(r.get("fwd_bwd_speedup_vs_pytorch_wavelets")), f"{r['max_abs_err']:.1e}"]
                                       for r in rows]))
+    if any(r["name"].endswith(DENSE_ROW_SUFFIX) for r in result["frontends"]):
+        out.append(f"\n{DENSE_ROW_NOTE}\n")
     if result.get("training"):
         s = result["settings"]
         out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
@@ -114,7 +125,8 @@ def compare(old: dict, new: dict) -> str:
     for r in new["frontends"]:
         prev = o.get((r["size"], r["name"]))
         if prev:
-            rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x", f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
+            rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x",
+                         f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
     def key(t):
         return t.get("device"), t["frontend"], t.get("compile") or False, bool(t.get("cuda_graph"))
 
@@ -126,7 +138,8 @@ def compare(old: dict, new: dict) -> str:
                 + (" (CUDA graph)" if t.get("cuda_graph") else "")
             rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
     unfinished = [f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are "
-                  "compared\n" for which, r in (("old", old), ("new", new)) if r.get("status", "completed") != "completed"]
+                  "compared\n" for which, r in (("old", old), ("new", new))
+                  if r.get("status", "completed") != "completed"]
     head = "".join(unfinished) + (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
             f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
             "ratio = old time / new time (> 1: new is faster)\n\n")

@@ -21,7 +21,8 @@ def summary_line(m: dict) -> str:
     if fe.get("impl") == "fast":
         opts += ", impl=fast"
     if m.get("status") != "completed":
-        return f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')} -> {m.get('run_dir')}"
+        return (f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')}"
+                f" -> {m.get('run_dir')}")
     skipped = " (already completed, skipped)" if m.get("skipped") else ""
     return (f"scatnet: {m['frontend']}({opts}) on {m['data']}: test acc {m['test_acc']:.2f}% after "
             f"{m['epochs_completed']} epochs in {m['wall_seconds']:.1f} s{skipped} -> {m['run_dir']}")

@@ -8,9 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed", "test_acc",
-              "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "train_seconds", "images_per_second", "device",
-              "reason", "run_id", "run_dir")
+ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed",
+              "test_acc", "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "train_seconds",
+              "images_per_second", "device", "reason", "run_id", "run_dir")
 SETTING = ("data", "frontend", "impl", "wavelet", "padding", "magbias", "L")
 
 
@@ -25,7 +25,8 @@ def collect(root: Path) -> list[dict[str, Any]]:
         fe = (m.get("config") or {}).get("frontend") or {}
         row = {k: m.get(k) for k in ROW_FIELDS}
         # the DTCWT's implementation (reference pytorch_wavelets or scatnet's fast pair) is kept apart
-        row.update(impl=fe.get("impl") or ("reference" if fe.get("name") == "dtcwt" else None), wavelet=fe.get("wavelet"), padding=fe.get("padding"), L=fe.get("L"),
+        row.update(impl=fe.get("impl") or ("reference" if fe.get("name") == "dtcwt" else None),
+                   wavelet=fe.get("wavelet"), padding=fe.get("padding"), L=fe.get("L"),
                    magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
                    run_dir=m.get("run_dir") or str(path.parent))
         rows.append(row)
@@ -55,6 +56,7 @@ def summarise(rows: list[dict]) -> list[dict]:
         m, s = mean_std([float(r["test_acc"]) for r in rs])
         walls = [float(r["wall_seconds"]) for r in rs if r.get("wall_seconds") is not None]
         out.append({**dict(zip(SETTING, key)), "runs": len(rs), "test_acc_mean": round(m, 3),
-                    "test_acc_std": round(s, 3), "wall_seconds_mean": round(statistics.fmean(walls), 1) if walls else None,
+                    "test_acc_std": round(s, 3),
+                    "wall_seconds_mean": round(statistics.fmean(walls), 1) if walls else None,
                     "seeds": sorted(r.get("seed") for r in rs)})
     return out
