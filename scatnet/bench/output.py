@@ -6,16 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX
 from scatnet.report.tables import markdown
 
 KYMATIO_ROW = "KyMatIO Morlet L=8"
-DENSE_ROW_SUFFIX = "[scatnet fast, dense]"
-# The dense row is a diagnostic (it decides what strategy=auto picks on a GPU): said under the table, so that
-# its figures at large sizes are not read as the front end's
-DENSE_ROW_NOTE = ("`[scatnet fast]` rows are what training runs (strategy=auto). `[scatnet fast, dense]` forces "
-                  "the dense GEMM strategy at every size and device, a diagnostic row: auto takes it on CPU "
-                  "for small images only (near_sym_a: backward up to 32x32, forward up to 16x16; near_sym_b: "
-                  "up to 64x64) and not yet on a GPU, so elsewhere it can be slower.")
 
 
 def add_ratios(rows: list[dict]) -> None:
