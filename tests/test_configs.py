@@ -54,9 +54,16 @@ def test_slurm_launcher_config_targets_submitit():
     assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.max_num_timeout >= 1
 
 
-def test_ddp_trainer_config():
+def test_ddp_trainer_config_scales():
+    """No SyncBatchNorm (a host sync per BN layer each step) and no buffer broadcast before every forward."""
+    from hydra.utils import instantiate
+    from pytorch_lightning.strategies import DDPStrategy
+
     cfg = composed(["trainer=ddp"])
-    assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm is True and cfg.trainer.accelerator == "gpu"
+    assert cfg.trainer.sync_batchnorm is False and cfg.trainer.accelerator == "gpu"
+    strategy = instantiate(cfg.trainer.strategy)
+    assert isinstance(strategy, DDPStrategy) and strategy._ddp_kwargs == {"broadcast_buffers": False}
+    assert composed(["trainer=ddp", "trainer.sync_batchnorm=true"]).trainer.sync_batchnorm is True
 
 
 def test_synthetic_cifar_has_the_shape_of_cifar10():

@@ -15,6 +15,7 @@ from scatnet.frontends.dtcwt_dense import DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE
     dense_forward, dense_matrices, device_matrices
 from scatnet.frontends.dtcwt_fast_ops import ScatPairFunction, scat_pair
 from scatnet.frontends.dtcwt_filters import adjoint_filters, build_filters, direct_filters
+from scatnet.frontends.dtcwt_rows import packed_bands
 
 WAVELETS = ("near_sym_a", "near_sym_b", "near_sym_b_bp")
 PADDINGS = ("symmetric", "zero")
@@ -45,6 +46,7 @@ class FastScatLayerPair(nn.Module):
         self.register_buffer("row_w", row.to(dtype), persistent=False)
         self.register_buffer("fused_w", fused.to(dtype), persistent=False)
         self.register_buffer("direct_w", direct_filters(row, fused).to(dtype), persistent=False)
+        self.register_buffer("row_bands", packed_bands(self.row_w), persistent=False)  # the row pass's GEMMs
         for name, w in zip(("adj_comb", "adj_col"), adjoint_filters(wavelet)):
             self.register_buffer(name, w.to(dtype), persistent=False)
         self.wavelet, self.padding, self.magbias, self.strategy = wavelet, padding, float(magbias), strategy
@@ -58,7 +60,10 @@ class FastScatLayerPair(nn.Module):
         strategy = self.strategy
         if strategy == "auto":
             strategy = "separable" if self.row_w.shape[-1] > 7 else "direct"
-        return (self.direct_w,) if strategy == "direct" else (self.row_w, self.fused_w)
+        return (self.direct_w,) if strategy == "direct" else self.separable_weights()
+
+    def separable_weights(self) -> tuple[torch.Tensor, ...]:
+        return self.row_w, self.fused_w, self.row_bands
 
     def uses_dense(self, x: torch.Tensor) -> tuple[bool, bool]:
         """(forward, backward): whether each runs on the dense path (dtcwt_dense.py: four GEMMs with
@@ -93,8 +98,8 @@ class FastScatLayerPair(nn.Module):
             return DensePairFunction.apply(x, self.dense_weights(x), self.magbias, conv)
         # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
         # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
-        adjoint = (self.adj_comb, self.adj_col, self.row_w)
-        return ScatPairFunction.apply(x, self.padding, self.magbias, self.weights(), (self.row_w, self.fused_w),
+        adjoint = (self.adj_comb, self.adj_col, self.row_w, self.row_bands)
+        return ScatPairFunction.apply(x, self.padding, self.magbias, self.weights(), self.separable_weights(),
                                       adjoint)
 
     def extra_repr(self) -> str:

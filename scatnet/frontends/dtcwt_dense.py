@@ -36,6 +36,7 @@ from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
 from scatnet.frontends.dtcwt_fast_ops import extend_to_even, magnitude, scat_pair, symmetric_pad
 from scatnet.frontends.dtcwt_filters import N_OUT, build_filters
 from scatnet.frontends.dtcwt_rows import row_pass
+from scatnet.precision import frontend_fp32
 
 # `auto` on CPU takes the dense backward up to this side: 32 for near_sym_a (at 48-64 its banded forward is
 # faster), 64 for the 13/19-tap near_sym_b filters (notes/PERFORMANCE.md, measured side by side)
@@ -219,4 +220,5 @@ class DensePairFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return dense_backward(x, grad.contiguous(), ctx.mats, ctx.bias), None, None, None
+        with frontend_fp32():  # autograd runs this outside the forward's precision block
+            return dense_backward(x, grad.contiguous(), ctx.mats, ctx.bias), None, None, None

@@ -47,8 +47,9 @@ def _unextend(g: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mode: str):
     """Adjoint of scat_linear: (B, C, 13, h, w) -> (B, C, H, W) for an input of spatial size in_hw.
-    ``adjoint`` = (combine^T (16, 13), column taps per subband (4, 1, K, 1), row taps (nR, 1, 1, K))."""
-    comb, col, row_w = (a.to(dz.dtype) for a in adjoint)
+    ``adjoint`` = (combine^T (16, 13), column taps per subband (4, 1, K, 1), row taps (nR, 1, 1, K), their
+    packed_bands or None)."""
+    comb, col, row_w, bands = (a if a is None else a.to(dz.dtype) for a in adjoint)
     b, c, n, h2, w2 = dz.shape
     k = col.shape[-2]
     m = k // 2
@@ -75,7 +76,7 @@ def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mod
         branches[:, :, :, 1:] = cols[:, :, 2:].transpose(2, 3)
     else:
         torch.add(cols[:, :, 2], cols[:, :, 3], out=branches[:, :, :, 1])
-    xp = row_pass_adjoint(branches.view(b * c, hp, n_branch, w).transpose(1, 2), row_w)
+    xp = row_pass_adjoint(branches.view(b * c, hp, n_branch, w).transpose(1, 2), row_w, bands)
     g = _unpad(xp, 2 * h2, 2 * w2, m, mode).view(b, c, 2 * h2, 2 * w2)
     return _unextend(g, *in_hw)
 

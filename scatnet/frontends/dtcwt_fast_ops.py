@@ -17,6 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.dtcwt_filters import N_OUT
 from scatnet.frontends.dtcwt_rows import row_pass
+from scatnet.precision import frontend_fp32
 
 
 def extend_to_even(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -45,10 +46,15 @@ def symmetric_pad(x: torch.Tensor, m: int, dim: int) -> torch.Tensor:
     return x.index_select(dim, symmetric_index(n, m, x.device))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.cache
 def device_symmetric_index(n: int, m: int, device: torch.device) -> torch.Tensor:
-    """symmetric_index built once per (side, padding, device), on the device (the first call, i.e. before
-    any CUDA-graph capture; no host copy at all)."""
+    """symmetric_index built once per (side, padding, device), on the device (no host copy at all). Never
+    evicted: a CUDA graph that recorded a gather keeps reading this very tensor (a few KB per image size).
+    Its first call must come before any capture (make_graphed_callables' warm-up passes make it so):
+    built during a capture, it would live in the graph's private memory pool."""
+    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+        raise RuntimeError(f"symmetric padding indices for side {n}, padding {m} first needed while a CUDA graph "
+                           "records; run the same shapes once eagerly before capturing")
     return symmetric_index(n, m, device)
 
 
@@ -76,16 +82,18 @@ def gather_symmetric_pad(x: torch.Tensor, m: int) -> torch.Tensor:
 def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -> torch.Tensor:
     """The linear part of one ScatLayer: (B, C, H, W) -> (B, C, 13, ceil(H/2), ceil(W/2)).
 
-    ``weights`` is either (direct,) — one (13, 1, K+1, K+1) stride-2 kernel — or (row, fused) — a 1 x K row
-    pass then a (K+1) x 2 stride-2 pass (fewer multiply-adds for long filters)."""
+    ``weights`` is either (direct,) — one (13, 1, K+1, K+1) stride-2 kernel — or (row, fused, bands) — a 1 x K
+    row pass (bands: its packed_bands, or None) then a (K+1) x 2 stride-2 pass (fewer multiply-adds for long
+    filters)."""
     x = pad_to_even(x)
     b, c, h, w = x.shape
-    m = (weights[-1].shape[-2] - 1) // 2
+    m = (weights[0 if len(weights) == 1 else 1].shape[-2] - 1) // 2
     xp = pad2d(x, m, mode).reshape(b * c, 1, h + 2 * m, w + 2 * m)
     if len(weights) == 1:
         z = F.conv2d(xp, weights[0].to(x.dtype), stride=2)
     else:
-        rows = row_pass(xp, weights[0].to(x.dtype))            # (B*C, nR, H+2m, W): 1 x K, valid
+        bands = None if weights[2] is None else weights[2].to(x.dtype)
+        rows = row_pass(xp, weights[0].to(x.dtype), bands)     # (B*C, nR, H+2m, W): 1 x K, valid
         z = F.conv2d(rows, weights[1].to(x.dtype), stride=2)   # (B*C, 13, H/2, W/2): columns + 2x2 combine
     return z.view(b, c, N_OUT, h // 2, w // 2)
 
@@ -145,6 +153,7 @@ class ScatPairFunction(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         grad = grad.contiguous()
         step = max(1, CPU_BACKWARD_CHUNK // max(1, x[0].numel())) if x.device.type == "cpu" else len(x)
-        parts = [scat_pair_backward(xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
-                 for xc, gc in zip(x.split(step), grad.split(step))]
+        with frontend_fp32():  # autograd runs this outside the forward's precision block
+            parts = [scat_pair_backward(xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
+                     for xc, gc in zip(x.split(step), grad.split(step))]
         return (parts[0] if len(parts) == 1 else torch.cat(parts)), None, None, None, None, None

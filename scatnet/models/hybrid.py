@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError
 from scatnet.frontends.base import Frontend
+from scatnet.precision import frontend_fp32
 
 
 def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -107,10 +108,11 @@ class HybridNet(nn.Module):
         self.graphed = (self.__dict__.pop("forward"), tuple(sample.shape))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.frontend_grad:
-            return self.frontend(x)
-        with torch.no_grad():
-            return self.frontend(x)
+        with frontend_fp32():  # true fp32 whatever the body may use (scatnet/precision.py)
+            if self.frontend_grad:
+                return self.frontend(x)
+            with torch.no_grad():
+                return self.frontend(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.graphed is not None and self.training and tuple(x.shape) == self.graphed[1]:

@@ -4,7 +4,8 @@ Paths, loggers, progress display, device placement, the dataset's location and t
 options (torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
 cudnn.benchmark) do not change what a run computes, so they are left out: the same experiment relaunched
 elsewhere (or with W&B on, or compiled after a crash under compile) is the same run and resumes its
-checkpoint. bf16 stays in: it changes the numbers.
+checkpoint. bf16 stays in, as the choice it resolves to on the run's device (fast.bf16=auto is bf16 on a
+GPU, fp32 on the CPU: two different runs), and so does fast.tf32: both change the numbers.
 """
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
 
 
 def identity_dict(cfg: DictConfig) -> dict:
+    from scatnet.training.builders import precision_from_config
+
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    if isinstance(d.get("fast"), dict):
+        d["fast"]["bf16"] = precision_from_config(cfg).bf16
     for k in IGNORED_KEYS:
         d.pop(k, None)
     for group, keys in IGNORED_NESTED.items():

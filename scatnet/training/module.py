@@ -22,6 +22,19 @@ class NonFiniteLossError(FloatingPointError):
     pass
 
 
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """After loading a checkpoint: each per-parameter state tensor (momentum) in its parameter's memory format.
+    ``Optimizer.load_state_dict`` keeps the saved strides, so a run saved with contiguous weights and resumed
+    with channels_last ones (CPU -> GPU: fast.channels_last auto) would hand the fused SGD kernel a momentum
+    laid out unlike its parameter, which it reads element for element in memory order: a wrong update."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 class HybridClassifier(pl.LightningModule):
     def __init__(self, net: HybridNet, num_classes: int, lr: float = 0.5, momentum: float = 0.85,
                  weight_decay: float = 1e-4, milestones: Sequence[int] = (60, 80, 100), gamma: float = 0.2,
@@ -66,7 +79,7 @@ class HybridClassifier(pl.LightningModule):
         return loss
 
     def on_fit_start(self) -> None:
-        if self.cuda_graph and self.trainer.world_size > 1:
+        if self.cuda_graph and self.trainer.world_size > 1:  # also checked on the config (check_graph_trainer)
             raise ConfigError("fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
                               "use trainer.devices=1 or leave fast.cuda_graph false")
 
@@ -87,6 +100,7 @@ class HybridClassifier(pl.LightningModule):
         self._step(batch, "val")
 
     def on_validation_epoch_start(self) -> None:
+        self._average_batchnorm_statistics()
         self._start("val")
 
     def on_validation_epoch_end(self) -> None:
@@ -96,7 +110,24 @@ class HybridClassifier(pl.LightningModule):
         self._step(batch, "test")
 
     def on_test_epoch_start(self) -> None:
+        self._average_batchnorm_statistics()
         self._start("test")
+
+    def _average_batchnorm_statistics(self) -> None:
+        """Under DDP, before every evaluation (and so before every checkpoint, written after validation): each
+        BatchNorm's running mean and variance averaged over the ranks, in one all-reduce. The trainer=ddp config
+        does not broadcast buffers at every step (broadcast_buffers: false: the front end's filters are
+        constants, and rank 0's statistics would be copied over the others' ~5 times a step), so the ranks'
+        statistics drift apart during an epoch; averaged, every rank evaluates with the same model, the one the
+        checkpoint holds."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return
+        stats = [t for m in self.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                 and m.track_running_stats for t in (m.running_mean, m.running_var)]
+        if stats:
+            flat = self.trainer.strategy.reduce(torch.cat([t.flatten() for t in stats]), reduce_op="mean")
+            for t, avg in zip(stats, flat.split([t.numel() for t in stats])):
+                t.copy_(avg.view_as(t))
 
     def on_test_epoch_end(self) -> None:
         self._end("test")
@@ -106,5 +137,6 @@ class HybridClassifier(pl.LightningModule):
         # of a chain of foreach kernels; same numbers (tests/test_models.py), fewer launches per GPU step
         opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
                               weight_decay=self.weight_decay, fused=True)
+        opt.register_load_state_dict_post_hook(match_state_layout)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.milestones, gamma=self.gamma)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

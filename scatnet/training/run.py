@@ -19,8 +19,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
 import scatnet
-from scatnet.training.builders import (build, build_loggers, compile_option, cuda_graph_option,
-                                      cuda_will_be_used, precision_option, resolve_auto)
+from scatnet.precision import Precision, precision_policy
+from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
+                                      cuda_will_be_used, precision_from_config, precision_option, resolve_auto,
+                                      trainer_overrides)
 from scatnet.training.callbacks import ThroughputMonitor
 from scatnet.training.identity import run_id, slug
 from scatnet.training.metrics_file import git_commit, is_completed, read_metrics, write_metrics
@@ -49,6 +51,8 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     On an exception the run is recorded as failed with its reason; it is re-raised when ``reraise``.
     """
     t0 = time.perf_counter()
+    check_launch(cfg)  # before anything is written: a launch that cannot work is refused, not recorded
+    precision = precision_from_config(cfg)
     run_dir = resolve_run_dir(cfg)
     previous = read_metrics(run_dir)
     if is_completed(previous) and not cfg.get("force", False):
@@ -64,11 +68,12 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         "config": OmegaConf.to_container(cfg, resolve=True),
         "version": scatnet.__version__, "git_commit": git_commit(),
         "started_at": dt.datetime.now().isoformat(timespec="seconds"), "host_python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch.__version__, "precision": precision.record(),
     }
     write_metrics(run_dir, metrics)
     try:
-        metrics.update(_fit_and_test(cfg, run_dir))
+        with precision_policy(precision):
+            metrics.update(_fit_and_test(cfg, run_dir, precision))
         metrics["status"] = "completed"
     except BaseException as e:  # noqa: BLE001 - any ending that is not completion is recorded, then re-raised
         metrics.update(status="failed", reason=f"{type(e).__name__}: {e}".strip())
@@ -84,8 +89,9 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     return metrics
 
 
-def _build_module(cfg: DictConfig) -> HybridClassifier:
+def _build_module(cfg: DictConfig, precision: Precision | None = None) -> HybridClassifier:
     on_cuda = cuda_will_be_used(cfg)
+    precision = precision or precision_from_config(cfg)
     precision_option(cfg.trainer.get("precision", "32-true"))
     frontend = build(cfg.frontend)
     size = int(cfg.data.image_size)
@@ -93,19 +99,19 @@ def _build_module(cfg: DictConfig) -> HybridClassifier:
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
     fast = cfg.get("fast", {}) or {}
     compile = compile_option(fast.get("compile", False))
-    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend)
-    net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda),
-                        bf16=resolve_auto(fast.get("bf16"), on_cuda), compile=compile)
+    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
+    net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16,
+                        compile=compile)
     o = cfg.optim
     return HybridClassifier(net, num_classes=cfg.data.num_classes, lr=o.lr, momentum=o.momentum,
                             weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma,
                             cuda_graph=cuda_graph)
 
 
-def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
-    module = _build_module(cfg)
+    module = _build_module(cfg, precision)
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
@@ -122,7 +128,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         callbacks.append(RichProgressBar())
     trainer: pl.Trainer = build(cfg.trainer, logger=loggers or False, callbacks=callbacks,
                                 default_root_dir=str(run_dir), enable_progress_bar=bool(cfg.get("progress_bar", True)),
-                                enable_model_summary=False)
+                                enable_model_summary=False, **trainer_overrides(cfg))
     for lg in loggers:  # the resolved config, interpolations resolved, on every dashboard
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
