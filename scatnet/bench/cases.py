@@ -12,6 +12,7 @@ from scatnet.errors import ScatnetError
 from scatnet.frontends.dtcwt import DTCWTScattering, reference_scat_pair
 from scatnet.frontends.dtcwt_dense import DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE
 from scatnet.frontends.morlet import MorletScattering
+from scatnet.precision import frontend_fp32
 
 DENSE_ROW_SUFFIX = "[scatnet fast, dense]"
 # The dense row is a diagnostic (it decides what strategy=auto picks on a GPU): the table says so under it, so
@@ -89,7 +90,7 @@ def check_against_reference(case: Case, module: nn.Module, x: torch.Tensor) -> f
     """Max abs difference between the module and its reference library on ``x``; raises BenchMismatch."""
     if case.reference is None:
         return 0.0
-    with torch.no_grad():
+    with torch.no_grad(), frontend_fp32():  # both sides in true fp32, whatever the caller's TF32 flags
         ours = module(x)
         ref = case.reference(x.shape[-1])(x)
     if ours.shape != ref.shape:

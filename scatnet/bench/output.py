@@ -41,6 +41,11 @@ def table12(result: dict) -> str:
     out += [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
            f"{env['threads']} CPU threads; {env['dtype']}"
            f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''})\n"]
+    regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
+               f"{'on' if p['cudnn_benchmark'] else 'off'}"
+               for dev, s in result["settings"]["per_device"].items() if (p := s.get("precision"))]
+    if regimes:
+        out.append(f"\nPrecision, as in training: {'; '.join(regimes)}.\n")
     for size in dict.fromkeys(r["size"] for r in result["frontends"]):
         rows = [r for r in result["frontends"] if r["size"] == size]
         out.append(f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "

@@ -24,6 +24,7 @@ from scatnet.bench.output import add_ratios, compare, table12, write_all, write_
 from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 from scatnet.models.hybrid import GRAPH_CAPTURABLE
+from scatnet.precision import Precision, precision_policy
 
 # Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
 # CPU default batch is smaller (the output says so).
@@ -40,7 +41,7 @@ def environment(devices: list[torch.device]) -> dict:
     names = {d.type: torch.cuda.get_device_name(d) if d.type == "cuda" else (platform.processor() or "CPU")
              for d in devices}
     return {"devices": names, "device": "+".join(names), "device_name": " + ".join(names.values()),
-            "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "torch": torch.__version__, "cuda": torch.version.cuda,
             "kymatio": kymatio.__version__, "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"),
             "scatnet": scatnet.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "dtype": "float32",
@@ -57,29 +58,34 @@ def new_result(args) -> dict:
 
 def run(args, result: dict, saved: Callable[[], None] = lambda: None) -> dict:
     """Fills ``result`` row by row, calling ``saved()`` after each row (bench.json is rewritten then, so a run
-    cut off by a time limit keeps what it measured)."""
-    cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
-    rows, training, settings, notes = result["frontends"], result["training"], result["settings"]["per_device"], []
+    cut off by a time limit keeps what it measured). Each device's rows are measured under training's own
+    precision policy there (scatnet/precision.py: TF32 off, cudnn.benchmark on, bf16 body on a GPU)."""
     for name in result["environment"]["devices"]:
         device = torch.device(name)
-        d = DEFAULTS[device.type]
-        repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
-        thesis_batch = args.thesis_batch or d["thesis_batch"]
-        settings[device.type] = {"repeats": repeats, "warmup": warmup, "thesis_batch": thesis_batch}
-        if device.type == "cpu" and thesis_batch != 128:
-            notes.append(f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used 128); "
-                         "pass --thesis-batch 128 to match")
-            result["settings"]["note"] = " ".join(notes)
-        for row in frontend_rows(args, device, cases, thesis_batch, repeats, warmup):
-            rows.append(row)
-            add_ratios(rows)
-            saved()
-        if not args.no_training:
-            for row in training_rows(args, device, repeats, warmup, cases):
-                training.append(row)
-                saved()
+        with precision_policy(Precision.for_device(device.type == "cuda")) as precision:
+            _run_device(args, result, device, precision, saved)
     result["status"] = "completed"
     return result
+
+
+def _run_device(args, result: dict, device: torch.device, precision: Precision, saved: Callable[[], None]) -> None:
+    cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
+    d = DEFAULTS[device.type]
+    repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
+    thesis_batch = args.thesis_batch or d["thesis_batch"]
+    result["settings"]["per_device"][device.type] = {"repeats": repeats, "warmup": warmup,
+                                                     "thesis_batch": thesis_batch, "precision": precision.record()}
+    if device.type == "cpu" and thesis_batch != 128:
+        result["settings"]["note"] = (f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used "
+                                      "128); pass --thesis-batch 128 to match")
+    for row in frontend_rows(args, device, cases, thesis_batch, repeats, warmup):
+        result["frontends"].append(row)
+        add_ratios(result["frontends"])
+        saved()
+    if not args.no_training:
+        for row in training_rows(args, device, repeats, warmup, cases, precision):
+            result["training"].append(row)
+            saved()
 
 
 def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterator[dict]:
@@ -111,7 +117,7 @@ def extra_runs(args, cases, cuda: bool) -> list[tuple]:
     return sorted(runs, key=lambda run: run[0].family == "kymatio")  # stable: DTCWT rows first
 
 
-def training_rows(args, device, repeats, warmup, cases) -> Iterator[dict]:
+def training_rows(args, device, repeats, warmup, cases, precision: Precision) -> Iterator[dict]:
     from scatnet.models import HybridNet
 
     cuda = device.type == "cuda"
@@ -122,8 +128,8 @@ def training_rows(args, device, repeats, warmup, cases) -> Iterator[dict]:
     for case, mode, graph in runs:
         net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
-        r.update(time_training_step(net, x, y, repeats, warmup, bf16=cuda, channels_last=cuda, compile=mode,
-                                    cuda_graph=graph))
+        r.update(time_training_step(net, x, y, repeats, warmup, bf16=precision.bf16, channels_last=cuda,
+                                    compile=mode, cuda_graph=graph))
         print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
               f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}"
               f"{'  CUDA graph' if graph else ''}", flush=True)
@@ -195,8 +201,6 @@ def main(argv=None) -> None:
         fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
-    torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: the thesis timed full-precision convolutions
-    torch.backends.cuda.matmul.allow_tf32 = False
     result = new_result(args)
     # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
     previous = signal.signal(signal.SIGTERM, _terminated)
