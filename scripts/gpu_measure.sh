@@ -38,8 +38,15 @@ for p in ${parts//,/ }; do
     *) echo "gpu_measure.sh: error: unknown part '$p'; parts: all, gpu-tests, bench, autotune, loop, run120" >&2; exit 2;;
   esac
 done
+# The machine and the precision regime training runs in there (scatnet/precision.py), on top of the results
+regime() {
+  $py -c 'import torch; from scatnet.precision import Precision; c = torch.cuda.is_available()
+print("torch", torch.__version__, "CUDA", torch.version.cuda, "on", torch.cuda.get_device_name() if c else "CPU")
+print("training precision:", Precision.for_device(c).record())' 2>&1 || true
+}
 if wants gpu-tests; then
-  $py -m pytest -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee "$out/gpu-tests.txt" || true
+  regime | tee "$out/gpu-tests.txt"
+  $py -m pytest -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -15 | tee -a "$out/gpu-tests.txt" || true
 fi
 if wants bench; then
   $py -m scatnet.cli.bench --device $device --compile reduce-overhead $graph $sizes --out "$out/bench" \
@@ -62,5 +69,7 @@ if wants run120; then
   SCATNET_OUTPUTS="$run_dir" $py -m scatnet data=synthetic_cifar frontend=dtcwt_fast trainer=gpu logger=csv \
     progress_bar=false "hydra.run.dir=$run_dir" $run_args "$@" | tail -1 | tee "$out/run120.txt"
   echo "whole command, Python start to exit (the target counts this): $((SECONDS - start)) s" | tee -a "$out/run120.txt"
+  $py -c 'import json, sys; print("precision:", json.load(open(sys.argv[1])).get("precision"))' \
+    "$run_dir/metrics.json" | tee -a "$out/run120.txt" || true
   cp "$run_dir/metrics.json" "$out/metrics120.json"
 fi

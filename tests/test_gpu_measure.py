@@ -19,7 +19,11 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "out"
     gpu_tests = (out / "gpu-tests.txt").read_text()
-    assert re.search(r"\b\d+ passed, 3 skipped in ", gpu_tests) and "failed" not in gpu_tests  # GPU tests skip
+    assert re.search(r"\b\d+ passed, 5 skipped in ", gpu_tests) and "failed" not in gpu_tests  # GPU tests skip
+    # the regime is on top of what a GPU session reads: the machine, and training's precision there
+    assert gpu_tests.startswith("torch ") and "training precision: {'frontend': 'fp32 (TF32 off)'" in gpu_tests
+    assert "Precision, as in training: cpu: front end fp32 (TF32 off), body fp32" in \
+        (out / "bench" / "table12.md").read_text()
     bench = json.loads((out / "bench" / "bench.json").read_text())
     assert bench["status"] == "completed" and len(bench["frontends"]) == 18
     steps = {(t["frontend"], t["compile"] or "-") for t in bench["training"]}
@@ -30,6 +34,7 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
     assert loop.count("lightning / bare:") == 2 and "model tiny" in loop and "model hybrid" in loop
     run = (out / "run120.txt").read_text()
     assert "on synthetic_cifar: test acc" in run and "whole command, Python start to exit" in run
+    assert "precision: {" in run and "'frontend': 'fp32 (TF32 off)'" in run and "'body': 'fp32'" in run
     metrics = json.loads((out / "metrics120.json").read_text())
     assert metrics["status"] == "completed" and metrics["epochs_completed"] == 1
 
