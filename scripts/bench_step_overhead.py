@@ -27,6 +27,7 @@ from pytorch_lightning.loggers import CSVLogger
 from scatnet.data import DeviceLoader, ImageSet
 from scatnet.frontends import DTCWTScattering
 from scatnet.models import HybridNet
+from scatnet.precision import Precision, precision_policy
 from scatnet.training.callbacks import ThroughputMonitor, synchronize
 from scatnet.training.module import HybridClassifier
 from scatnet.training.tally import EpochTally
@@ -45,7 +46,7 @@ def build_net(kind: str, cuda: bool) -> nn.Module:
     if kind == "tiny":
         return Tiny()
     net = HybridNet(DTCWTScattering(impl="fast"), num_classes=10)
-    net.configure_speed(channels_last=cuda, bf16=cuda)
+    net.configure_speed(channels_last=cuda, bf16=Precision.for_device(cuda).bf16)
     return net
 
 
@@ -106,10 +107,11 @@ def main(argv=None) -> None:
     for _ in range(args.rounds):  # alternate the loops, so drifts of a shared machine hit both alike
         for name in times:
             module = HybridClassifier(build_net(args.model, cuda), num_classes=10).to(device)
-            if name == "bare":
-                t = bare_loop(module, loader, args.epochs)
-            else:
-                t = lightning_loop(module, loader, args.epochs, "gpu" if cuda else "cpu")
+            with precision_policy(Precision.for_device(cuda)):  # training's TF32 and cudnn.benchmark settings
+                if name == "bare":
+                    t = bare_loop(module, loader, args.epochs)
+                else:
+                    t = lightning_loop(module, loader, args.epochs, "gpu" if cuda else "cpu")
             times[name] += t[1:] or t
     results = {}
     for name, t in times.items():

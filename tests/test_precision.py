@@ -134,3 +134,20 @@ def test_the_policy_follows_the_device_and_options():
     assert Precision.for_device(True, bf16=False, tf32=True).record()["body"] == "fp32, TF32 allowed"
     record = Precision.for_device(True).record()
     assert record["body"] == "bf16 autocast" and not record["cudnn_allow_tf32"] and not record["matmul_allow_tf32"]
+
+
+def test_lightnings_tf32_tip_is_not_shown(caplog):
+    """On a tensor-core GPU Lightning advises turning TF32 on for matmuls; scatnet keeps it off on purpose."""
+    import logging
+
+    import pytorch_lightning  # noqa: F401 - its rank-zero logger is the one the tip goes through
+    from lightning_fabric.utilities.rank_zero import rank_zero_info
+
+    from scatnet.cli.common import quiet_upstream_warnings
+
+    quiet_upstream_warnings()
+    with caplog.at_level(logging.INFO):
+        rank_zero_info("You are using a CUDA device that has Tensor Cores. To properly utilize them, you should "
+                       "set `torch.set_float32_matmul_precision('medium' | 'high')`")
+        rank_zero_info("GPU available: True")
+    assert [r.getMessage() for r in caplog.records] == ["GPU available: True"]

@@ -1,6 +1,7 @@
 """Shared CLI plumbing: locate the configs, print one-line errors, quiet noisy upstream warnings."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -26,6 +27,17 @@ def quiet_upstream_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*pkg_resources.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # Lightning's tip to set float32 matmul precision to TF32 on a tensor-core GPU: scatnet keeps TF32 off
+    # on purpose (scatnet/precision.py; fast.tf32=true for the body)
+    for name in LIGHTNING_RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_drop_tf32_tip)
+
+
+LIGHTNING_RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+def _drop_tf32_tip(record: logging.LogRecord) -> bool:
+    return "set_float32_matmul_precision" not in record.getMessage()
 
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
