@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from scatnet.cli.common import config_dir, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
-from scatnet.training.sweep import OTHER_SHARD, belongs_to_other_shard
+from scatnet.training.lock import RUNNING_ELSEWHERE
+from scatnet.training.run_folder import DiskFull
+from scatnet.training.signals import RunInterrupted
+from scatnet.training.sweep import OTHER_SHARD, belongs_to_other_shard, record_job, sweep_summary
 
 log = logging.getLogger("scatnet")
 
@@ -20,6 +25,8 @@ def summary_line(m: dict) -> str:
     opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L") if k in fe)
     if fe.get("impl") == "fast":
         opts += ", impl=fast"
+    if m.get("status") == RUNNING_ELSEWHERE:
+        return f"scatnet: {m.get('run_name')}: skipped, running elsewhere ({m.get('holder')}) -> {m.get('run_dir')}"
     if m.get("status") != "completed":
         return (f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')}"
                 f" -> {m.get('run_dir')}")
@@ -31,11 +38,23 @@ def summary_line(m: dict) -> str:
 def run_task(cfg: DictConfig) -> dict | None:
     in_sweep = cfg.get("sweep") is not None
     if belongs_to_other_shard(cfg):
+        record_job(cfg, {"status": OTHER_SHARD})
         return {"status": OTHER_SHARD}
     try:
         metrics = train(cfg, reraise=not in_sweep)
+    except (RunInterrupted, DiskFull) as e:
+        # the sweep stops here: no further run starts, and what it did so far is summed up
+        record_job(cfg, {"status": "interrupted" if isinstance(e, RunInterrupted) else "failed",
+                         "run_dir": cfg.paths.run_dir, "reason": str(e)})
+        if in_sweep and is_rank_zero():
+            hc = HydraConfig.get()
+            print(sweep_summary(Path(hc.sweep.dir), int(cfg.sweep.get("shard", 0) or 0), cfg.sweep.name)[0],
+                  flush=True)
+            e.args = (f"{e.args[0]}; the sweep's remaining runs were not started",)
+        report_error(e)
     except ScatnetError as e:
         report_error(e)
+    record_job(cfg, metrics)
     if is_rank_zero():
         print(summary_line(metrics), flush=True)
     return metrics

@@ -1,4 +1,5 @@
-"""Callbacks Lightning lacks: epoch wall time, training throughput, and best validation accuracy."""
+"""Callbacks Lightning lacks: epoch wall time, training throughput, best validation accuracy, and logs
+flushed once an epoch."""
 from __future__ import annotations
 
 import statistics
@@ -77,3 +78,13 @@ class ThroughputMonitor(pl.Callback):
         self.best_val_acc = state.get("best_val_acc")
         self.epoch_seconds = list(state.get("epoch_seconds", []))
         self.images_per_second = list(state.get("images_per_second", []))
+
+
+class FlushLoggers(pl.Callback):
+    """Writes the loggers' buffered rows at the start of every epoch, when the previous epoch's rows (logged
+    after its checkpoint) are all in: Lightning's CSV logger otherwise flushes every 100 steps, and a run
+    killed before that would resume from a checkpoint whose epochs the CSV log lacks."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        for logger in trainer.loggers:
+            logger.save()

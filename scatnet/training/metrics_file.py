@@ -1,8 +1,9 @@
 """``metrics.json``: the per-run contract that sweeps and reports build on.
 
 Written atomically (temp file + rename), first with ``status: "running"``, finally with ``"completed"`` (only
-after training and the final test finished) or ``"failed"`` with a ``reason``. A reader therefore never sees
-a half-written file, and never mistakes an unfinished run for a result.
+after training and the final test finished), ``"failed"`` with a ``reason``, or ``"interrupted"`` (a signal;
+resumable). A reader therefore never sees a half-written file, and never mistakes an unfinished run for a
+result. "running" with no live owner (the run folder's lock is free) is a run killed outright.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import scatnet
 
 FILENAME = "metrics.json"
-STATUSES = ("running", "completed", "failed")
+STATUSES = ("running", "completed", "failed", "interrupted")
 REQUIRED = ("status", "test_acc", "best_val_acc", "epochs_completed", "wall_seconds", "images_per_second",
             "config", "version", "git_commit")
 
@@ -46,9 +47,24 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / FILENAME
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        if not path.exists():
+            raise
+        _overwrite_in_place(path, json.dumps(metrics, sort_keys=True, default=str))
     return path
+
+
+def _overwrite_in_place(path: Path, text: str) -> None:
+    """On a full disk a new file cannot be made, but the old one's blocks can be rewritten: the final status
+    (compact JSON, shorter than the indented "running" record) replaces it in place."""
+    data = text.encode()
+    with open(path, "r+b") as f:
+        f.write(data)
+        f.truncate(len(data))
 
 
 def is_completed(metrics: dict[str, Any] | None) -> bool:

@@ -23,10 +23,15 @@ from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
                                       cuda_will_be_used, precision_from_config, precision_option, resolve_auto,
                                       trainer_overrides)
-from scatnet.training.callbacks import ThroughputMonitor
+from scatnet.training.callbacks import FlushLoggers, ThroughputMonitor
+from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, slug
-from scatnet.training.metrics_file import git_commit, is_completed, read_metrics, write_metrics
+from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
+from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
 from scatnet.training.module import HybridClassifier
+from scatnet.training.run_folder import (FULL_DISK_ERRNOS, DiskFull, disk_full_message, keep_csv_rows_before,
+                                         start_afresh)
+from scatnet.training.signals import RunInterrupted, stop_on_signals
 
 log = logging.getLogger("scatnet")
 LAST_CKPT = "last.ckpt"
@@ -48,14 +53,32 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
 def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     """Run (or skip, or resume) one training run; return its metrics.json content.
 
-    On an exception the run is recorded as failed with its reason; it is re-raised when ``reraise``.
+    The run folder is locked while this process owns it (lock.py): when another live process holds it, the
+    run is skipped with status "running elsewhere" and nothing is written. On an exception the run is
+    recorded as failed with its reason; it is re-raised when ``reraise``. A signal (SIGTERM, Ctrl-C) records
+    it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
     """
-    t0 = time.perf_counter()
     check_launch(cfg)  # before anything is written: a launch that cannot work is refused, not recorded
     precision = precision_from_config(cfg)
     run_dir = resolve_run_dir(cfg)
+    lock = RunLock(run_dir)
+    if is_rank_zero() and not lock.acquire():  # DDP's other ranks run inside rank 0's ownership
+        log.warning("skip %s: %s holds it", run_dir, lock.holder())
+        return {"status": RUNNING_ELSEWHERE, "run_dir": str(run_dir), "run_name": str(cfg.run_name),
+                "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "holder": lock.holder()}
+    try:
+        with stop_on_signals():
+            return _train_owned(cfg, run_dir, precision, reraise)
+    finally:
+        lock.release()
+
+
+def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
     previous = read_metrics(run_dir)
-    if is_completed(previous) and not cfg.get("force", False):
+    if cfg.get("force", False):
+        start_afresh(run_dir)
+    elif is_completed(previous):
         log.info("skip %s: already completed (test_acc %.2f%%)", run_dir, previous.get("test_acc") or float("nan"))
         previous["skipped"] = True
         return previous
@@ -70,23 +93,47 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         "started_at": dt.datetime.now().isoformat(timespec="seconds"), "host_python": platform.python_version(),
         "torch": torch.__version__, "precision": precision.record(),
     }
-    write_metrics(run_dir, metrics)
-    try:
-        with precision_policy(precision):
-            metrics.update(_fit_and_test(cfg, run_dir, precision))
-        metrics["status"] = "completed"
-    except BaseException as e:  # noqa: BLE001 - any ending that is not completion is recorded, then re-raised
-        metrics.update(status="failed", reason=f"{type(e).__name__}: {e}".strip())
-        metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    last = run_dir / "checkpoints" / LAST_CKPT
+    resumed_from = _resumable_epoch(last)
+    # the launches that built the current checkpoint (a fresh start forgets the earlier attempts' time)
+    launches = list((previous or {}).get("launches") or []) if resumed_from is not None else []
+    launch = {"started_at": metrics["started_at"], "resumed_from_epoch": resumed_from}
+    metrics["launches"] = [*launches, launch]
+
+    def finish(status: str, **extra) -> dict[str, Any]:
+        launch.update(wall_seconds=round(time.perf_counter() - t0, 3), status=status)
+        metrics.update(status=status, **extra)
+        metrics["wall_seconds"] = round(sum(lc.get("wall_seconds") or 0.0 for lc in metrics["launches"]), 3)
         write_metrics(run_dir, metrics)
+        return metrics
+
+    try:
+        write_metrics(run_dir, metrics)
+        with precision_policy(precision):
+            metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from))
+    except RunInterrupted as e:
+        e.args = (_interrupted_message(e, run_dir),)
+        finish("interrupted", reason=str(e))
+        raise
+    except BaseException as e:  # noqa: BLE001 - any ending that is not completion is recorded, then re-raised
+        if isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS:
+            e = DiskFull(disk_full_message(run_dir))
+        finish("failed", reason=f"{type(e).__name__}: {e}".strip())
+        if isinstance(e, DiskFull):
+            raise e from None
         if reraise or not isinstance(e, Exception):
             raise
         log.error("run %s failed: %s", run_dir, metrics["reason"])
         return metrics
-    metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
     metrics["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
-    write_metrics(run_dir, metrics)
-    return metrics
+    return finish("completed")
+
+
+def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
+    epoch = _resumable_epoch(run_dir / "checkpoints" / LAST_CKPT, quiet=True)
+    kept = f"its checkpoint resumes at epoch {epoch}" if epoch is not None else "no epoch had finished"
+    return (f"{e.args[0]} in run {run_dir} ({kept}); relaunch the same command to "
+            f"{'resume' if epoch is not None else 'start it again'}")
 
 
 def _build_module(cfg: DictConfig, precision: Precision | None = None) -> HybridClassifier:
@@ -108,7 +155,7 @@ def _build_module(cfg: DictConfig, precision: Precision | None = None) -> Hybrid
                             cuda_graph=cuda_graph)
 
 
-def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision) -> dict[str, Any]:
+def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = _build_module(cfg, precision)
@@ -116,6 +163,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision) -> dict[
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
         throughput,
+        FlushLoggers(),
         # One rolling checkpoint, rewritten at the end of every epoch (after validation and after the
         # throughput monitor has recorded the epoch, so its state is complete): what a killed run resumes from.
         ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
@@ -128,12 +176,12 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision) -> dict[
         callbacks.append(RichProgressBar())
     trainer: pl.Trainer = build(cfg.trainer, logger=loggers or False, callbacks=callbacks,
                                 default_root_dir=str(run_dir), enable_progress_bar=bool(cfg.get("progress_bar", True)),
-                                enable_model_summary=False, **trainer_overrides(cfg))
+                                enable_model_summary=False, plugins=[AtomicCheckpointIO()], **trainer_overrides(cfg))
     for lg in loggers:  # the resolved config, interpolations resolved, on every dashboard
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     last = ckpt_dir / LAST_CKPT
-    resumed_from = _resumable_epoch(last)
+    keep_csv_rows_before(run_dir, resumed_from or 0)  # a resume, restart or retry never repeats rows
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resumed_from is not None else None)
         if trainer.interrupted:
@@ -164,18 +212,24 @@ def _finish_loggers(loggers: list) -> None:
             lg.experiment.finish()
 
 
-def _resumable_epoch(last: Path) -> int | None:
-    """The epoch a killed run resumes at, or None to start afresh. A checkpoint cut short by the kill is set
-    aside (renamed ``.corrupt``) rather than trusted."""
+def _resumable_epoch(last: Path, quiet: bool = False) -> int | None:
+    """The epoch a killed run resumes at, or None to start afresh. A checkpoint that cannot be read, or is not
+    a Lightning checkpoint of this kind, is set aside (renamed ``.corrupt``) rather than trusted."""
     if not last.exists():
         return None
     try:
-        epoch = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        epoch = int(ckpt["epoch"]) + 1
+        missing = [k for k in ("pytorch-lightning_version", "state_dict", "optimizer_states") if k not in ckpt]
+        if missing:
+            raise KeyError(f"not a Lightning training checkpoint (no {', '.join(missing)})")
     except Exception as e:  # noqa: BLE001 - any unreadable checkpoint
-        log.warning("checkpoint %s is unreadable (%s); starting this run afresh", last, e)
+        log.warning("checkpoint %s is unusable (%s); set aside as %s.corrupt, starting this run afresh", last, e,
+                    last.name)
         last.replace(last.with_suffix(".ckpt.corrupt"))
         return None
-    log.info("resuming from %s at epoch %d", last, epoch)
+    if not quiet:
+        log.info("resuming from %s at epoch %d", last, epoch)
     return epoch
 
 

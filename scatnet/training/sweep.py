@@ -7,13 +7,19 @@ runs are small); together they cover the sweep and none duplicates another's wor
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
+
+from scatnet.training.metrics_file import is_rank_zero, read_metrics
+from scatnet.training.lock import RUNNING_ELSEWHERE
 
 OTHER_SHARD = "other-shard"
 
@@ -30,24 +36,62 @@ def belongs_to_other_shard(cfg: DictConfig) -> bool:
     return job_num % n != int(sweep.get("shard", 0))
 
 
+JOBS_FILE = "scatnet-jobs.jsonl"
+
+
+def record_job(cfg: DictConfig, outcome: dict[str, Any]) -> None:
+    """One line per finished job in the sweep folder (shared by every launcher, submitit's remote jobs
+    included): what the closing summary is built from, with each run's own metrics.json."""
+    try:
+        hc = HydraConfig.get()
+    except ValueError:  # not under Hydra
+        return
+    if hc.mode != RunMode.MULTIRUN or not is_rank_zero():
+        return
+    line = {"job": hc.job.num, "shard": int((cfg.get("sweep") or {}).get("shard", 0) or 0),
+            "run_dir": outcome.get("run_dir"), "status": outcome.get("status"),
+            "skipped": bool(outcome.get("skipped")), "reason": outcome.get("reason")}
+    path = Path(hc.sweep.dir) / JOBS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:  # one short write per line, O_APPEND: lines of concurrent jobs do not interleave
+        f.write(json.dumps(line) + "\n")
+
+
+def sweep_summary(sweep_dir: Path, shard: int, name: str) -> tuple[str, bool]:
+    """The closing line (and one line per failed run) of this shard's jobs, and whether any run failed.
+    Each run's status is read from its own metrics.json, the record a relaunch trusts too."""
+    jobs: dict[int, dict] = {}
+    path = Path(sweep_dir) / JOBS_FILE
+    if path.exists():
+        for text in path.read_text().splitlines():
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if line.get("shard", 0) == shard and line.get("status") != OTHER_SHARD:
+                jobs[int(line["job"])] = line  # the latest line of a job
+    counts: Counter = Counter()
+    failed = []
+    for line in jobs.values():
+        record = read_metrics(Path(line["run_dir"])) if line.get("run_dir") else None
+        status = line["status"]
+        if status not in (RUNNING_ELSEWHERE,) and record is not None:
+            status = record.get("status", status)
+        key = "skipped" if line.get("skipped") and status == "completed" else status
+        counts[key] += 1
+        if status == "failed":
+            failed.append((line["run_dir"], (record or line).get("reason")))
+    parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    lines = [f"scatnet sweep {name}: {len(jobs)} runs: {parts}"] + [f"  failed: {d}: {r}" for d, r in failed]
+    return "\n".join(lines), bool(failed)
+
+
 class SweepSummary(Callback):
     """Prints one line at the end of a multirun and exits 1 when any run failed (the others still ran)."""
 
-    def __init__(self):
-        self.results: list[dict[str, Any]] = []
-
-    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
-        value = getattr(job_return, "_return_value", None)
-        if isinstance(value, dict):
-            self.results.append(value)
-
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        mine = [r for r in self.results if r.get("status") != OTHER_SHARD]
-        counts = Counter("skipped" if r.get("skipped") else r.get("status", "?") for r in mine)
-        failed = [r for r in mine if r.get("status") == "failed"]
-        parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        print(f"scatnet sweep {config.sweep.name}: {len(mine)} runs: {parts}", flush=True)
-        for r in failed:
-            print(f"  failed: {r.get('run_dir')}: {r.get('reason')}", flush=True)
+        text, failed = sweep_summary(Path(config.hydra.sweep.dir), int(config.sweep.get("shard", 0) or 0),
+                                     config.sweep.name)
+        print(text, flush=True)
         if failed:
             sys.exit(1)
