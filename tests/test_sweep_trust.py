@@ -1,0 +1,228 @@
+"""Sweeps under real-life accidents: two launches at once, signals, a full disk, a forced retrain, a resumed CSV
+log, and the submitit launcher's summary. Each asserts what a user reads afterwards."""
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from scatnet.training.lock import RunLock
+from tests.conftest import compose, script
+from tests.test_sweep import SMALL, runs, sweep
+
+QUICK = ["experiment=quickstart", "trainer=cpu", "model.width=8", "progress_bar=false"]
+
+
+def _csv_rows(run_dir: Path) -> list[dict]:
+    return list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
+
+
+def _epochs_logged(rows: list[dict], key: str) -> list[int]:
+    return [int(r["epoch"]) for r in rows if r.get(key)]
+
+
+def test_two_launches_of_one_sweep_train_every_run_exactly_once(tmp_path, cli_env):
+    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1", "trainer.max_epochs=2"]
+    procs = [subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    files = runs(cli_env)
+    assert len(files) == 4
+    for f in files:
+        m = json.loads(f.read_text())
+        assert m["status"] == "completed" and len(m["launches"]) == 1  # trained once, by one process
+        rows = _csv_rows(f.parent)
+        assert _epochs_logged(rows, "val/acc") == [0, 1] and _epochs_logged(rows, "train/acc") == [0, 1]
+    # each run trained in one process and was skipped or left to its owner by the other
+    lines = [ln for out, _ in outs for ln in out.splitlines() if ln.startswith("scatnet: ")]
+    assert len([ln for ln in lines if "test acc" in ln and "skipped" not in ln]) == 4, lines
+    for out, _ in outs:
+        line = next(ln for ln in out.splitlines() if ln.startswith("scatnet sweep table14: 4 runs:"))
+        assert "completed" in line and "failed" not in line
+
+
+def test_a_run_held_by_a_live_process_is_skipped_and_left_untouched(tmp_path):
+    from scatnet.training.run import resolve_run_dir, train
+
+    cfg = compose([*QUICK, "trainer.max_epochs=1"], tmp_path / "run")
+    run_dir = resolve_run_dir(cfg)
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen(["python3", "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+                               "time.sleep(60)", str(run_dir / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        m = train(cfg)
+        assert m["status"] == "running elsewhere" and not (run_dir / "metrics.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died: its lock went with it, and the next launch takes the run over
+    assert train(compose([*QUICK, "trainer.max_epochs=1"], tmp_path / "run"))["status"] == "completed"
+    lock = RunLock(run_dir)
+    assert lock.acquire() and "pid" in lock.holder()
+    lock.release()
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_run_resumably_with_one_line_and_the_relaunch_matches(tmp_path, cli_env, signum, code):
+    args = [*QUICK, "trainer.max_epochs=4", "model.width=32", f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while time.time() < deadline and not ckpt.exists():
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    name = signal.Signals(signum).name
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"scatnet-train: error: stopped by {name} in run ") and "relaunch the same command" in last
+    assert "Traceback" not in err
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["status"] == "interrupted" and m["reason"].startswith(f"stopped by {name}")
+
+    again = subprocess.run([script("scatnet-train"), *args], env=cli_env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["epochs_completed"] == 4 and m["resumed_from_epoch"] >= 1
+    assert [lc["status"] for lc in m["launches"]] == ["interrupted", "completed"]
+    assert m["wall_seconds"] == pytest.approx(sum(lc["wall_seconds"] for lc in m["launches"]), abs=1e-2)
+    rows = _csv_rows(tmp_path / "run")
+    assert _epochs_logged(rows, "val/acc") == [0, 1, 2, 3] and _epochs_logged(rows, "train/acc") == [0, 1, 2, 3]
+
+    # the same run uninterrupted reaches the same weights, so the same test accuracy
+    whole = subprocess.run([script("scatnet-train"), *args[:-1], f"hydra.run.dir={tmp_path / 'whole'}"],
+                           env=cli_env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0
+    assert json.loads((tmp_path / "whole" / "metrics.json").read_text())["test_acc"] == m["test_acc"]
+
+
+def test_sigterm_stops_a_sweep_after_the_run_it_hit_and_prints_the_summary(tmp_path, cli_env):
+    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1", "trainer.max_epochs=3", "model.width=32"]
+    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    runs_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(runs_dir.glob("*/checkpoints/last.ckpt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "scatnet sweep table14: 1 runs: 1 interrupted" in out
+    assert err.strip().splitlines()[-1].endswith("the sweep's remaining runs were not started")
+    assert len(list(runs_dir.glob("*/metrics.json"))) == 1  # no further run was started
+
+    again = sweep(args, cli_env)
+    assert again.returncode == 0 and "4 runs: 4 completed" in again.stdout
+
+
+def test_a_full_disk_is_one_line_and_the_run_stays_resumable(tmp_path, monkeypatch):
+    """A save that fails with ENOSPC (what a full filesystem raises): one clear error, metrics.json says
+    failed with that reason (never running or completed), no half-written checkpoint; with space again the
+    relaunch resumes."""
+    from scatnet.training import checkpoint_io
+    from scatnet.training.run import train
+    from scatnet.training.run_folder import DiskFull
+
+    real_save = checkpoint_io.torch.save
+    saves = []
+
+    def save(obj, f):
+        saves.append(1)
+        if len(saves) == 2:  # the second epoch's checkpoint: the disk has filled up
+            f.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f)
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", save)
+    with pytest.raises(DiskFull, match=r"no space left on the device of .* MiB free there\); the run keeps its last "
+                                       r"complete checkpoint: free some space and relaunch the same command"):
+        train(compose([*QUICK, "trainer.max_epochs=3"], tmp_path / "run"))
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["status"] == "failed" and m["reason"].startswith("DiskFull: no space left")
+    ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert ckpts == ["last.ckpt"]  # the first epoch's, whole; no temporary file left
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", real_save)
+    m = train(compose([*QUICK, "trainer.max_epochs=3"], tmp_path / "run"))
+    assert m["status"] == "completed" and m["resumed_from_epoch"] == 1
+
+
+def test_metrics_json_gets_its_final_status_even_when_no_new_file_fits(tmp_path, monkeypatch):
+    from scatnet.training import metrics_file
+
+    metrics_file.write_metrics(tmp_path, {"status": "running", "config": {"a": list(range(50))}})
+    real = Path.write_text
+
+    def full(self, *a, **k):
+        if self.name.endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    metrics_file.write_metrics(tmp_path, {"status": "failed", "reason": "DiskFull", "config": {"a": list(range(50))}})
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_force_retrains_from_scratch(tmp_path):
+    from scatnet.training.run import train
+
+    first = train(compose([*QUICK, "trainer.max_epochs=2"], tmp_path / "run"))
+    again = train(compose([*QUICK, "trainer.max_epochs=2", "force=true"], tmp_path / "run"))
+    assert again["status"] == "completed" and again["resumed_from_epoch"] is None and len(again["launches"]) == 1
+    assert again["train_seconds"] > 0 and again["started_at"] >= first["started_at"]
+    rows = _csv_rows(tmp_path / "run")
+    assert _epochs_logged(rows, "val/acc") == [0, 1]  # the first attempt's rows are gone, none repeated
+    assert again["test_acc"] == first["test_acc"]  # retrained, deterministically, to the same result
+
+
+def test_a_retried_failed_run_starts_its_csv_log_afresh(tmp_path):
+    """A relaunch retries a failed run from scratch: the CSV log then holds that attempt's rows only."""
+    from scatnet.training.run import train
+
+    def attempt():
+        m = train(compose([*QUICK, "trainer.max_epochs=1", "optim.lr=1e12", "trainer.log_every_n_steps=2"],
+                          tmp_path / "run"), reraise=False)
+        assert m["status"] == "failed"
+        return _csv_rows(tmp_path / "run")
+
+    first = attempt()
+    assert first  # the failed attempt logged its steps
+    assert attempt() == first
+
+
+def test_a_loadable_checkpoint_that_is_not_lightnings_is_set_aside(tmp_path):
+    import torch
+
+    from scatnet.training.run import resolve_run_dir, train
+
+    cfg = compose([*QUICK, "trainer.max_epochs=1"], tmp_path / "run")
+    ckpt = resolve_run_dir(cfg) / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"epoch": 0, "weights": torch.zeros(2)}, ckpt)
+    m = train(cfg)
+    assert m["status"] == "completed" and m["resumed_from_epoch"] is None
+    assert (ckpt.parent / "last.ckpt.corrupt").exists()
+
+
+def test_submitit_local_sweep_summary_counts_every_run(tmp_path, cli_env):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0", "hydra/launcher=submitit_local",
+            "hydra.launcher.timeout_min=10"]
+    proc = sweep(args, cli_env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scatnet sweep table14: 2 runs: 2 completed" in proc.stdout
+    bad = sweep([*args[:-2], "optim.lr=1e12", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+                cli_env, timeout=900)
+    assert bad.returncode == 1 and "2 runs: 2 failed" in bad.stdout
