@@ -180,3 +180,34 @@ def test_extra_step_rows_put_the_dtcwt_hybrids_first_and_compile_morlet_on_a_gpu
                     ("morlet6", "reduce-overhead", False), ("morlet8", False, True), ("morlet6", False, True)]
     rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=False)]
     assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False)]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--repeats", "0"], "argument --repeats: 0 is not valid; it must be >= 1"),
+    (["--repeats", "-1"], "argument --repeats: -1 is not valid; it must be >= 1"),
+    (["--train-size", "0"], "argument --train-size: 0 is not valid; it must be >= 4"),
+    (["--train-size", "30"], "--thesis-size and --train-size must be divisible by 4"),
+    (["--warmup", "x"], "argument --warmup: 'x' is not an integer"),
+    (["--only", "no such row"], "--only no such row matches no row; rows are: KyMatIO Morlet L=8;"),
+    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+])
+def test_bad_bench_flags_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, needle):
+    from scatnet.cli.bench import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--device", "cpu", "--out", str(tmp_path / "b"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("scatnet") and needle in err[0], err
+    assert not (tmp_path / "b").exists()
+
+
+def test_bad_report_flags_are_one_line_exit_2(tmp_path, capsys):
+    from scatnet.cli.report import main
+
+    for args, needle in ((["--frobnicate", str(tmp_path)], "unrecognized arguments: --frobnicate"),
+                         ([], "the following arguments are required: root"),
+                         ([str(tmp_path / "none")], "is not a directory")):
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and needle in err[0], err

@@ -61,6 +61,18 @@ def test_corrupt_download_is_deleted_and_named(tmp_path):
     assert not (root / "cifar-10-batches-py").exists()
 
 
+def test_a_download_that_cannot_be_written_says_so_not_no_network(tmp_path):
+    src = tmp_path / "mirror"
+    write_cifar(src, "cifar10", n_train=50, n_test=20)
+    archive = tar_cifar(src, "cifar10")
+    blocker = tmp_path / "root"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(DataError) as e:
+        CIFARSource("cifar10", blocker / "sub", url=archive.as_uri(), archive_md5=md5sum(archive)).load()
+    msg = str(e.value)
+    assert f"failed while writing {blocker}" in msg and "no network" not in msg and archive.as_uri() in msg
+
+
 def test_corrupt_extracted_file_is_named(tmp_path):
     md5 = write_cifar(tmp_path, "cifar10", n_train=50, n_test=20)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_3"

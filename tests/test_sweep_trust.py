@@ -29,7 +29,7 @@ def _epochs_logged(rows: list[dict], key: str) -> list[int]:
 
 
 def test_two_launches_of_one_sweep_train_every_run_exactly_once(tmp_path, cli_env):
-    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1", "trainer.max_epochs=2"]
+    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1"]
     procs = [subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=900) for p in procs]
@@ -40,7 +40,7 @@ def test_two_launches_of_one_sweep_train_every_run_exactly_once(tmp_path, cli_en
         m = json.loads(f.read_text())
         assert m["status"] == "completed" and len(m["launches"]) == 1  # trained once, by one process
         rows = _csv_rows(f.parent)
-        assert _epochs_logged(rows, "val/acc") == [0, 1] and _epochs_logged(rows, "train/acc") == [0, 1]
+        assert _epochs_logged(rows, "val/acc") == [0] and _epochs_logged(rows, "train/acc") == [0]
     # each run trained in one process and was skipped or left to its owner by the other
     lines = [ln for out, _ in outs for ln in out.splitlines() if ln.startswith("scatnet: ")]
     assert len([ln for ln in lines if "test acc" in ln and "skipped" not in ln]) == 4, lines
@@ -100,6 +100,8 @@ def test_a_signal_stops_a_run_resumably_with_one_line_and_the_relaunch_matches(t
     rows = _csv_rows(tmp_path / "run")
     assert _epochs_logged(rows, "val/acc") == [0, 1, 2, 3] and _epochs_logged(rows, "train/acc") == [0, 1, 2, 3]
 
+    if signum != signal.SIGTERM:
+        return
     # the same run uninterrupted reaches the same weights, so the same test accuracy
     whole = subprocess.run([script("scatnet-train"), *args[:-1], f"hydra.run.dir={tmp_path / 'whole'}"],
                            env=cli_env, capture_output=True, text=True, timeout=600)
@@ -217,12 +219,12 @@ def test_a_loadable_checkpoint_that_is_not_lightnings_is_set_aside(tmp_path):
 
 
 def test_submitit_local_sweep_summary_counts_every_run(tmp_path, cli_env):
+    """Under submitit the jobs run in other processes: the summary still counts them, and a failed one
+    makes the sweep exit 1."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0", "hydra/launcher=submitit_local",
+    args = [*SMALL, "frontend.padding=symmetric", "seed=0", "optim.lr=0.1,1e12", "hydra/launcher=submitit_local",
             "hydra.launcher.timeout_min=10"]
     proc = sweep(args, cli_env, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "scatnet sweep table14: 2 runs: 2 completed" in proc.stdout
-    bad = sweep([*args[:-2], "optim.lr=1e12", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
-                cli_env, timeout=900)
-    assert bad.returncode == 1 and "2 runs: 2 failed" in bad.stdout
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "scatnet sweep table14: 2 runs: 1 completed, 1 failed" in proc.stdout
+    assert "NonFiniteLossError" in proc.stdout

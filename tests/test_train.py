@@ -66,15 +66,44 @@ def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, overri
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
     assert len(errors) == 1 and needle in errors[0], proc.stderr[-1500:]
-    m = json.loads((tmp_path / "bad" / "metrics.json").read_text())
-    assert m["status"] == "failed" and needle.split(" is not valid")[0] in m["reason"]
+    metrics = tmp_path / "bad" / "metrics.json"  # refused before it is written, or recorded as failed
+    if metrics.exists():
+        m = json.loads(metrics.read_text())
+        assert m["status"] == "failed" and needle.split(" is not valid")[0] in m["reason"]
 
 
-def test_unknown_config_group_option_lists_choices(tmp_path, cli_env):
-    proc = subprocess.run([script("scatnet-train"), "frontend=wavelets", f"hydra.run.dir={tmp_path}"],
+# The bad-input table of the README ("Bad input"): every case is one line on stderr and exit 2, before training.
+BAD_INPUT = [
+    ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not valid; it must be an integer >= 1"),
+    ("trainer.max_epochs=-1", "trainer.max_epochs=-1 is not valid; it must be an integer >= 1"),
+    ("seed=abc", "seed='abc' is not valid; it must be an integer >= 0"),
+    ("data.batch_size=0", "data.batch_size=0 is not valid; it must be an integer >= 1"),
+    ("optim.lr=-1", "optim.lr=-1 is not valid; it must be a number > 0"),
+    ("optim.momentum=1", "optim.momentum=1 is not valid; it must be a number >= 0 and < 1"),
+    ("optim.milestones=[80,60]", "optim.milestones=[80, 60] is not valid; it must be a list of increasing epochs"),
+    ("model.width=0", "model.width=0 is not valid; it must be an integer >= 1"),
+    ("fast.tf32=maybe", "fast.tf32='maybe' is not valid; choose one of: True, False"),
+    ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
+    ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
+    ("data.nosuchkey=1", "Could not override 'data.nosuchkey'"),
+    ("hydra.run.dir={file}/run", "cannot write {file}/run (Not a directory); choose a writable folder"),
+]
+
+
+@pytest.mark.parametrize("override,needle", BAD_INPUT)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, cli_env, override, needle):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    override, needle = override.format(file=afile), needle.format(file=afile)
+    run_dir = override.split("=", 1)[1] if override.startswith("hydra.run.dir") else str(tmp_path / "bad")
+    args = [f"hydra.run.dir={run_dir}", *override.split()] if "hydra" in override else \
+        [*override.split(), f"hydra.run.dir={run_dir}"]
+    proc = subprocess.run([script("scatnet-train"), "experiment=quickstart", "progress_bar=false", *args],
                           env=cli_env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert "Could not find 'frontend/wavelets'" in proc.stderr and "dtcwt" in proc.stderr
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scatnet-train: error: ") and needle in lines[0], lines
+    assert not (tmp_path / "bad" / "metrics.json").exists()
 
 
 def test_diverging_run_is_recorded_as_failed_with_its_reason(tmp_path):

@@ -21,7 +21,7 @@ import torch
 from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
-from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 from scatnet.models.hybrid import GRAPH_CAPTURABLE
 from scatnet.precision import Precision, precision_policy
@@ -71,7 +71,8 @@ def run(args, result: dict, saved: Callable[[], None] = lambda: None) -> dict:
 def _run_device(args, result: dict, device: torch.device, precision: Precision, saved: Callable[[], None]) -> None:
     cases = [c for c in all_cases() if not args.only or any(s in c.name for s in args.only)]
     d = DEFAULTS[device.type]
-    repeats, warmup = args.repeats or d["repeats"], d["warmup"] if args.warmup is None else args.warmup
+    repeats = d["repeats"] if args.repeats is None else args.repeats
+    warmup = d["warmup"] if args.warmup is None else args.warmup
     thesis_batch = args.thesis_batch or d["thesis_batch"]
     result["settings"]["per_device"][device.type] = {"repeats": repeats, "warmup": warmup,
                                                      "thesis_batch": thesis_batch, "precision": precision.record()}
@@ -137,17 +138,17 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
 
 
 def parse(argv=None):
-    ap = argparse.ArgumentParser(prog="scatnet-bench", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = OneLineParser(prog="scatnet-bench", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="all" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda", "all"],
                     help="all (default with a GPU): CPU rows and GPU rows; cpu (default without one)")
-    ap.add_argument("--thesis-size", type=int, default=256)
-    ap.add_argument("--thesis-batch", type=int, default=None, help="default 128 on GPU, 4 on CPU")
-    ap.add_argument("--train-size", type=int, default=32)
-    ap.add_argument("--train-batch", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (median); default 20 GPU, 3 CPU")
-    ap.add_argument("--warmup", type=int, default=None)
-    ap.add_argument("--width", type=int, default=96, help="hybrid width C for the training-step rows")
+    ap.add_argument("--thesis-size", type=at_least(4), default=256)
+    ap.add_argument("--thesis-batch", type=at_least(1), default=None, help="default 128 on GPU, 4 on CPU")
+    ap.add_argument("--train-size", type=at_least(4), default=32)
+    ap.add_argument("--train-batch", type=at_least(1), default=128)
+    ap.add_argument("--repeats", type=at_least(1), default=None, help="timed repeats (median); default 20 GPU, 3 CPU")
+    ap.add_argument("--warmup", type=at_least(0), default=None)
+    ap.add_argument("--width", type=at_least(1), default=96, help="hybrid width C for the training-step rows")
     ap.add_argument("--no-training", action="store_true", help="skip the training-step rows")
     ap.add_argument("--compile", nargs="+", default=[], choices=["default", "reduce-overhead", "max-autotune"],
                     help="also time the hybrids' step under torch.compile in these modes (the body, and the fast "
@@ -201,6 +202,8 @@ def main(argv=None) -> None:
         fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
+    if args.only and not any(s in c.name for c in all_cases() for s in args.only):
+        fail(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(c.name for c in all_cases())}")
     result = new_result(args)
     # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
     previous = signal.signal(signal.SIGTERM, _terminated)

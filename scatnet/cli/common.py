@@ -1,11 +1,13 @@
 """Shared CLI plumbing: locate the configs, print one-line errors, quiet noisy upstream warnings."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from scatnet.errors import ScatnetError
 
@@ -51,3 +53,24 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
 
 def report_error(err: ScatnetError) -> "NoReturn":  # noqa: F821
     fail(str(err), getattr(err, "exit_code", 2))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are the CLIs' one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # noqa: F821
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= low, refused by argparse in one line otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not valid; it must be >= {low}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse

@@ -1,11 +1,10 @@
 """scatnet-report DIR: results.csv, summary, Figure 1.2 heatmaps, Table 1.3 vs published, report.html."""
 from __future__ import annotations
 
-import argparse
 import html
 from pathlib import Path
 
-from scatnet.cli.common import fail
+from scatnet.cli.common import OneLineParser, fail
 from scatnet.report.collect import collect, summarise, write_csv
 from scatnet.report.figures import heatmap
 from scatnet.report.html import image_html, table_html, write_report
@@ -47,7 +46,7 @@ def build_report(root: Path, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="scatnet-report", description=__doc__)
+    ap = OneLineParser(prog="scatnet-report", description=__doc__)
     ap.add_argument("root", type=Path, help="a sweep or outputs directory (searched recursively for metrics.json)")
     ap.add_argument("--out", type=Path, default=None, help="where to write the report (default: <root>/report)")
     a = ap.parse_args(argv)

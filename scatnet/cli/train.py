@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from scatnet.cli.common import config_dir, quiet_upstream_warnings, report_error
+from scatnet.cli.common import config_dir, fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
 from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
@@ -62,7 +64,16 @@ def run_task(cfg: DictConfig) -> dict | None:
 
 def main() -> None:
     quiet_upstream_warnings()
-    hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(run_task)()
+    # Hydra's own errors (an unknown option, an override of a key that does not exist, a run folder it cannot
+    # create) reach this function instead of Hydra's printer (multi-line, exit 1): one line and exit 2
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(run_task)()
+    except HydraException as e:
+        fail(" ".join(str(e).split("Config search path")[0].split()))
+    except OSError as e:
+        fail(f"cannot write {e.filename or 'the run folder'} ({e.strerror or e}); choose a writable folder with "
+             "hydra.run.dir=... (or SCATNET_OUTPUTS=... for every output)")
 
 
 if __name__ == "__main__":

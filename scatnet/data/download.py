@@ -2,6 +2,7 @@
 never used: every error names the file and what to do about it."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -38,15 +39,26 @@ def fetch(url: str, dest: Path, md5: str, allow_download: bool) -> Path:
     place = f"place {dest.name} (MD5 {md5}) from {url} at {dest}"
     if not allow_download:
         raise DataError(f"{dest} is missing and downloads are off (data.download=false); {place}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(part, "wb") as out:
-            shutil.copyfileobj(response, out, CHUNK)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        part.unlink(missing_ok=True)
-        reason = getattr(e, "reason", None) or e
-        raise DataError(f"cannot download {url} ({reason}); with no network, {place}") from None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=TIMEOUT_S)
+            except (urllib.error.URLError, OSError, ValueError) as e:  # the network side
+                reason = getattr(e, "reason", None) or e
+                raise DataError(f"cannot download {url} ({reason}); with no network, {place}") from None
+            with response:
+                shutil.copyfileobj(response, out, CHUNK)
+    except DataError:
+        _discard(part)
+        raise
+    except OSError as e:  # the disk side: permissions, a full disk, a read-only folder, a broken connection
+        _discard(part)
+        what = "reading" if isinstance(e, (ConnectionError, TimeoutError)) or not e.filename else "writing"
+        target = url if what == "reading" else e.filename
+        raise DataError(f"download of {url} failed while {what} {target} ({e.strerror or e}); "
+                        f"fix that and rerun, or {place}") from None
     got = md5sum(part)
     if got != md5:
         part.unlink(missing_ok=True)
@@ -54,6 +66,11 @@ def fetch(url: str, dest: Path, md5: str, allow_download: bool) -> Path:
                         f"retry, or {place}")
     os.replace(part, dest)
     return dest
+
+
+def _discard(part: Path) -> None:
+    with contextlib.suppress(OSError):  # its folder may be what failed
+        part.unlink(missing_ok=True)
 
 
 def read_md5_table(table) -> dict[str, str]:

@@ -32,6 +32,7 @@ from scatnet.training.module import HybridClassifier
 from scatnet.training.run_folder import (FULL_DISK_ERRNOS, DiskFull, disk_full_message, keep_csv_rows_before,
                                          start_afresh)
 from scatnet.training.signals import RunInterrupted, stop_on_signals
+from scatnet.training.validate import check_config
 
 log = logging.getLogger("scatnet")
 LAST_CKPT = "last.ckpt"
@@ -58,7 +59,8 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     recorded as failed with its reason; it is re-raised when ``reraise``. A signal (SIGTERM, Ctrl-C) records
     it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
     """
-    check_launch(cfg)  # before anything is written: a launch that cannot work is refused, not recorded
+    check_config(cfg)  # before anything is written: bad values and launches that cannot work are refused
+    check_launch(cfg)
     precision = precision_from_config(cfg)
     run_dir = resolve_run_dir(cfg)
     lock = RunLock(run_dir)
