@@ -243,7 +243,7 @@ def test_a_lightning_run_with_cuda_graphs_trains(tmp_path, monkeypatch):
                    "trainer.max_epochs=4", "optim.milestones=[3]"], tmp_path / "run")
     m = train(cfg)
     assert m["status"] == "completed" and m["test_acc"] > 60.0, m.get("reason")
-    # every full training batch (1438 digits, 128 a batch: 11 an epoch) is one forward and one backward replay
-    assert replays.count == 2 * 4 * (1438 // cfg.data.batch_size)
+    # every full training batch (1295 digits, 128 a batch: 10 an epoch) is one forward and one backward replay
+    assert replays.count == 2 * 4 * (1295 // cfg.data.batch_size)
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["config"]["fast"]["cuda_graph"] is True and saved["precision"]["body"] == "bf16 autocast"

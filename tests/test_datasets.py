@@ -149,3 +149,19 @@ def test_tiny_imagenet_from_verified_zip(tmp_path):
     assert len(train) == 24 and len(val) == 12
     with pytest.raises(DataError, match="is corrupt"):
         TinyImageNetSource(tmp_path / "root2", url=archive.as_uri(), archive_md5="f" * 32).load()
+
+
+def test_digits_validates_on_its_own_split_never_on_the_test_set(tmp_path):
+    from scatnet.training.builders import build
+    from tests.conftest import compose
+
+    dm = build(compose(["data=digits"], tmp_path).data)
+    dm.setup("fit")
+    sizes = len(dm.train_set), len(dm.val_set), len(dm.test_set)
+    assert sizes == (1295, 143, 359) and sum(sizes) == 1797
+    flat = {name: {bytes(img.numpy()) for img in split.images}
+            for name, split in (("train", dm.train_set), ("val", dm.val_set), ("test", dm.test_set))}
+    assert not flat["val"] & flat["test"] and not flat["val"] & flat["train"]
+    assert sum(len(x) for x, _ in dm.val_dataloader()) == 143
+    assert sum(len(x) for x, _ in dm.test_dataloader()) == 359
+    assert sorted(dm.val_set.labels.bincount().tolist()) == [14] * 7 + [15] * 3  # stratified

@@ -134,7 +134,7 @@ def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
     assert m["status"] == "completed" and m["world_size"] == 2 and m["epochs_completed"] == 2
     assert m["test_acc"] > 15.0  # chance is 10%
     rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
-    # 1438 training images, 128 per rank per step, 2 ranks: ceil(1438 / 256) = 6 steps per epoch
+    # 1295 training images, 128 per rank per step, 2 ranks: ceil(1295 / 256) = 6 steps per epoch
     assert max(int(r["step"]) for r in rows if r.get("val/acc")) == 2 * 6 - 1
     # the test accuracy is summed over both ranks' shards: the final weights evaluated in this process on the
     # whole 359-image test set (180 + 179 on the ranks) give the same number
