@@ -53,9 +53,19 @@ def test_small_sweep_report_and_rerun_that_trains_nothing(tmp_path, cli_env):
     summary = list(csv.DictReader(open(out / "summary.csv")))
     assert len(summary) == 2 and all(r["runs"] == "2" for r in summary)
     page = (out / "report.html").read_text()
-    assert "data:image/png;base64," in page and "Figure 1.2" in page
-    assert "no completed run for near_sym_b, symmetric, b=0.01" in page  # the partial grid is spelled out
-    assert "missing:" in rep.stdout
+    assert "data:image/png;base64," in page and "Figure 1.2" in page and "Learning curves" in page
+    assert (out / "curves_digits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the sweep launched was narrowed to one wavelet and one bias: complete as launched, nothing missing
+    assert "missing:" not in rep.stdout and "no completed run" not in page
+
+    # one run of the launched grid gone: exactly that one is listed
+    victim = next(p for p in files if json.loads(p.read_text())["config"]["frontend"]["padding"] == "zero"
+                  and json.loads(p.read_text())["seed"] == 1)
+    victim.unlink()
+    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
+                         timeout=300)
+    assert [ln.strip() for ln in rep.stdout.splitlines() if "missing:" in ln] == \
+        ["missing: no completed run for frontend.padding=zero, seed=1"]
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
@@ -138,12 +148,36 @@ def test_wandb_offline_writes_a_run_without_network(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "csv" / "metrics.csv").exists()  # CSV always
 
 
-def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: float, status="completed"):
+def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: float, status="completed",
+              **config):
     d = root / name
     d.mkdir(parents=True)
     (d / "metrics.json").write_text(json.dumps({
         "status": status, "run_name": name, "data": data, "frontend": frontend["name"], "seed": seed,
-        "test_acc": acc, "wall_seconds": 100.0, "config": {"frontend": frontend}, "run_dir": str(d)}))
+        "test_acc": acc, "wall_seconds": 100.0, "run_dir": str(d),
+        "config": {"frontend": frontend, "data": {"name": data, "seed": seed}, "seed": seed, **config}}))
+
+
+def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_path):
+    """A mixed folder: a 1-epoch quick look beside 3-epoch runs, and two widths. Each value is its own group
+    (and column); nothing seed-tied (data.seed) splits a group."""
+    from scatnet.cli.report import build_report
+
+    fe = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
+    for seed, acc in ((0, 80.0), (1, 82.0)):
+        _fake_run(tmp_path, f"long-w8-s{seed}", fe, "digits", seed, acc, trainer={"max_epochs": 3},
+                  model={"width": 8})
+    _fake_run(tmp_path, "quick-w8-s0", fe, "digits", 0, 20.0, trainer={"max_epochs": 1}, model={"width": 8})
+    _fake_run(tmp_path, "long-w16-s0", fe, "digits", 0, 90.0, trainer={"max_epochs": 3}, model={"width": 16})
+    res = build_report(tmp_path, tmp_path / "report")
+    groups = {(s["trainer.max_epochs"], s["model.width"]): (s["runs"], s["test_acc_mean"], s["test_acc_std"])
+              for s in res["summary"]}
+    assert groups == {(3, 8): (2, 81.0, 1.414), (1, 8): (1, 20.0, None), (3, 16): (1, 90.0, None)}
+    results = list(csv.DictReader(open(tmp_path / "report" / "results.csv")))
+    assert {"model.width", "trainer.max_epochs"} <= set(results[0]) and "data.seed" not in results[0]
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "| model.width | trainer.max_epochs |" in summary and "| 81.00 ± 1.41 | 2 |" in summary
+    assert "| 20.00 | 1 |" in summary
 
 
 def test_table13_beside_the_published_numbers(tmp_path):
@@ -159,8 +193,8 @@ def test_table13_beside_the_published_numbers(tmp_path):
     res = build_report(tmp_path, tmp_path / "report")
     table = (tmp_path / "report" / "table13.md").read_text()
     assert "| dtcwt | cifar10 | 89.80 ± 0.42 | 2 | 89.8 | +0.00 |" in table
-    assert "| dtcwt (scatnet fast) | cifar10 | 90.00 ± 0.00 | 1 | 89.8 | +0.20 |" in table
-    assert "| morlet8 | cifar100 | 64.30 ± 0.00 | 1 | 65.3 | -1.00 |" in table
+    assert "| dtcwt (scatnet fast) | cifar10 | 90.00 | 1 | 89.8 | +0.20 |" in table  # one run: no ±
+    assert "| morlet8 | cifar100 | 64.30 | 1 | 65.3 | -1.00 |" in table
     assert any("run f is failed" in g for g in res["missing"])
     assert (tmp_path / "report" / "figure12_cifar10.png").exists()
     assert (tmp_path / "report" / "figure12_cifar10_fast.png").exists()

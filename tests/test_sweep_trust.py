@@ -228,3 +228,22 @@ def test_submitit_local_sweep_summary_counts_every_run(tmp_path, cli_env):
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "scatnet sweep table14: 2 runs: 1 completed, 1 failed" in proc.stdout
     assert "NonFiniteLossError" in proc.stdout
+
+
+def test_a_custom_grid_gets_stable_folders_resume_summary_and_its_own_report(tmp_path, cli_env):
+    args = ["-m", "sweep=custom", "experiment=quickstart", "model.width=4,8", "trainer.max_epochs=1", "seed=0",
+            "progress_bar=false"]
+    proc = sweep(args, cli_env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scatnet sweep custom: 2 runs: 2 completed" in proc.stdout
+    sweep_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "custom"
+    folders = sorted(p.parent.name for p in (sweep_dir / "runs").glob("*/metrics.json"))
+    assert len(folders) == 2 and all("model.width=" in f for f in folders)  # named after the overrides
+    again = sweep(args, cli_env)
+    assert again.returncode == 0 and "2 runs: 2 skipped" in again.stdout
+
+    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
+                         timeout=300)
+    assert rep.returncode == 0 and "missing" not in rep.stdout, rep.stderr
+    summary = list(csv.DictReader(open(sweep_dir / "report" / "summary.csv")))
+    assert sorted(r["model.width"] for r in summary) == ["4", "8"] and all(r["runs"] == "1" for r in summary)

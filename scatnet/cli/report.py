@@ -5,8 +5,8 @@ import html
 from pathlib import Path
 
 from scatnet.cli.common import OneLineParser, fail
-from scatnet.report.collect import collect, summarise, write_csv
-from scatnet.report.figures import heatmap
+from scatnet.report.collect import ROW_FIELDS, collect, extra_keys, summarise, write_csv
+from scatnet.report.figures import heatmap, learning_curves
 from scatnet.report.html import image_html, table_html, write_report
 from scatnet.report.tables import markdown, missing, summary_table, table13
 
@@ -17,32 +17,42 @@ def build_report(root: Path, out: Path) -> dict:
         fail(f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
              "`scatnet-train -m sweep=table14 data=cifar10`, then point scatnet-report at its outputs")
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarise(rows)
-    write_csv(rows, out / "results.csv")
-    headers, srows = summary_table(summary)
+    keys = extra_keys(rows)  # what else differs between runs of one setting: columns, never averaged over
+    for r in rows:
+        r.update({k: (r.get("settings") or {}).get(k) for k in keys})
+    summary = summarise(rows, keys)
+    write_csv(rows, out / "results.csv", fields=(*ROW_FIELDS, *keys))
+    headers, srows = summary_table(summary, keys)
     write_csv([dict(zip(headers, r)) for r in srows], out / "summary.csv", fields=headers)
     (out / "summary.md").write_text(markdown(headers, srows))
-    t13_headers, t13_rows = table13(rows)
+    t13_headers, t13_rows = table13(rows, keys)
     (out / "table13.md").write_text(markdown(t13_headers, t13_rows))
-    gaps = missing(rows, summary)
+    gaps = missing(rows, root)
 
-    figures = []
+    figures, curves = [], []
     for data in sorted({s["data"] for s in summary}):
+        variants = list(dict.fromkeys(s["variant"] for s in summary if s["data"] == data))
         for impl in ("reference", "fast"):
-            figures += heatmap(summary, data, out, impl)
+            for number, v in enumerate(variants):
+                figures += heatmap(summary, data, out, impl, v, number)
+        curves += learning_curves(summary, data, out)
     pngs = [p for p in figures if p.suffix == ".png"]
     completed = sum(r.get("status") == "completed" for r in rows)
-    sections = [("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}.</p>")]
+    sections = [("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
+                         + (f" Besides the setting, the runs differ in {html.escape(', '.join(keys))}: each value "
+                            "is its own group." if keys else "") + "</p>")]
     if gaps:
         items = "".join(f"<li>{html.escape(g)}</li>" for g in gaps)
         sections.append(("Missing or incomplete", f"<div class='warn'><ul>{items}</ul></div>"))
+    if curves:
+        sections.append(("Learning curves", "".join(image_html(p) for p in curves)))
     if t13_rows:
         sections.append(("Table 1.3: measured vs published", table_html(t13_headers, t13_rows)))
     sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
                      or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))
     write_report(out / "report.html", "scatnet report", sections)
-    return {"rows": rows, "summary": summary, "figures": figures, "missing": gaps, "out": out}
+    return {"rows": rows, "summary": summary, "figures": figures + curves, "missing": gaps, "out": out}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     res = build_report(a.root, a.out or a.root / "report")
     done = sum(r.get("status") == "completed" for r in res["rows"])
     print(f"scatnet-report: {done}/{len(res['rows'])} runs completed, {len(res['summary'])} settings, "
-          f"{len([f for f in res['figures'] if f.suffix == '.png'])} heatmaps -> {res['out'] / 'report.html'}")
+          f"{len([f for f in res['figures'] if f.name.startswith('figure12') and f.suffix == '.png'])} heatmaps -> "
+          f"{res['out'] / 'report.html'}")
     for g in res["missing"][:20]:
         print(f"  missing: {g}")
     if len(res["missing"]) > 20:

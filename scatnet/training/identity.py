@@ -30,12 +30,15 @@ def identity_dict(cfg: DictConfig) -> dict:
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if isinstance(d.get("fast"), dict):
         d["fast"]["bf16"] = precision_from_config(cfg).bf16
-    for k in IGNORED_KEYS:
-        d.pop(k, None)
+    return without_ignored(d)
+
+
+def without_ignored(d: dict) -> dict:
+    """A resolved config (a plain dict, e.g. from a metrics.json) without the keys that never change a result."""
+    d = {k: v for k, v in d.items() if k not in IGNORED_KEYS}
     for group, keys in IGNORED_NESTED.items():
-        for k in keys:
-            if isinstance(d.get(group), dict):
-                d[group].pop(k, None)
+        if isinstance(d.get(group), dict):
+            d[group] = {k: v for k, v in d[group].items() if k not in keys}
     return d
 
 
