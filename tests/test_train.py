@@ -26,10 +26,11 @@ def test_compose_quickstart_learns_and_writes_complete_metrics(tmp_path):
     assert on_disk["epochs_completed"] == 4 and on_disk["images_per_second"] > 0 and on_disk["wall_seconds"] > 0
     assert on_disk["config"]["frontend"]["wavelet"] == "near_sym_a"
     assert on_disk["config"]["model"]["width"] == 24
-    assert on_disk["best_val_acc"] >= on_disk["test_acc"] - 1e-6  # the test set is the val set (final epoch)
     rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
     val = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
     assert len(val) == 4 and val[-1] > val[0]
+    # best_val_acc is the best epoch on digits' own validation split, not on the test set
+    assert on_disk["best_val_acc"] == pytest.approx(100.0 * max(val), abs=1e-3)
     assert any(r.get("lr-SGD") for r in rows)  # the learning rate is logged
 
 
@@ -40,7 +41,7 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "completed" and m["frontend"] == "morlet6"
-    assert m["test_acc"] > 35.0  # chance is 10%
+    assert m["test_acc"] > 25.0  # chance is 10% (4 epochs on 1295 digits)
     assert m["config"]["frontend"]["L"] == 6
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("scatnet: morlet6(L=6) on digits: test acc") and str(run_dir) in last

@@ -9,11 +9,14 @@ GPU, fp32 on the CPU: two different runs), and so does fast.tf32: both change th
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 
 from omegaconf import DictConfig, OmegaConf
+
+from scatnet.errors import ConfigError
 
 # Top-level keys that never change the result.
 IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id")
@@ -29,7 +32,8 @@ def identity_dict(cfg: DictConfig) -> dict:
 
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if isinstance(d.get("fast"), dict):
-        d["fast"]["bf16"] = precision_from_config(cfg).bf16
+        with contextlib.suppress(ConfigError):  # an invalid value stays as given (the run is refused anyway)
+            d["fast"]["bf16"] = precision_from_config(cfg).bf16
     return without_ignored(d)
 
 

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
 import scatnet
+from scatnet.errors import ConfigError
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
                                       cuda_will_be_used, precision_from_config, precision_option, resolve_auto,
@@ -59,9 +60,15 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     recorded as failed with its reason; it is re-raised when ``reraise``. A signal (SIGTERM, Ctrl-C) records
     it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
     """
-    check_config(cfg)  # before anything is written: bad values and launches that cannot work are refused
-    check_launch(cfg)
-    precision = precision_from_config(cfg)
+    check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
+    refused = None
+    try:
+        check_config(cfg)
+        precision = precision_from_config(cfg)
+    except ConfigError as e:
+        if reraise:  # a single run: refused before anything is written
+            raise
+        refused, precision = e, Precision()  # one point of a sweep's grid: recorded as failed, the sweep goes on
     run_dir = resolve_run_dir(cfg)
     lock = RunLock(run_dir)
     if is_rank_zero() and not lock.acquire():  # DDP's other ranks run inside rank 0's ownership
@@ -70,12 +77,13 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
                 "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "holder": lock.holder()}
     try:
         with stop_on_signals():
-            return _train_owned(cfg, run_dir, precision, reraise)
+            return _train_owned(cfg, run_dir, precision, reraise, refused)
     finally:
         lock.release()
 
 
-def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool) -> dict[str, Any]:
+def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool,
+                 refused: ConfigError | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     previous = read_metrics(run_dir)
     if cfg.get("force", False):
@@ -111,6 +119,8 @@ def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: 
 
     try:
         write_metrics(run_dir, metrics)
+        if refused is not None:
+            raise refused
         with precision_policy(precision):
             metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from))
     except RunInterrupted as e:
