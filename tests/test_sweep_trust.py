@@ -247,3 +247,27 @@ def test_a_custom_grid_gets_stable_folders_resume_summary_and_its_own_report(tmp
     assert rep.returncode == 0 and "missing" not in rep.stdout, rep.stderr
     summary = list(csv.DictReader(open(sweep_dir / "report" / "summary.csv")))
     assert sorted(r["model.width"] for r in summary) == ["4", "8"] and all(r["runs"] == "1" for r in summary)
+
+
+def test_the_report_tells_a_killed_run_from_a_running_one(tmp_path):
+    from scatnet.cli.report import build_report
+    from scatnet.training.metrics_file import write_metrics
+
+    for name in ("live", "dead"):
+        write_metrics(tmp_path / name, {"status": "running", "run_name": name, "config": {}})
+    lock = RunLock(tmp_path / "live")
+    assert lock.acquire()
+    try:
+        probe = subprocess.run(["python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                                "from scatnet.training.lock import RunLock; from pathlib import Path; "
+                                "print(RunLock(Path(sys.argv[2])).is_held(), RunLock(Path(sys.argv[3])).is_held())",
+                                str(Path(__file__).parents[1]), str(tmp_path / "live"), str(tmp_path / "dead")],
+                               capture_output=True, text=True)
+        assert probe.stdout.split() == ["True", "False"], probe.stderr
+        res = build_report(tmp_path, tmp_path / "report")
+    finally:
+        lock.release()
+    status = {r["run_name"]: r["status"] for r in res["rows"]}
+    assert status == {"live": "running", "dead": "killed"}
+    assert any("run dead is killed: it says running but no process owns it" in g for g in res["missing"])
+    assert not (tmp_path / "dead" / ".lock").exists()  # the reader wrote nothing

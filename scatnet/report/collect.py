@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scatnet.training.identity import without_ignored
+from scatnet.training.lock import RunLock
 
 ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed",
               "test_acc", "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "train_seconds",
@@ -61,6 +62,9 @@ def collect(root: Path) -> list[dict[str, Any]]:
                    magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
                    run_dir=str(path.parent))  # where it is now (a moved folder keeps its old path inside)
         row["settings"] = run_settings(m)
+        if row["status"] == "running" and not RunLock(path.parent).is_held():
+            row.update(status="killed", reason="it says running but no process owns it (killed outright); "
+                                               "relaunch its sweep or command to resume it")
         rows.append(row)
     return rows
 

@@ -39,6 +39,22 @@ class RunLock:
         self._fd = fd
         return True
 
+    def is_held(self) -> bool:
+        """Whether a live process owns the run now, without taking it or writing anything (a reader's probe)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False  # never locked: a run from before locks existed, or none started
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True
+            raise
+        finally:
+            os.close(fd)  # closing releases the probe's shared lock
+        return False
+
     def holder(self) -> str:
         """Who holds it, as its owner wrote (host and pid), for the message of a skipped run."""
         try:
