@@ -27,7 +27,7 @@ def bench_run(tmp_path_factory):
 def test_every_row_present_with_positive_times(bench_run):
     out, res = bench_run
     names = [c.name for c in all_cases()]
-    assert len(names) == 9
+    assert len(names) == 11
     for size in ("cpu 1x3x16x16", "cpu 2x3x16x16"):
         rows = {r["name"]: r for r in res["frontends"] if r["size"] == size}
         assert sorted(rows) == sorted(names)
@@ -54,12 +54,14 @@ def test_ratios_are_computed_from_the_times(bench_run):
         assert dense["fwd_bwd_speedup_vs_pytorch_wavelets"] == pytest.approx(
             (ref["fwd_ms"] + ref["bwd_ms"]) / (dense["fwd_ms"] + dense["bwd_ms"]))
         assert dense["mem_bytes"] == 0
+        morlet = rows["Morlet L=8 [scatnet fast]"]  # scatnet's Morlet, checked against and timed beside kymatio
+        assert morlet["max_abs_err"] <= 1e-5 and morlet["mem_bytes"] == 0 < ky["mem_bytes"]
 
 
 def test_training_rows_and_outputs(bench_run):
     out, res = bench_run
     steps = {t["frontend"]: t for t in res["training"]}
-    assert sorted(steps) == ["dtcwt", "dtcwt_fast", "morlet6", "morlet8"]
+    assert sorted(steps) == ["dtcwt", "dtcwt_fast", "morlet6", "morlet8", "morlet8_fast"]
     for t in steps.values():
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
         # Two medians timed apart: on a busy machine the share can pass 1, so check how it is made, not its size.
@@ -177,7 +179,8 @@ def test_extra_step_rows_put_the_dtcwt_hybrids_first_and_compile_morlet_on_a_gpu
     rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=True)]
     assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False),
                     ("dtcwt_fast", False, True), ("morlet8", "reduce-overhead", False),
-                    ("morlet6", "reduce-overhead", False), ("morlet8", False, True), ("morlet6", False, True)]
+                    ("morlet6", "reduce-overhead", False), ("morlet8_fast", "reduce-overhead", False),
+                    ("morlet8", False, True), ("morlet6", False, True), ("morlet8_fast", False, True)]
     rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=False)]
     assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False)]
 

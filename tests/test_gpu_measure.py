@@ -25,7 +25,7 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
     assert "Precision, as in training: cpu: front end fp32 (TF32 off), body fp32" in \
         (out / "bench" / "table12.md").read_text()
     bench = json.loads((out / "bench" / "bench.json").read_text())
-    assert bench["status"] == "completed" and len(bench["frontends"]) == 18
+    assert bench["status"] == "completed" and len(bench["frontends"]) == 22
     steps = {(t["frontend"], t["compile"] or "-") for t in bench["training"]}
     assert ("dtcwt_fast", "reduce-overhead") in steps and ("dtcwt", "-") in steps
     autotune = json.loads((out / "autotune" / "bench.json").read_text())

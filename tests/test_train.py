@@ -85,6 +85,7 @@ BAD_INPUT = [
     ("optim.milestones=[80,60]", "optim.milestones=[80, 60] is not valid; it must be a list of increasing epochs"),
     ("model.width=0", "model.width=0 is not valid; it must be an integer >= 1"),
     ("fast.tf32=maybe", "fast.tf32='maybe' is not valid; choose one of: True, False"),
+    ("frontend=morlet8 frontend.impl=pytorch", "frontend.impl='pytorch' is not valid; choose one of: kymatio, fast"),
     ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
     ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
     ("data.nosuchkey=1", "Could not override 'data.nosuchkey'"),

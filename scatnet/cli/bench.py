@@ -112,10 +112,11 @@ def extra_runs(args, cases, cuda: bool) -> list[tuple]:
     (a part cut off by a time limit keeps those). The Morlet hybrids are compiled on a GPU only: inductor takes
     ~30 s a row for kymatio's ~400-op graph on a CPU, where the Morlet step is no target."""
     hybrids = [case for case in cases if case.frontend is not None]
-    runs = [(case, mode, False) for mode in args.compile for case in hybrids if cuda or case.family != "kymatio"]
+    runs = [(case, mode, False) for mode in args.compile for case in hybrids if cuda or "Morlet" not in case.name]
     if args.cuda_graph and cuda:  # eager step, forward/backward as CUDA-graph replays (fast.cuda_graph)
-        runs += [(case, False, True) for case in hybrids if case.frontend in GRAPH_CAPTURABLE]
-    return sorted(runs, key=lambda run: run[0].family == "kymatio")  # stable: DTCWT rows first
+        runs += [(case, False, True) for case in hybrids if case.frontend.removesuffix("_fast") in GRAPH_CAPTURABLE
+                 or case.frontend == "dtcwt_fast"]
+    return sorted(runs, key=lambda run: "Morlet" in run[0].name)  # stable: DTCWT rows first
 
 
 def training_rows(args, device, repeats, warmup, cases, precision: Precision) -> Iterator[dict]:

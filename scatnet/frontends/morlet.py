@@ -1,4 +1,5 @@
-"""Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), reshaped for a CNN.
+"""Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), or scatnet's exact batched version of
+it (``impl="fast"``, morlet_fast.py), reshaped for a CNN.
 
 kymatio returns (B, C, K, H/4, W/4) with K = 1 + J*L + L^2*J*(J-1)/2 (81 for L=8, 49 for L=6); the hybrid
 needs (B, C*K, H/4, W/4).
@@ -14,6 +15,7 @@ from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend, check_image_side
 
 ORIENTATIONS = (6, 8)
+IMPLS = ("kymatio", "fast")  # kymatio's Scattering2D (the reference) | scatnet's batched version (morlet_fast.py)
 
 
 def morlet_coefficients(J: int, L: int) -> int:
@@ -27,18 +29,25 @@ class MorletScattering(Frontend):
     # nothing from the host (tests/test_cuda_graph.py) and dynamo traces it as one graph (tests/test_models.py)
     compilable = True
 
-    def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None):
+    def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None,
+                 impl: str = "kymatio"):
         super().__init__()
         self.name = name or f"morlet{L}"
         check_choice("frontend.L", L, ORIENTATIONS)
+        check_choice("frontend.impl", impl, IMPLS)
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         check_image_side(h, w, 2**J)
-        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
-
-        self.L, self.J, self.image_size = L, J, (h, w)
+        self.L, self.J, self.image_size, self.impl = L, J, (h, w), impl
         self.channels_per_input = morlet_coefficients(J, L)
         self.downsample = 2**J
-        self.scattering = ScatteringTorch2D(J=J, shape=(h, w), L=L, max_order=2)
+        if impl == "fast":
+            from scatnet.frontends.morlet_fast import FastMorletScattering
+
+            self.scattering = FastMorletScattering(J=J, shape=(h, w), L=L)
+        else:
+            from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+
+            self.scattering = ScatteringTorch2D(J=J, shape=(h, w), L=L, max_order=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.image_size:
@@ -49,4 +58,4 @@ class MorletScattering(Frontend):
         return s.reshape(b, c * k, h, w)
 
     def extra_repr(self) -> str:
-        return f"L={self.L}, J={self.J}, image_size={self.image_size}"
+        return f"L={self.L}, J={self.J}, image_size={self.image_size}, impl={self.impl}"

@@ -65,6 +65,7 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     try:
         check_config(cfg)
         precision = precision_from_config(cfg)
+        build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
     except ConfigError as e:
         if reraise:  # a single run: refused before anything is written
             raise
