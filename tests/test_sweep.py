@@ -26,6 +26,14 @@ def runs(env) -> list[Path]:
     return sorted((Path(env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs").glob("*/metrics.json"))
 
 
+def wait_for_checkpoint(folder: Path, pattern: str = "*/checkpoints/last.ckpt", timeout: float = 300) -> None:
+    """Until a run under ``folder`` has written its first epoch's checkpoint (a kill or signal then lands
+    mid-training, with something to resume from)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not list(folder.glob(pattern)):
+        time.sleep(0.05)
+
+
 def test_small_sweep_report_and_rerun_that_trains_nothing(tmp_path, cli_env):
     proc = sweep([*SMALL, "frontend.padding=symmetric,zero", "seed=0,1"], cli_env)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -73,10 +81,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
     args = [*SMALL, "frontend.padding=symmetric", "seed=0", "trainer.max_epochs=4", "model.width=32"]
     proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    runs_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs"
-    deadline = time.time() + 300
-    while time.time() < deadline and not list(runs_dir.glob("*/checkpoints/last.ckpt")):
-        time.sleep(0.05)
+    wait_for_checkpoint(Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs")
     time.sleep(0.3)  # let the checkpoint finish writing: the kill should land mid-training, not mid-save
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import csv
 import errno
 import json
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from scatnet.training.lock import RunLock
 from tests.conftest import compose, script
-from tests.test_sweep import SMALL, runs, sweep
+from tests.test_sweep import SMALL, runs, sweep, wait_for_checkpoint
 
 QUICK = ["experiment=quickstart", "trainer=cpu", "model.width=8", "progress_bar=false"]
 
@@ -77,10 +75,7 @@ def test_a_signal_stops_a_run_resumably_with_one_line_and_the_relaunch_matches(t
     args = [*QUICK, "trainer.max_epochs=4", "model.width=32", f"hydra.run.dir={tmp_path / 'run'}"]
     proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 300
-    while time.time() < deadline and not ckpt.exists():
-        time.sleep(0.05)
+    wait_for_checkpoint(tmp_path / "run", "checkpoints/last.ckpt")
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err[-2000:]
@@ -114,9 +109,7 @@ def test_sigterm_stops_a_sweep_after_the_run_it_hit_and_prints_the_summary(tmp_p
     proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     runs_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs"
-    deadline = time.time() + 300
-    while time.time() < deadline and not list(runs_dir.glob("*/checkpoints/last.ckpt")):
-        time.sleep(0.05)
+    wait_for_checkpoint(runs_dir)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
