@@ -203,12 +203,13 @@ def regime(production: bool):
 
 @gpu
 @pytest.mark.parametrize("production", [False, True], ids=["fp32-deterministic", "bf16-channels_last-benchmark"])
-@pytest.mark.parametrize("frontend", ["dtcwt_fast", "morlet6"])
+@pytest.mark.parametrize("frontend", ["dtcwt_fast", "morlet6", "morlet6_fast"])
 def test_graphed_training_makes_the_eager_updates(frontend, production, monkeypatch):
     """Same init, same batches (four full, one smaller as at an epoch's end): the same losses and weights, and
     the four full batches really replayed the graphs (one forward and one backward replay each)."""
     torch.manual_seed(0)
-    front = DTCWTScattering(impl="fast") if frontend == "dtcwt_fast" else MorletScattering(6, 32)
+    front = DTCWTScattering(impl="fast") if frontend == "dtcwt_fast" else \
+        MorletScattering(6, 32, impl="fast" if frontend.endswith("_fast") else "kymatio")
     eager = HybridNet(front, num_classes=10, width=8).cuda()
     eager.configure_speed(channels_last=production, bf16=production)
     graphed = copy.deepcopy(eager)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
+from scatnet.bench.cases import all_cases, check_against_reference
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
