@@ -148,7 +148,7 @@ def test_zero_input_with_zero_bias_gives_a_finite_gradient(strategy):
     assert torch.isfinite(x.grad).all()
     xr = torch.zeros(1, 3, 16, 16, requires_grad=True)
     reference_scat_pair("near_sym_a", "symmetric", 0.0)(xr).sum().backward()
-    assert torch.isnan(xr.grad).any()  # pytorch_wavelets' 0/0 (FACTS.md 7)
+    assert torch.isnan(xr.grad).any()  # pytorch_wavelets' 0/0 where |z| = 0
     # only the lowpass path carries gradient at zero: 1/16 per pixel through two 2x2 averages
     assert torch.allclose(x.grad, torch.full_like(x.grad, 1 / 16))
 

@@ -1,4 +1,5 @@
-"""The thesis' published numbers (FACTS.md 4-5), which reports compare against."""
+"""The published numbers of the thesis chapter "A Faster ScatterNet" (F. Cotter, PhD thesis, University of
+Cambridge: Tables 1.3 and 1.4), which reports compare against."""
 
 # Table 1.3, final version: top-1 % (and training hours on one GTX 1080).
 TABLE13 = {
