@@ -111,7 +111,8 @@ class FastMorletScattering(nn.Module):
         # On a CPU the batched intermediates (the second order is N x L^2 spectra) outgrow the caches: a few
         # maps at a time is ~2x faster at 128x3x32x32. On a GPU, the whole batch at once.
         step = CPU_CHUNK_MAPS if x.device.type == "cpu" and not torch.compiler.is_compiling() else len(maps)
-        s = torch.cat([scattering2d(chunk, phi, psi, self.J) for chunk in maps.split(step)])
+        chunks = [scattering2d(chunk, phi, psi, self.J) for chunk in maps.split(step)]
+        s = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return s.reshape(b, c, *s.shape[1:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
