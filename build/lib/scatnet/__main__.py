@@ -1,0 +1,3 @@
+from scatnet.cli.train import main
+
+main()

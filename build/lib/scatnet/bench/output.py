@@ -1,0 +1,145 @@
+"""Benchmark outputs: JSON (every figure + environment), a markdown table in the layout of thesis Table 1.2
+with ratios against kymatio, a bar chart, and the per-row comparison of two runs."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX
+from scatnet.report.tables import markdown
+
+KYMATIO_ROW = "KyMatIO Morlet L=8"
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Speed-up of each row against kymatio L=8 and against its pytorch_wavelets twin, same size/device."""
+    by_key = {(r["size"], r["name"]): r for r in rows}
+    for r in rows:
+        ky = by_key.get((r["size"], KYMATIO_ROW))
+        if ky:
+            r["fwd_speedup_vs_kymatio"] = ky["fwd_ms"] / r["fwd_ms"]
+            r["bwd_speedup_vs_kymatio"] = ky["bwd_ms"] / r["bwd_ms"]
+            r["mem_fraction_of_kymatio"] = r["mem_bytes"] / ky["mem_bytes"] if ky["mem_bytes"] else None
+        if "[scatnet fast" in r["name"]:  # [scatnet fast] and [scatnet fast, dense]
+            twin = by_key.get((r["size"], r["name"].split(" [")[0] + " [pytorch_wavelets]"))
+            if twin:
+                r["fwd_speedup_vs_pytorch_wavelets"] = twin["fwd_ms"] / r["fwd_ms"]
+                fwd_bwd = (twin["fwd_ms"] + twin["bwd_ms"]) / (r["fwd_ms"] + r["bwd_ms"])
+                r["fwd_bwd_speedup_vs_pytorch_wavelets"] = fwd_bwd
+
+
+def _x(v) -> str:
+    return "" if v is None else f"{v:.2f}x"
+
+
+def table12(result: dict) -> str:
+    env = result["environment"]
+    out = [] if result.get("status", "completed") == "completed" else [
+        f"**UNFINISHED ({result.get('reason') or result['status']}): only the rows below were measured; "
+        "ratios against rows that are missing are blank.**\n\n"]
+    out += [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
+           f"{env['threads']} CPU threads; {env['dtype']}"
+           f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''})\n"]
+    regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
+               f"{'on' if p['cudnn_benchmark'] else 'off'}"
+               for dev, s in result["settings"]["per_device"].items() if (p := s.get("precision"))]
+    if regimes:
+        out.append(f"\nPrecision, as in training: {'; '.join(regimes)}.\n")
+    for size in dict.fromkeys(r["size"] for r in result["frontends"]):
+        rows = [r for r in result["frontends"] if r["size"] == size]
+        out.append(f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "
+                   "w.r.t. the input)\n\n")
+        headers = ["package", "fwd ms", "bwd ms", "memory for bwd MiB", "fwd vs kymatio", "bwd vs kymatio",
+                   "fwd vs pytorch_wavelets", "fwd+bwd vs pytorch_wavelets", "max |err| vs library"]
+        out.append(markdown(headers, [[r["name"], f"{r['fwd_ms']:.2f}", f"{r['bwd_ms']:.2f}",
+                                       f"{r['mem_bytes'] / 2**20:.1f}", _x(r.get("fwd_speedup_vs_kymatio")),
+                                       _x(r.get("bwd_speedup_vs_kymatio")),
+                                       _x(r.get("fwd_speedup_vs_pytorch_wavelets")),
+                                       _x(r.get("fwd_bwd_speedup_vs_pytorch_wavelets")), f"{r['max_abs_err']:.1e}"]
+                                      for r in rows]))
+    if any(r["name"].endswith(DENSE_ROW_SUFFIX) for r in result["frontends"]):
+        out.append(f"\n{DENSE_ROW_NOTE}\n")
+    if result.get("training"):
+        s = result["settings"]
+        out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
+                   f" width {s['width']}, SGD step included)\n\n")
+        out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms", "front end share",
+                             "bf16 body", "channels_last", "compile", "CUDA graph"],
+                            [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
+                              f"{r['frontend_ms']:.2f}", f"{100 * r['frontend_share']:.0f}%", r["bf16"],
+                              r["channels_last"], r.get("compile") or "-", "yes" if r.get("cuda_graph") else "-"]
+                             for r in result["training"]]))
+    if result["settings"].get("note"):
+        out.append(f"\nNote: {result['settings']['note']}\n")
+    return "".join(out)
+
+
+def bar_chart(result: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(dict.fromkeys(r["size"] for r in result["frontends"]))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(7 * len(sizes), 4.5), squeeze=False, constrained_layout=True)
+    for ax, size in zip(axes[0], sizes):
+        rows = [r for r in result["frontends"] if r["size"] == size]
+        names = [r["name"].replace(" [", "\n[") for r in rows]
+        y = range(len(rows))
+        ax.barh([i - 0.2 for i in y], [r["fwd_ms"] for r in rows], height=0.4, label="forward")
+        ax.barh([i + 0.2 for i in y], [r["bwd_ms"] for r in rows], height=0.4, label="backward")
+        ax.set_yticks(list(y), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("ms (log scale)")
+        ax.set_title(f"{size} ({result['environment']['devices'].get(rows[0]['device'], '')})")
+        ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_json(result: dict, out_dir: Path) -> Path:
+    """bench.json, replaced atomically: a reader sees the previous version or this one, never half a file.
+    ``status`` says whether the run finished ("completed"), is still going ("running") or stopped early."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path, tmp = out_dir / "bench.json", out_dir / "bench.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def write_all(result: dict, out_dir: Path) -> dict[str, Path]:
+    paths = {"json": write_json(result, out_dir), "md": out_dir / "table12.md", "png": out_dir / "bench.png"}
+    paths["md"].write_text(table12(result))
+    bar_chart(result, paths["png"])
+    return paths
+
+
+def compare(old: dict, new: dict) -> str:
+    """Per-row ratio old/new of forward, backward and step times (> 1: the new run is faster)."""
+    o = {(r["size"], r["name"]): r for r in old["frontends"]}
+    rows = []
+    for r in new["frontends"]:
+        prev = o.get((r["size"], r["name"]))
+        if prev:
+            rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x",
+                         f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
+    def key(t):
+        return t.get("device"), t["frontend"], t.get("compile") or False, bool(t.get("cuda_graph"))
+
+    ot = {key(t): t for t in old.get("training", [])}
+    for t in new.get("training", []):
+        prev = ot.get(key(t))
+        if prev:
+            label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "") \
+                + (" (CUDA graph)" if t.get("cuda_graph") else "")
+            rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
+    unfinished = [f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are "
+                  "compared\n" for which, r in (("old", old), ("new", new))
+                  if r.get("status", "completed") != "completed"]
+    head = "".join(unfinished) + (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
+            f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
+            "ratio = old time / new time (> 1: new is faster)\n\n")
+    return head + markdown(["size", "row", "fwd (or step)", "bwd"], rows)

@@ -1,0 +1,76 @@
+"""Shared CLI plumbing: locate the configs, print one-line errors, quiet noisy upstream warnings."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable
+
+from scatnet.errors import ScatnetError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def config_dir() -> str:
+    """The top-level configs/ of the checkout (editable install), or SCATNET_CONFIG_DIR."""
+    path = Path(os.environ.get("SCATNET_CONFIG_DIR", REPO_ROOT / "configs")).resolve()
+    if not (path / "train.yaml").exists():
+        fail(f"no configs found at {path}; install scatnet from its repository (pip install -e .) "
+             "or set SCATNET_CONFIG_DIR to the configs/ folder")
+    return str(path)
+
+
+def quiet_upstream_warnings() -> None:
+    # pytorch_wavelets imports pkg_resources (a DeprecationWarning/UserWarning on every start); Lightning
+    # suggests DataLoader workers, which a device-resident loader does not need.
+    warnings.filterwarnings("ignore", message=".*pkg_resources.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # Lightning's tip to set float32 matmul precision to TF32 on a tensor-core GPU: scatnet keeps TF32 off
+    # on purpose (scatnet/precision.py; fast.tf32=true for the body)
+    for name in LIGHTNING_RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_drop_tf32_tip)
+
+
+LIGHTNING_RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+def _drop_tf32_tip(record: logging.LogRecord) -> bool:
+    return "set_float32_matmul_precision" not in record.getMessage()
+
+
+def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
+    prog = Path(sys.argv[0]).name
+    if prog in ("bench.py", "report.py", "train.py"):  # python -m scatnet.cli.bench: the console script's name
+        prog = "scatnet-" + prog[:-3]
+    prog = "scatnet" if prog in ("", "__main__.py", "-c") else prog
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def report_error(err: ScatnetError) -> "NoReturn":  # noqa: F821
+    fail(str(err), getattr(err, "exit_code", 2))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are the CLIs' one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # noqa: F821
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= low, refused by argparse in one line otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not valid; it must be >= {low}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse

@@ -1,0 +1,77 @@
+"""scatnet-report DIR: results.csv, summary, Figure 1.2 heatmaps, Table 1.3 vs published, report.html."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from scatnet.cli.common import OneLineParser, fail
+from scatnet.report.collect import ROW_FIELDS, collect, extra_keys, summarise, write_csv
+from scatnet.report.figures import heatmap, learning_curves
+from scatnet.report.html import image_html, table_html, write_report
+from scatnet.report.tables import markdown, missing, summary_table, table13
+
+
+def build_report(root: Path, out: Path) -> dict:
+    rows = collect(root)
+    if not rows:
+        fail(f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
+             "`scatnet-train -m sweep=table14 data=cifar10`, then point scatnet-report at its outputs")
+    out.mkdir(parents=True, exist_ok=True)
+    keys = extra_keys(rows)  # what else differs between runs of one setting: columns, never averaged over
+    for r in rows:
+        r.update({k: (r.get("settings") or {}).get(k) for k in keys})
+    summary = summarise(rows, keys)
+    write_csv(rows, out / "results.csv", fields=(*ROW_FIELDS, *keys))
+    headers, srows = summary_table(summary, keys)
+    write_csv([dict(zip(headers, r)) for r in srows], out / "summary.csv", fields=headers)
+    (out / "summary.md").write_text(markdown(headers, srows))
+    t13_headers, t13_rows = table13(rows, keys)
+    (out / "table13.md").write_text(markdown(t13_headers, t13_rows))
+    gaps = missing(rows, root)
+
+    figures, curves = [], []
+    for data in sorted({s["data"] for s in summary}):
+        variants = list(dict.fromkeys(s["variant"] for s in summary if s["data"] == data))
+        for impl in ("reference", "fast"):
+            for number, v in enumerate(variants):
+                figures += heatmap(summary, data, out, impl, v, number)
+        curves += learning_curves(summary, data, out)
+    pngs = [p for p in figures if p.suffix == ".png"]
+    completed = sum(r.get("status") == "completed" for r in rows)
+    sections = [("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
+                         + (f" Besides the setting, the runs differ in {html.escape(', '.join(keys))}: each value "
+                            "is its own group." if keys else "") + "</p>")]
+    if gaps:
+        items = "".join(f"<li>{html.escape(g)}</li>" for g in gaps)
+        sections.append(("Missing or incomplete", f"<div class='warn'><ul>{items}</ul></div>"))
+    if curves:
+        sections.append(("Learning curves", "".join(image_html(p) for p in curves)))
+    if t13_rows:
+        sections.append(("Table 1.3: measured vs published", table_html(t13_headers, t13_rows)))
+    sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
+                     or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
+    sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))
+    write_report(out / "report.html", "scatnet report", sections)
+    return {"rows": rows, "summary": summary, "figures": figures + curves, "missing": gaps, "out": out}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = OneLineParser(prog="scatnet-report", description=__doc__)
+    ap.add_argument("root", type=Path, help="a sweep or outputs directory (searched recursively for metrics.json)")
+    ap.add_argument("--out", type=Path, default=None, help="where to write the report (default: <root>/report)")
+    a = ap.parse_args(argv)
+    if not a.root.is_dir():
+        fail(f"{a.root} is not a directory; give the sweep or outputs directory that holds the runs")
+    res = build_report(a.root, a.out or a.root / "report")
+    done = sum(r.get("status") == "completed" for r in res["rows"])
+    print(f"scatnet-report: {done}/{len(res['rows'])} runs completed, {len(res['summary'])} settings, "
+          f"{len([f for f in res['figures'] if f.name.startswith('figure12') and f.suffix == '.png'])} heatmaps -> "
+          f"{res['out'] / 'report.html'}")
+    for g in res["missing"][:20]:
+        print(f"  missing: {g}")
+    if len(res["missing"]) > 20:
+        print(f"  ... and {len(res['missing']) - 20} more (see report.html)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""scatnet-train: the thin Hydra entry point. All work happens in scatnet.training.run.train."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+
+from scatnet.cli.common import config_dir, fail, quiet_upstream_warnings, report_error
+from scatnet.errors import ScatnetError
+from scatnet.training.metrics_file import is_rank_zero
+from scatnet.training.run import train
+from scatnet.training.lock import RUNNING_ELSEWHERE
+from scatnet.training.run_folder import DiskFull
+from scatnet.training.signals import RunInterrupted
+from scatnet.training.sweep import OTHER_SHARD, belongs_to_other_shard, record_job, sweep_summary
+
+log = logging.getLogger("scatnet")
+
+
+def summary_line(m: dict) -> str:
+    fe = m.get("config", {}).get("frontend", {})
+    opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L") if k in fe)
+    if fe.get("impl") == "fast":
+        opts += ", impl=fast"
+    if m.get("status") == RUNNING_ELSEWHERE:
+        return f"scatnet: {m.get('run_name')}: skipped, running elsewhere ({m.get('holder')}) -> {m.get('run_dir')}"
+    if m.get("status") != "completed":
+        return (f"scatnet: {m.get('frontend')}({opts}) on {m.get('data')}: {m.get('status')}: {m.get('reason')}"
+                f" -> {m.get('run_dir')}")
+    skipped = " (already completed, skipped)" if m.get("skipped") else ""
+    return (f"scatnet: {m['frontend']}({opts}) on {m['data']}: test acc {m['test_acc']:.2f}% after "
+            f"{m['epochs_completed']} epochs in {m['wall_seconds']:.1f} s{skipped} -> {m['run_dir']}")
+
+
+def run_task(cfg: DictConfig) -> dict | None:
+    in_sweep = cfg.get("sweep") is not None
+    if belongs_to_other_shard(cfg):
+        record_job(cfg, {"status": OTHER_SHARD})
+        return {"status": OTHER_SHARD}
+    try:
+        metrics = train(cfg, reraise=not in_sweep)
+    except (RunInterrupted, DiskFull) as e:
+        # the sweep stops here: no further run starts, and what it did so far is summed up
+        record_job(cfg, {"status": "interrupted" if isinstance(e, RunInterrupted) else "failed",
+                         "run_dir": cfg.paths.run_dir, "reason": str(e)})
+        if in_sweep and is_rank_zero():
+            hc = HydraConfig.get()
+            print(sweep_summary(Path(hc.sweep.dir), int(cfg.sweep.get("shard", 0) or 0), cfg.sweep.name)[0],
+                  flush=True)
+            e.args = (f"{e.args[0]}; the sweep's remaining runs were not started",)
+        report_error(e)
+    except ScatnetError as e:
+        report_error(e)
+    record_job(cfg, metrics)
+    if is_rank_zero():
+        print(summary_line(metrics), flush=True)
+    return metrics
+
+
+def main() -> None:
+    quiet_upstream_warnings()
+    # Hydra's own errors (an unknown option, an override of a key that does not exist, a run folder it cannot
+    # create) reach this function instead of Hydra's printer (multi-line, exit 1): one line and exit 2
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(run_task)()
+    except HydraException as e:
+        fail(" ".join(str(e).split("Config search path")[0].split()))
+    except OSError as e:
+        fail(f"cannot write {e.filename or 'the run folder'} ({e.strerror or e}); choose a writable folder with "
+             "hydra.run.dir=... (or SCATNET_OUTPUTS=... for every output)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), or scatnet's exact batched version of
+it (``impl="fast"``, morlet_fast.py), reshaped for a CNN.
+
+kymatio returns (B, C, K, H/4, W/4) with K = 1 + J*L + L^2*J*(J-1)/2 (81 for L=8, 49 for L=6); the hybrid
+needs (B, C*K, H/4, W/4).
+
+We import kymatio's 2-D torch frontend module directly: ``from kymatio.torch import Scattering2D`` also
+imports the 3-D code, which needs ``scipy.special.sph_harm`` and breaks with SciPy >= 1.17.
+"""
+from __future__ import annotations
+
+import torch
+
+from scatnet.errors import ConfigError, check_choice
+from scatnet.frontends.base import Frontend, check_image_side
+
+ORIENTATIONS = (6, 8)
+IMPLS = ("kymatio", "fast")  # kymatio's Scattering2D (the reference) | scatnet's batched version (morlet_fast.py)
+
+
+def morlet_coefficients(J: int, L: int) -> int:
+    return 1 + J * L + L * L * J * (J - 1) // 2
+
+
+class MorletScattering(Frontend):
+    """kymatio Scattering2D(J=2, L, max_order=2) for a fixed image size (kymatio builds filters per shape)."""
+
+    # kymatio's torch backend keeps its filters on the device and never reads a value back: its forward reads
+    # nothing from the host (tests/test_cuda_graph.py) and dynamo traces it as one graph (tests/test_models.py)
+    compilable = True
+
+    def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None,
+                 impl: str = "kymatio"):
+        super().__init__()
+        self.name = name or f"morlet{L}"
+        check_choice("frontend.L", L, ORIENTATIONS)
+        check_choice("frontend.impl", impl, IMPLS)
+        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        check_image_side(h, w, 2**J)
+        self.L, self.J, self.image_size, self.impl = L, J, (h, w), impl
+        self.channels_per_input = morlet_coefficients(J, L)
+        self.downsample = 2**J
+        if impl == "fast":
+            from scatnet.frontends.morlet_fast import FastMorletScattering
+
+            self.scattering = FastMorletScattering(J=J, shape=(h, w), L=L)
+        else:
+            from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+
+            self.scattering = ScatteringTorch2D(J=J, shape=(h, w), L=L, max_order=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.image_size:
+            raise ConfigError(f"Morlet front end was built for {self.image_size[0]}x{self.image_size[1]} images "
+                              f"but got {x.shape[-2]}x{x.shape[-1]}; set frontend.image_size to the data's size")
+        s = self.scattering(x.contiguous())
+        b, c, k, h, w = s.shape
+        return s.reshape(b, c * k, h, w)
+
+    def extra_repr(self) -> str:
+        return f"L={self.L}, J={self.J}, image_size={self.image_size}, impl={self.impl}"

@@ -1,0 +1,129 @@
+"""The hybrid ScatterNet of thesis Table 1.3: fixed scattering front end -> BatchNorm -> small CNN.
+
+CIFAR (32x32 -> 8x8 after scattering), with C = ``width`` (96 in the thesis code):
+    scat -> BN -> conv(2C) -> conv(2C) -> conv(4C) -> conv(4C) -> global avg pool -> fc
+Tiny ImageNet (``tiny=True``, 64x64 -> 16x16): after conv4 a 2x2 max pool, conv5 and conv6 at 8C, then pool, fc.
+Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout.
+Init as in the code: xavier_uniform with gain sqrt(2), biases 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from scatnet.errors import ConfigError
+from scatnet.frontends.base import Frontend
+from scatnet.precision import frontend_fp32
+
+
+def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+#: the front end configs whose class is ``compilable`` (tests/test_cuda_graph.py checks the two agree)
+GRAPH_CAPTURABLE = ("dtcwt_fast", "morlet6", "morlet8")
+
+
+def check_graph_capturable(frontend: Frontend) -> None:
+    """fast.cuda_graph needs a front end a CUDA graph can record: one whose forward never waits on or copies
+    from the host (``Frontend.compilable``). pytorch_wavelets copies index arrays in every forward."""
+    if not getattr(frontend, "compilable", False):
+        name = getattr(frontend, "name", type(frontend).__name__)
+        raise ConfigError(f"fast.cuda_graph=true needs a front end whose forward never waits on or copies from "
+                          f"the host ({', '.join(GRAPH_CAPTURABLE)}); frontend={name} is not one")
+
+
+class HybridNet(nn.Module):
+    """Front end + conv body. ``frontend_grad=False`` runs the fixed front end without autograd (nothing
+    before it learns, so its input gradient is never needed)."""
+
+    def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
+                 tiny: bool = False, frontend_grad: bool = False):
+        super().__init__()
+        if width < 1 or num_classes < 2:
+            raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
+        self.frontend = frontend
+        self.frontend_grad = frontend_grad
+        scat_ch = frontend.out_channels(in_channels)
+        widths = [2 * width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = [nn.BatchNorm2d(scat_ch)]
+        cin = scat_ch
+        for cout in widths:
+            layers += conv_bn_relu(cin, cout)
+            cin = cout
+        if tiny:
+            layers.append(nn.MaxPool2d(2))
+            for cout in (8 * width, 8 * width):
+                layers += conv_bn_relu(cin, cout)
+                cin = cout
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight, gain=math.sqrt(2))
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool | str = False) -> None:
+        """channels_last + bf16 autocast apply to the conv body only (cuDNN tensor-core kernels); the front
+        end always runs in fp32 (its numerics are the study's subject). ``compile`` compiles the body, and the
+        front end too when it is compilable (scatnet's fast DTCWT pair, kymatio's Morlet). ``compile`` may name
+        a torch.compile mode: "reduce-overhead" / "max-autotune" also capture the compiled parts in CUDA graphs
+        on a GPU."""
+        self.channels_last, self.bf16 = channels_last, bf16
+        if channels_last:
+            self.body.to(memory_format=torch.channels_last)
+        if compile:
+            # In place (nn.Module.compile), not ``self.body = torch.compile(self.body)``: the wrapper would
+            # prefix every state_dict key with "_orig_mod.", and a run killed under one fast.compile setting
+            # could not resume (or be evaluated) under another.
+            mode = compile if isinstance(compile, str) else None
+            self.body.compile(mode=mode)
+            if getattr(self.frontend, "compilable", False):
+                self.frontend.compile(mode=mode)
+
+    channels_last = False
+    bf16 = False
+    graphed: tuple | None = None  # (graphed forward, input shape) after capture_cuda_graph
+
+    def capture_cuda_graph(self, sample: torch.Tensor) -> None:
+        """From now on, a training-mode forward on inputs shaped like ``sample`` (and its backward) is one
+        CUDA-graph replay each instead of ~100 kernel launches (``torch.cuda.make_graphed_callables``: the
+        parameters stay the module's own, so the optimizer, the loop and the checkpoints see nothing new).
+        Other shapes (an epoch's last, smaller batch) and eval mode run the ordinary forward. The capture's
+        three warm-up passes update the BatchNorm running statistics from ``sample``, as three steps would."""
+        check_graph_capturable(self.frontend)
+        if sample.device.type != "cuda":
+            raise ConfigError(f"fast.cuda_graph needs a CUDA device; the batch is on {sample.device.type}. "
+                              "Leave fast.cuda_graph false off the GPU")
+        torch.cuda.make_graphed_callables(self, (sample.detach().clone(),))
+        # make_graphed_callables installs its forward as an instance attribute; keep it here instead, so
+        # forward() below decides per call (by shape) between the graph and the ordinary path
+        self.graphed = (self.__dict__.pop("forward"), tuple(sample.shape))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        with frontend_fp32():  # true fp32 whatever the body may use (scatnet/precision.py)
+            if self.frontend_grad:
+                return self.frontend(x)
+            with torch.no_grad():
+                return self.frontend(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.graphed is not None and self.training and tuple(x.shape) == self.graphed[1]:
+            return self.graphed[0](x)
+        z = self.features(x)
+        if self.channels_last:
+            z = z.contiguous(memory_format=torch.channels_last)
+        if not self.bf16:
+            return self.fc(self.body(z))
+        # no autocast weight cache: each weight is cast once per forward anyway, and CUDA-graph capture
+        # (capture_cuda_graph) does not support the cache
+        with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, cache_enabled=False):
+            h = self.body(z)
+        return self.fc(h.float())

@@ -1,0 +1,32 @@
+"""A static report.html: tables and figures inline (images as data URIs), so it opens offline anywhere."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
+margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}
+img{max-width:100%}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5em 1em}"""
+
+
+def table_html(headers: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def image_html(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<p><img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}"></p>'
+
+
+def write_report(path: Path, title: str, sections: list[tuple[str, str]]) -> Path:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for heading, content in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{content}")
+    parts.append("</body></html>")
+    Path(path).write_text("\n".join(parts))
+    return Path(path)

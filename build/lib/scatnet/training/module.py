@@ -1,0 +1,142 @@
+"""LightningModule for the hybrid network, with the thesis recipe as defaults.
+
+SGD (lr 0.5, momentum 0.85, weight decay 1e-4), MultiStepLR x0.2 at the milestones, cross entropy.
+Logs, once per epoch, train/loss, train/acc, val/loss, val/acc, test/loss, test/acc (exact means over the
+epoch and all ranks), and train/loss_step every ``trainer.log_every_n_steps`` steps. Nothing in a step
+waits for the GPU: the epoch sums stay on the device (tally.py says why and what it saves).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from scatnet.errors import ConfigError
+from scatnet.models.hybrid import HybridNet
+from scatnet.training.tally import EpochTally
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """After loading a checkpoint: each per-parameter state tensor (momentum) in its parameter's memory format.
+    ``Optimizer.load_state_dict`` keeps the saved strides, so a run saved with contiguous weights and resumed
+    with channels_last ones (CPU -> GPU: fast.channels_last auto) would hand the fused SGD kernel a momentum
+    laid out unlike its parameter, which it reads element for element in memory order: a wrong update."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
+class HybridClassifier(pl.LightningModule):
+    def __init__(self, net: HybridNet, num_classes: int, lr: float = 0.5, momentum: float = 0.85,
+                 weight_decay: float = 1e-4, milestones: Sequence[int] = (60, 80, 100), gamma: float = 0.2,
+                 cuda_graph: bool = False):
+        super().__init__()
+        self.cuda_graph = cuda_graph  # capture the net's training forward/backward at the first batch
+        self.net = net
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.milestones, self.gamma = list(milestones), gamma
+        self.tallies: dict[str, EpochTally] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits.float(), y)
+        self.tallies[stage].update(loss, logits, y)
+        return loss
+
+    def _start(self, stage: str) -> None:
+        self.tallies[stage] = EpochTally(self.device)
+
+    def _end(self, stage: str) -> torch.Tensor:
+        """Log the epoch's mean loss and accuracy (summed over ranks); return the mean loss."""
+        reduce_sum = None
+        if self.trainer.world_size > 1:
+            reduce_sum = lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")  # noqa: E731
+        loss, acc = self.tallies.pop(stage).compute(reduce_sum)
+        self.log_dict({f"{stage}/loss": loss, f"{stage}/acc": acc}, prog_bar=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        loss = self._step(batch, "train")
+        # Only on the steps the loggers write (Lightning writes step metrics every log_every_n_steps): a
+        # self.log call costs more host time than the rest of a GPU step's bookkeeping. Not on the progress
+        # bar: Lightning converts a prog_bar value to a Python number after every later batch (a sync each).
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 0
+        if every and (self.global_step + 1) % every == 0:
+            self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
+        return loss
+
+    def on_fit_start(self) -> None:
+        if self.cuda_graph and self.trainer.world_size > 1:  # also checked on the config (check_graph_trainer)
+            raise ConfigError("fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
+                              "use trainer.devices=1 or leave fast.cuda_graph false")
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self.cuda_graph and self.net.graphed is None:
+            self.net.capture_cuda_graph(batch[0])
+
+    def on_train_epoch_start(self) -> None:
+        self._start("train")
+
+    def on_train_epoch_end(self) -> None:
+        # A NaN/inf loss is a failed run, not a silently diverged one (the sweep records the reason). The
+        # losses are >= 0, so their sum is finite exactly when every step's loss was.
+        if not torch.isfinite(self._end("train")):
+            raise NonFiniteLossError(f"loss became nan or inf during epoch {self.current_epoch}")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def on_validation_epoch_start(self) -> None:
+        self._average_batchnorm_statistics()
+        self._start("val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._end("val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self._average_batchnorm_statistics()
+        self._start("test")
+
+    def _average_batchnorm_statistics(self) -> None:
+        """Under DDP, before every evaluation (and so before every checkpoint, written after validation): each
+        BatchNorm's running mean and variance averaged over the ranks, in one all-reduce. The trainer=ddp config
+        does not broadcast buffers at every step (broadcast_buffers: false: the front end's filters are
+        constants, and rank 0's statistics would be copied over the others' ~5 times a step), so the ranks'
+        statistics drift apart during an epoch; averaged, every rank evaluates with the same model, the one the
+        checkpoint holds."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return
+        stats = [t for m in self.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                 and m.track_running_stats for t in (m.running_mean, m.running_var)]
+        if stats:
+            flat = self.trainer.strategy.reduce(torch.cat([t.flatten() for t in stats]), reduce_op="mean")
+            for t, avg in zip(stats, flat.split([t.numel() for t in stats])):
+                t.copy_(avg.view_as(t))
+
+    def on_test_epoch_end(self) -> None:
+        self._end("test")
+
+    def configure_optimizers(self):
+        # fused: the whole update (weight decay, momentum, step) in one multi-tensor kernel per device instead
+        # of a chain of foreach kernels; same numbers (tests/test_models.py), fewer launches per GPU step
+        opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
+                              weight_decay=self.weight_decay, fused=True)
+        opt.register_load_state_dict_post_hook(match_state_layout)
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.milestones, gamma=self.gamma)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -1,0 +1,252 @@
+"""One training run, from a composed config to a metrics.json: skip if done, resume if killed, record failure.
+
+The run directory is either Hydra's output dir (single runs) or, in sweeps, ``<paths.runs_dir>/<name>-<id>``
+where ``id`` hashes the resolved config (see identity.py). A relaunched sweep therefore finds each run's
+previous state: "completed" -> skipped; a ``checkpoints/last.ckpt`` -> resumed from it; otherwise started.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+
+import scatnet
+from scatnet.errors import ConfigError
+from scatnet.precision import Precision, precision_policy
+from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
+                                      cuda_will_be_used, precision_from_config, precision_option, resolve_auto,
+                                      trainer_overrides)
+from scatnet.training.callbacks import FlushLoggers, ThroughputMonitor
+from scatnet.training.checkpoint_io import AtomicCheckpointIO
+from scatnet.training.identity import run_id, slug
+from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
+from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
+from scatnet.training.module import HybridClassifier
+from scatnet.training.run_folder import (FULL_DISK_ERRNOS, DiskFull, disk_full_message, keep_csv_rows_before,
+                                         start_afresh)
+from scatnet.training.signals import RunInterrupted, stop_on_signals
+from scatnet.training.validate import check_config
+
+log = logging.getLogger("scatnet")
+LAST_CKPT = "last.ckpt"
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """Fix this run's directory and write it back into ``cfg.paths.run_dir`` (loggers interpolate it)."""
+    rid = run_id(cfg)
+    if cfg.paths.get("runs_dir"):
+        run_dir = Path(cfg.paths.runs_dir) / f"{slug(cfg.run_name)}-{rid}"
+    else:
+        run_dir = Path(cfg.paths.run_dir)
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(run_dir)
+        cfg.run_id = rid  # loggers use it (a resumed run continues the same W&B run)
+    return run_dir
+
+
+def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
+    """Run (or skip, or resume) one training run; return its metrics.json content.
+
+    The run folder is locked while this process owns it (lock.py): when another live process holds it, the
+    run is skipped with status "running elsewhere" and nothing is written. On an exception the run is
+    recorded as failed with its reason; it is re-raised when ``reraise``. A signal (SIGTERM, Ctrl-C) records
+    it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
+    """
+    check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
+    refused = None
+    try:
+        check_config(cfg)
+        precision = precision_from_config(cfg)
+        build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
+    except ConfigError as e:
+        if reraise:  # a single run: refused before anything is written
+            raise
+        refused, precision = e, Precision()  # one point of a sweep's grid: recorded as failed, the sweep goes on
+    run_dir = resolve_run_dir(cfg)
+    lock = RunLock(run_dir)
+    if is_rank_zero() and not lock.acquire():  # DDP's other ranks run inside rank 0's ownership
+        log.warning("skip %s: %s holds it", run_dir, lock.holder())
+        return {"status": RUNNING_ELSEWHERE, "run_dir": str(run_dir), "run_name": str(cfg.run_name),
+                "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "holder": lock.holder()}
+    try:
+        with stop_on_signals():
+            return _train_owned(cfg, run_dir, precision, reraise, refused)
+    finally:
+        lock.release()
+
+
+def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool,
+                 refused: ConfigError | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    previous = read_metrics(run_dir)
+    if cfg.get("force", False):
+        start_afresh(run_dir)
+    elif is_completed(previous):
+        log.info("skip %s: already completed (test_acc %.2f%%)", run_dir, previous.get("test_acc") or float("nan"))
+        previous["skipped"] = True
+        return previous
+
+    metrics: dict[str, Any] = {
+        "status": "running", "run_id": str(cfg.run_id), "run_name": str(cfg.run_name), "run_dir": str(run_dir),
+        "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "seed": int(cfg.seed),
+        "test_acc": None, "best_val_acc": None, "epochs_completed": 0, "max_epochs": int(cfg.trainer.max_epochs),
+        "wall_seconds": None, "images_per_second": None,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "version": scatnet.__version__, "git_commit": git_commit(),
+        "started_at": dt.datetime.now().isoformat(timespec="seconds"), "host_python": platform.python_version(),
+        "torch": torch.__version__, "precision": precision.record(),
+    }
+    last = run_dir / "checkpoints" / LAST_CKPT
+    resumed_from = _resumable_epoch(last)
+    # the launches that built the current checkpoint (a fresh start forgets the earlier attempts' time)
+    launches = list((previous or {}).get("launches") or []) if resumed_from is not None else []
+    launch = {"started_at": metrics["started_at"], "resumed_from_epoch": resumed_from}
+    metrics["launches"] = [*launches, launch]
+
+    def finish(status: str, **extra) -> dict[str, Any]:
+        launch.update(wall_seconds=round(time.perf_counter() - t0, 3), status=status)
+        metrics.update(status=status, **extra)
+        metrics["wall_seconds"] = round(sum(lc.get("wall_seconds") or 0.0 for lc in metrics["launches"]), 3)
+        write_metrics(run_dir, metrics)
+        return metrics
+
+    try:
+        write_metrics(run_dir, metrics)
+        if refused is not None:
+            raise refused
+        with precision_policy(precision):
+            metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from))
+    except RunInterrupted as e:
+        e.args = (_interrupted_message(e, run_dir),)
+        finish("interrupted", reason=str(e))
+        raise
+    except BaseException as e:  # noqa: BLE001 - any ending that is not completion is recorded, then re-raised
+        if isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS:
+            e = DiskFull(disk_full_message(run_dir))
+        finish("failed", reason=f"{type(e).__name__}: {e}".strip())
+        if isinstance(e, DiskFull):
+            raise e from None
+        if reraise or not isinstance(e, Exception):
+            raise
+        log.error("run %s failed: %s", run_dir, metrics["reason"])
+        return metrics
+    metrics["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
+    return finish("completed")
+
+
+def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
+    epoch = _resumable_epoch(run_dir / "checkpoints" / LAST_CKPT, quiet=True)
+    kept = f"its checkpoint resumes at epoch {epoch}" if epoch is not None else "no epoch had finished"
+    return (f"{e.args[0]} in run {run_dir} ({kept}); relaunch the same command to "
+            f"{'resume' if epoch is not None else 'start it again'}")
+
+
+def _build_module(cfg: DictConfig, precision: Precision | None = None) -> HybridClassifier:
+    on_cuda = cuda_will_be_used(cfg)
+    precision = precision or precision_from_config(cfg)
+    precision_option(cfg.trainer.get("precision", "32-true"))
+    frontend = build(cfg.frontend)
+    size = int(cfg.data.image_size)
+    frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
+    net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
+    fast = cfg.get("fast", {}) or {}
+    compile = compile_option(fast.get("compile", False))
+    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
+    net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16,
+                        compile=compile)
+    o = cfg.optim
+    return HybridClassifier(net, num_classes=cfg.data.num_classes, lr=o.lr, momentum=o.momentum,
+                            weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma,
+                            cuda_graph=cuda_graph)
+
+
+def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None) -> dict[str, Any]:
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    datamodule = build(cfg.data)
+    module = _build_module(cfg, precision)
+    throughput = ThroughputMonitor()
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks: list[pl.Callback] = [
+        throughput,
+        FlushLoggers(),
+        # One rolling checkpoint, rewritten at the end of every epoch (after validation and after the
+        # throughput monitor has recorded the epoch, so its state is complete): what a killed run resumes from.
+        ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False, save_on_train_epoch_end=True),
+    ]
+    loggers = build_loggers(cfg)
+    if loggers:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    if cfg.get("progress_bar", True):
+        callbacks.append(RichProgressBar())
+    trainer: pl.Trainer = build(cfg.trainer, logger=loggers or False, callbacks=callbacks,
+                                default_root_dir=str(run_dir), enable_progress_bar=bool(cfg.get("progress_bar", True)),
+                                enable_model_summary=False, plugins=[AtomicCheckpointIO()], **trainer_overrides(cfg))
+    for lg in loggers:  # the resolved config, interpolations resolved, on every dashboard
+        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    last = ckpt_dir / LAST_CKPT
+    keep_csv_rows_before(run_dir, resumed_from or 0)  # a resume, restart or retry never repeats rows
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resumed_from is not None else None)
+        if trainer.interrupted:
+            raise KeyboardInterrupt("training was interrupted")
+        epochs_done = int(trainer.current_epoch)
+        test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    finally:
+        _finish_loggers(loggers)
+    out = {
+        "test_acc": round(float(test["test/acc"]) * 100.0, 4),
+        "test_loss": float(test["test/loss"]),
+        "best_val_acc": None if throughput.best_val_acc is None else round(throughput.best_val_acc, 4),
+        "epochs_completed": epochs_done,
+        "resumed_from_epoch": resumed_from,
+        "device": _device_name(module.device),
+        "world_size": trainer.world_size,
+        # all epochs' time, including those before a resume (the callback's state is in the checkpoint)
+        "train_seconds": round(sum(throughput.epoch_seconds), 3),
+        **throughput.summary(),
+    }
+    return out
+
+
+def _finish_loggers(loggers: list) -> None:
+    """Close each W&B run: the next run of a sweep (same process) must start its own."""
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger" and getattr(lg, "_experiment", None) is not None:
+            lg.experiment.finish()
+
+
+def _resumable_epoch(last: Path, quiet: bool = False) -> int | None:
+    """The epoch a killed run resumes at, or None to start afresh. A checkpoint that cannot be read, or is not
+    a Lightning checkpoint of this kind, is set aside (renamed ``.corrupt``) rather than trusted."""
+    if not last.exists():
+        return None
+    try:
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        epoch = int(ckpt["epoch"]) + 1
+        missing = [k for k in ("pytorch-lightning_version", "state_dict", "optimizer_states") if k not in ckpt]
+        if missing:
+            raise KeyError(f"not a Lightning training checkpoint (no {', '.join(missing)})")
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint
+        log.warning("checkpoint %s is unusable (%s); set aside as %s.corrupt, starting this run afresh", last, e,
+                    last.name)
+        last.replace(last.with_suffix(".ckpt.corrupt"))
+        return None
+    if not quiet:
+        log.info("resuming from %s at epoch %d", last, epoch)
+    return epoch
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
