@@ -1,3 +1,0 @@
-from scatnet.cli.train import main
-
-main()
