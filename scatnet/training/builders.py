@@ -111,8 +111,10 @@ def check_graph_trainer(trainer: DictConfig) -> None:
 def processes_per_run(trainer: DictConfig) -> int:
     """How many processes Lightning runs for one run: devices (x nodes)."""
     devices, nodes = trainer.get("devices", 1), int(trainer.get("num_nodes", 1) or 1)
-    if isinstance(devices, (list, tuple, ListConfig)) or (isinstance(devices, str) and "," in devices):
-        n = len(devices) if not isinstance(devices, str) else len([d for d in devices.split(",") if d.strip()])
+    if isinstance(devices, str) and "," in devices:  # "0,1": a list of device ids, as Lightning reads it
+        devices = [d for d in devices.split(",") if d.strip()]
+    if isinstance(devices, (list, tuple, ListConfig)):
+        n = len(devices)
     elif devices in (-1, "-1", "auto"):
         acc = str(trainer.get("accelerator", "auto"))
         n = torch.cuda.device_count() if acc in ("gpu", "cuda", "auto") else 1

@@ -13,7 +13,6 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from scatnet.errors import ConfigError
 from scatnet.models.hybrid import HybridNet
 from scatnet.training.tally import EpochTally
 
@@ -77,11 +76,6 @@ class HybridClassifier(pl.LightningModule):
         if every and (self.global_step + 1) % every == 0:
             self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
         return loss
-
-    def on_fit_start(self) -> None:
-        if self.cuda_graph and self.trainer.world_size > 1:  # also checked on the config (check_graph_trainer)
-            raise ConfigError("fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
-                              "use trainer.devices=1 or leave fast.cuda_graph false")
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         if self.cuda_graph and self.net.graphed is None:

@@ -61,11 +61,11 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
     """
     check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
-    refused = None
+    refused, frontend = None, None
     try:
         check_config(cfg)
         precision = precision_from_config(cfg)
-        build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
+        frontend = build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
     except ConfigError as e:
         if reraise:  # a single run: refused before anything is written
             raise
@@ -78,13 +78,13 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
                 "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "holder": lock.holder()}
     try:
         with stop_on_signals():
-            return _train_owned(cfg, run_dir, precision, reraise, refused)
+            return _train_owned(cfg, run_dir, precision, reraise, refused, frontend)
     finally:
         lock.release()
 
 
 def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool,
-                 refused: ConfigError | None = None) -> dict[str, Any]:
+                 refused: ConfigError | None = None, frontend=None) -> dict[str, Any]:
     t0 = time.perf_counter()
     previous = read_metrics(run_dir)
     if cfg.get("force", False):
@@ -123,7 +123,7 @@ def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: 
         if refused is not None:
             raise refused
         with precision_policy(precision):
-            metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from))
+            metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from, frontend))
     except RunInterrupted as e:
         e.args = (_interrupted_message(e, run_dir),)
         finish("interrupted", reason=str(e))
@@ -149,11 +149,12 @@ def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
             f"{'resume' if epoch is not None else 'start it again'}")
 
 
-def _build_module(cfg: DictConfig, precision: Precision | None = None) -> HybridClassifier:
+def _build_module(cfg: DictConfig, precision: Precision | None = None, frontend=None) -> HybridClassifier:
+    """``frontend``: the one train() built (and so checked) already, else built here."""
     on_cuda = cuda_will_be_used(cfg)
     precision = precision or precision_from_config(cfg)
     precision_option(cfg.trainer.get("precision", "32-true"))
-    frontend = build(cfg.frontend)
+    frontend = frontend if frontend is not None else build(cfg.frontend)
     size = int(cfg.data.image_size)
     frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
     net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
@@ -168,10 +169,11 @@ def _build_module(cfg: DictConfig, precision: Precision | None = None) -> Hybrid
                             cuda_graph=cuda_graph)
 
 
-def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None) -> dict[str, Any]:
+def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None,
+                  frontend=None) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
-    module = _build_module(cfg, precision)
+    module = _build_module(cfg, precision, frontend)
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
