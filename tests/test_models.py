@@ -88,12 +88,15 @@ def test_compiled_net_keeps_its_state_dict_keys_and_output():
     assert torch.allclose(compiled(x), eager(x), atol=1e-5, rtol=1e-4)
 
 
-def test_kymatio_morlet_front_end_traces_as_one_graph():
-    """MorletScattering is marked compilable: dynamo captures kymatio's forward whole, no graph breaks (that it
+def test_morlet_front_ends_trace_as_one_graph():
+    """MorletScattering is marked compilable: dynamo captures kymatio's forward, and scatnet's, whole, no graph breaks (that it
     reads nothing from the host is tests/test_cuda_graph.py's)."""
     torch._dynamo.reset()
-    explain = torch._dynamo.explain(MorletScattering(6, 16))(torch.randn(2, 3, 16, 16))
+    explain = torch._dynamo.explain(MorletScattering(6, 16, impl="kymatio"))(torch.randn(2, 3, 16, 16))
     assert explain.graph_count == 1 and explain.graph_break_count == 0 and explain.op_count > 100
+    torch._dynamo.reset()
+    explain = torch._dynamo.explain(MorletScattering(6, 16, impl="fast"))(torch.randn(2, 3, 16, 16))
+    assert explain.graph_count == 1 and explain.graph_break_count == 0, explain.break_reasons
 
 
 def test_optimizer_is_the_thesis_sgd_as_one_fused_update():

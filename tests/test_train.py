@@ -45,7 +45,7 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     assert m["test_acc"] > 25.0  # chance is 10% (4 epochs on 1295 digits)
     assert m["config"]["frontend"]["L"] == 6
     last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("scatnet: morlet6(L=6) on digits: test acc") and str(run_dir) in last
+    assert last.startswith("scatnet: morlet6(L=6, impl=fast) on digits: test acc") and str(run_dir) in last
 
 
 @pytest.mark.parametrize("override,needle", [
@@ -85,7 +85,7 @@ BAD_INPUT = [
     ("optim.milestones=[80,60]", "optim.milestones=[80, 60] is not valid; it must be a list of increasing epochs"),
     ("model.width=0", "model.width=0 is not valid; it must be an integer >= 1"),
     ("fast.tf32=maybe", "fast.tf32='maybe' is not valid; choose one of: True, False"),
-    ("frontend=morlet8 frontend.impl=pytorch", "frontend.impl='pytorch' is not valid; choose one of: kymatio, fast"),
+    ("frontend=morlet8 frontend.impl=pytorch", "frontend.impl='pytorch' is not valid; choose one of: fast, kymatio"),
     ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
     ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
     ("data.nosuchkey=1", "Could not override 'data.nosuchkey'"),

@@ -69,12 +69,15 @@ DTCWT_SETTINGS = [
 
 def all_cases() -> list[Case]:
     cases = [
-        Case("KyMatIO Morlet L=8", "kymatio", "morlet8", lambda s: MorletScattering(8, s), _kymatio_reference(8)),
-        Case("KyMatIO Morlet L=6", "kymatio", "morlet6", lambda s: MorletScattering(6, s), _kymatio_reference(6)),
-        # scatnet's batched Morlet (frontend.impl=fast), checked against kymatio like the DTCWT pair
-        Case("Morlet L=8 [scatnet fast]", "scatnet", "morlet8_fast", lambda s: MorletScattering(8, s, impl="fast"),
+        # training-step labels: the preset's name for its default implementation, a suffix for the other
+        Case("KyMatIO Morlet L=8", "kymatio", "morlet8_kymatio", lambda s: MorletScattering(8, s, impl="kymatio"),
              _kymatio_reference(8)),
-        Case("Morlet L=6 [scatnet fast]", "scatnet", None, lambda s: MorletScattering(6, s, impl="fast"),
+        Case("KyMatIO Morlet L=6", "kymatio", "morlet6_kymatio", lambda s: MorletScattering(6, s, impl="kymatio"),
+             _kymatio_reference(6)),
+        # scatnet's batched Morlet (frontend.impl=fast, the presets' default), checked against kymatio
+        Case("Morlet L=8 [scatnet fast]", "scatnet", "morlet8", lambda s: MorletScattering(8, s, impl="fast"),
+             _kymatio_reference(8)),
+        Case("Morlet L=6 [scatnet fast]", "scatnet", "morlet6", lambda s: MorletScattering(6, s, impl="fast"),
              _kymatio_reference(6)),
     ]
     for label, w, p in DTCWT_SETTINGS:

@@ -23,7 +23,6 @@ from scatnet.bench.measure import memory_held_for_backward, time_forward_backwar
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
-from scatnet.models.hybrid import GRAPH_CAPTURABLE
 from scatnet.precision import Precision, precision_policy
 
 # Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
@@ -114,8 +113,8 @@ def extra_runs(args, cases, cuda: bool) -> list[tuple]:
     hybrids = [case for case in cases if case.frontend is not None]
     runs = [(case, mode, False) for mode in args.compile for case in hybrids if cuda or "Morlet" not in case.name]
     if args.cuda_graph and cuda:  # eager step, forward/backward as CUDA-graph replays (fast.cuda_graph)
-        runs += [(case, False, True) for case in hybrids if case.frontend.removesuffix("_fast") in GRAPH_CAPTURABLE
-                 or case.frontend == "dtcwt_fast"]
+        # a front end a CUDA graph can record says so itself (Frontend.compilable); the size does not matter
+        runs += [(case, False, True) for case in hybrids if case.build(32).compilable]
     return sorted(runs, key=lambda run: "Morlet" in run[0].name)  # stable: DTCWT rows first
 
 

@@ -24,9 +24,7 @@ log = logging.getLogger("scatnet")
 
 def summary_line(m: dict) -> str:
     fe = m.get("config", {}).get("frontend", {})
-    opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L") if k in fe)
-    if fe.get("impl") == "fast":
-        opts += ", impl=fast"
+    opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L", "impl") if k in fe)
     if m.get("status") == RUNNING_ELSEWHERE:
         return f"scatnet: {m.get('run_name')}: skipped, running elsewhere ({m.get('holder')}) -> {m.get('run_dir')}"
     if m.get("status") != "completed":

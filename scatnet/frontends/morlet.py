@@ -1,5 +1,6 @@
-"""Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), or scatnet's exact batched version of
-it (``impl="fast"``, morlet_fast.py), reshaped for a CNN.
+"""Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), computed by scatnet's exact batched
+version of it (``impl="fast"``, morlet_fast.py, the default) or by kymatio itself (``impl="kymatio"``, the
+reference), reshaped for a CNN.
 
 kymatio returns (B, C, K, H/4, W/4) with K = 1 + J*L + L^2*J*(J-1)/2 (81 for L=8, 49 for L=6); the hybrid
 needs (B, C*K, H/4, W/4).
@@ -15,7 +16,7 @@ from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend, check_image_side
 
 ORIENTATIONS = (6, 8)
-IMPLS = ("kymatio", "fast")  # kymatio's Scattering2D (the reference) | scatnet's batched version (morlet_fast.py)
+IMPLS = ("fast", "kymatio")  # scatnet's batched version (morlet_fast.py) | kymatio's Scattering2D (the reference)
 
 
 def morlet_coefficients(J: int, L: int) -> int:
@@ -30,7 +31,7 @@ class MorletScattering(Frontend):
     compilable = True
 
     def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None,
-                 impl: str = "kymatio"):
+                 impl: str = "fast"):
         super().__init__()
         self.name = name or f"morlet{L}"
         check_choice("frontend.L", L, ORIENTATIONS)

@@ -4,71 +4,33 @@ The same mathematics, step for step (kymatio/scattering2d/core/scattering2d.py):
 (its own ``Pad``), its filter bank (``filter_bank``, built once as buffers), products with the filters in the
 Fourier domain, subsampling by periodisation (the mean of the k x k aliases: the spectrum of x[::k, ::k]),
 the modulus, the low-pass averaging, the unpadding, and its output order (S0; S1 by scale then angle; S2 by
-first path, then second scale and angle). What changes is how: one FFT of the padded input; per scale, every
-angle's filter in one broadcast multiply, one batched inverse FFT, one modulus, one FFT; the second order
-batched per first-order scale. kymatio's torch backend runs each path on its own (a few hundred small kernels).
+first path, then second scale and angle). What changes is how:
 
-Backward: the transform is recomputed from its input (activation checkpointing), so what it holds for the
-backward is the input alone; the gradient is autograd's through the same operations.
+- one FFT of the padded input; per scale, every angle's filter applied and periodised in one pass over the
+  k x k aliases (``filtered``), one batched inverse FFT, one modulus; the second order batched per first-order
+  scale. kymatio's torch backend runs each path on its own (a few hundred small kernels).
+- the low-pass averaging is linear and ends in a few output pixels: low-pass, periodisation, inverse FFT and
+  unpadding together are one matrix from a map to its coefficients (``lowpass_operator``, built in float64
+  from kymatio's filter), so a coefficient map costs one matrix product instead of an FFT, a product, a
+  periodisation and an inverse FFT. Where that matrix would be large (images over 64 x 64), the FFT way.
+- the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
+  input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 
+from scatnet.frontends.morlet_ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
+                                          lowpass_fft_adjoint, lowpass_operator, modulus, times_real)
 
-def periodize(x: torch.Tensor, k: int) -> torch.Tensor:
-    """kymatio's subsample_fourier: the spectrum of the signal subsampled by k on both axes (the mean of the
-    k x k aliases), as slice sums on the real view: a strided mean over complex values is several times
-    slower on a CPU."""
-    if k == 1:
-        return x
-    r = torch.view_as_real(x)                     # (..., m, n, 2)
-    m, n = r.shape[-3], r.shape[-2]
-    r = sum(r[..., i * (m // k):(i + 1) * (m // k), :, :] for i in range(k))
-    r = sum(r[..., i * (n // k):(i + 1) * (n // k), :] for i in range(k))
-    return torch.view_as_complex(r * (1.0 / (k * k)))
-
-
-def fft2_of_real(x: torch.Tensor) -> torch.Tensor:
-    """kymatio's rfft: the FFT of a real signal (torch's real-input FFT: the same values to rounding)."""
-    return torch.fft.fft2(x)
-
-
-def lowpass(u: torch.Tensor, phi: torch.Tensor, k: int) -> torch.Tensor:
-    """Averaging by phi, subsampling by k, back to space, unpadded: one scattering coefficient map."""
-    return torch.fft.ifft2(periodize(u * phi, k)).real[..., 1:-1, 1:-1]
-
-
-def modulus_spectrum(u: torch.Tensor) -> torch.Tensor:
-    """|ifft2(u)|, back in the Fourier domain: the nonlinearity between two orders. The modulus as kymatio
-    computes it, sqrt(re^2 + im^2) (complex abs is a slower hypot on a CPU)."""
-    z = torch.view_as_real(torch.fft.ifft2(u))
-    return fft2_of_real(z.square().sum(-1).sqrt())
-
-
-def scattering2d(x_padded: torch.Tensor, phi: list[torch.Tensor], psi: list[list[torch.Tensor]], J: int
-                 ) -> torch.Tensor:
-    """(N, Mp, Np) padded images -> (N, K, Mp / 2^J - 2, Np / 2^J - 2), K = 1 + J L + L^2 J (J - 1) / 2.
-
-    ``phi[res]``: the low-pass at resolution res; ``psi[j][res]``: the (L, Mr, Nr) wavelets of scale j, every
-    angle, at resolution res (kymatio's ``psi[n]['levels'][res]`` stacked over its angles)."""
-    u0 = fft2_of_real(x_padded)
-    maps = [lowpass(u0, phi[0], 2**J)[:, None]]
-    second = []
-    for j1 in range(J):
-        u1 = modulus_spectrum(periodize(u0[:, None] * psi[j1][0], 2**j1))     # (N, L, M1, N1)
-        maps.append(lowpass(u1, phi[j1], 2 ** (J - j1)))
-        if j1 + 1 < J:
-            # every larger scale's angles for each first-order path: (N, L1, (J - j1 - 1) L, h, w)
-            paths = [lowpass(modulus_spectrum(periodize(u1[:, :, None] * psi[j2][j1], 2 ** (j2 - j1))),
-                             phi[j2], 2 ** (J - j2)) for j2 in range(j1 + 1, J)]
-            second.append(torch.cat(paths, dim=2).flatten(1, 2))
-    return torch.cat(maps + second, dim=1)
-
-
-CPU_CHUNK_MAPS = 8
+# Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
+DENSE_LOWPASS_MAX = 1 << 22
+# Maps are transformed a chunk at a time, so that the second order's spectra of one chunk stay near this many
+# bytes: on a CPU so that they stay in cache (16-32 maps at 32 x 32 measured best), on a GPU so that a
+# thesis-size batch (128 x 3 x 256 x 256: 3.4 GB of such spectra at once) fits beside training on any card.
+CPU_CHUNK_BYTES = 6 << 20
+GPU_CHUNK_BYTES = 1 << 30
 
 
 class FastMorletScattering(nn.Module):
@@ -82,40 +44,138 @@ class FastMorletScattering(nn.Module):
         from kymatio.scattering2d.utils import compute_padding
 
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
-        self.J, self.L, self.shape = J, L, (m, n)
+        self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
+        self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
         self.pad = Pad([(mp - m) // 2, (mp - m + 1) // 2, (np_ - n) // 2, (np_ - n + 1) // 2], [m, n])
         bank = filter_bank(mp, np_, J, L)
-        dtype = torch.float32  # as kymatio's buffers; .double() converts them with the module
-
-        def tensor(a):
-            return torch.as_tensor(a, dtype=dtype)
-
-        for res, level in enumerate(bank["phi"]["levels"]):
-            self.register_buffer(f"phi_{res}", tensor(level), persistent=False)
+        # kymatio's filters are float32 (so are its buffers); .double() converts them with the module
+        phi = [torch.as_tensor(level, dtype=torch.float32) for level in bank["phi"]["levels"]]
+        self.dense_lowpass = mp * np_ * self.out_shape[0] * self.out_shape[1] <= DENSE_LOWPASS_MAX
+        for res in range(J):
+            if self.dense_lowpass:
+                t = lowpass_operator(phi[res], 2 ** (J - res))
+                self.register_buffer(f"lowpass_{res}", t.float(), persistent=False)
+                # kept in float64 too: a float64 module is then exact (float32 -> float64 would not restore it)
+                self.register_buffer(f"lowpass64_{res}", t, persistent=False)
+            else:
+                self.register_buffer(f"phi_{res}", phi[res], persistent=False)
         for j in range(J):
             filters = [p for p in bank["psi"] if p["j"] == j]
             assert [p["theta"] for p in filters] == list(range(L))  # kymatio's order: angle within scale
-            for res in range(max(j, 1)):
-                stacked = torch.stack([tensor(p["levels"][res]) for p in filters])
-                self.register_buffer(f"psi_{j}_{res}", stacked, persistent=False)
+            for res in range(max(j, 1)):  # scale j is applied at every coarser first-order resolution
+                stacked = torch.stack([torch.as_tensor(p["levels"][res], dtype=torch.float32) for p in filters])
+                self.register_buffer(f"psi_{j}_{res}", filter_blocks(stacked, 2 ** (j - res)), persistent=False)
 
-    def filters(self) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
-        phi = [getattr(self, f"phi_{res}") for res in range(self.J)]
-        psi = [[getattr(self, f"psi_{j}_{res}") for res in range(max(j, 1))] for j in range(self.J)]
-        return phi, psi
+    # -- the pieces, at the resolution of a scale ------------------------------------------------------------
+
+    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spectra (n, P, M_res, N_res) -> (z, |z|): every angle of scale j, (n, P, L, M_j, N_j)."""
+        z = torch.fft.ifft2(filtered(u, getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)))
+        return z, modulus(z)
+
+    def lowpass(self, maps: torch.Tensor, res: int) -> torch.Tensor:
+        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J)."""
+        if self.dense_lowpass:
+            return (maps.flatten(-2) @ self.lowpass_matrix(res, maps.dtype)).unflatten(-1, self.out_shape)
+        return lowpass_fft(maps, getattr(self, f"phi_{res}"), 2 ** (self.J - res))
+
+    def lowpass_adjoint(self, g: torch.Tensor, res: int) -> torch.Tensor:
+        if self.dense_lowpass:
+            size = (self.padded[0] // 2**res, self.padded[1] // 2**res)
+            return (g.flatten(-2) @ self.lowpass_matrix(res, g.dtype).T).unflatten(-1, size)
+        return lowpass_fft_adjoint(g, getattr(self, f"phi_{res}"), 2 ** (self.J - res))
+
+    def lowpass_matrix(self, res: int, dtype: torch.dtype) -> torch.Tensor:
+        name = "lowpass64" if dtype == torch.float64 else "lowpass"
+        return getattr(self, f"{name}_{res}").to(dtype)
+
+    # -- the transform and its adjoint -----------------------------------------------------------------------
+
+    def scattering2d(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, Mp, Np) padded maps -> (n, K, Mp / 2^J - 2, Np / 2^J - 2): S0, S1 by scale then angle, S2 by
+        first path, then second scale and angle (kymatio's order)."""
+        u0 = torch.fft.fft2(x)[:, None]
+        coeffs, second = [self.lowpass(x, 0)[:, None]], []
+        for j1 in range(self.J):
+            _, m1 = self.wavelet_modulus(u0, j1, 0)
+            m1 = m1[:, 0]                                                      # (n, L, M_j1, N_j1)
+            coeffs.append(self.lowpass(m1, j1))
+            u1 = torch.fft.fft2(m1) if j1 + 1 < self.J else None
+            for j2 in range(j1 + 1, self.J):
+                second.append(self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2))  # (n, L1, L2, h, w)
+        if second:  # by first path (angle of j1), then j2 and its angle
+            coeffs.append(torch.cat(second, dim=2).flatten(1, 2))
+        return torch.cat(coeffs, dim=1)
+
+    def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
+        reverse, with the intermediates recomputed from x. The adjoint of ifft2 is fft2 / size, of fft2 on a
+        real map size * ifft2's real part, of the modulus g z / |z|."""
+        J, L = self.J, self.L
+        sizes = [(self.padded[0] // 2**j) * (self.padded[1] // 2**j) for j in range(J)]
+        gs1 = g[:, 1:1 + J * L].unflatten(1, (J, L))
+        gs2 = g[:, 1 + J * L:].unflatten(1, (L, -1))            # (n, L1, the paths after each first path, ..)
+        u0 = torch.fft.fft2(x)[:, None]
+        gu0, first = 0, 0                                        # first: where j1's paths start in gs2
+        for j1 in range(J):
+            z1, m1 = self.wavelet_modulus(u0, j1, 0)
+            # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
+            gm1 = self.lowpass_adjoint(gs1[:, j1], j1).mul_(1 / sizes[j1])
+            if j1 + 1 < J:
+                u1, gu1 = torch.fft.fft2(m1[:, 0]), 0
+                for j2 in range(j1 + 1, J):
+                    z2, m2 = self.wavelet_modulus(u1, j2, j1)
+                    gm2 = self.lowpass_adjoint(gs2[:, :, first:first + L], j2).mul_(1 / sizes[j2])
+                    gy2 = torch.fft.fft2(times_real(z2, gm2.div_(m2)))
+                    gu1 = gu1 + filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1))
+                    first += L
+                gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
+            gy1 = torch.fft.fft2(times_real(z1[:, 0], gm1.div_(m1[:, 0])))[:, None]
+            gu0 = gu0 + filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1)
+        return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0[:, 0]).real, alpha=sizes[0])
+
+    # -- batches ---------------------------------------------------------------------------------------------
+
+    def chunk_maps(self, x: torch.Tensor) -> int:
+        second_order_bytes = self.L**2 * (self.padded[0] // 2) * (self.padded[1] // 2) * 2 * x.element_size()
+        return max(1, (CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES) // second_order_bytes)
+
+    def padded_maps(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, m, n = x.shape
+        return self.pad(x.reshape(b * c, m, n))[..., 0]
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, m, n = x.shape
-        phi, psi = self.filters()
-        maps = self.pad(x.reshape(b * c, m, n))[..., 0]
-        # On a CPU the batched intermediates (the second order is N x L^2 spectra) outgrow the caches: a few
-        # maps at a time is ~2x faster at 128x3x32x32. On a GPU, the whole batch at once.
-        step = CPU_CHUNK_MAPS if x.device.type == "cpu" and not torch.compiler.is_compiling() else len(maps)
-        chunks = [scattering2d(chunk, phi, psi, self.J) for chunk in maps.split(step)]
-        s = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-        return s.reshape(b, c, *s.shape[1:])
+        """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
+        maps = self.padded_maps(x)
+        chunks = [self.scattering2d(chunk) for chunk in maps.split(self.chunk_maps(maps))]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and x.requires_grad:
-            return checkpoint(self.transform, x, use_reentrant=False)
-        return self.transform(x)
+        b, c = x.shape[:2]
+        needs_grad = torch.is_grad_enabled() and x.requires_grad
+        s = MorletScatteringFunction.apply(x, self) if needs_grad else self.transform(x)
+        return s.reshape(b, c, *s.shape[1:])
+
+
+class MorletScatteringFunction(torch.autograd.Function):
+    """(B, C, H, W) images -> (B*C, K, h, w) coefficients; saves only the images for the backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, module: FastMorletScattering) -> torch.Tensor:
+        ctx.module = module
+        ctx.save_for_backward(x)
+        return module.transform(x)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        module = ctx.module
+        with torch.enable_grad():  # the reflection padding's adjoint, by autograd (cheap, holds nothing)
+            xi = x.detach().requires_grad_(True)
+            maps = module.padded_maps(xi)
+        step = module.chunk_maps(maps)
+        g_maps = torch.cat([module.scattering2d_backward(xc, gc)
+                            for xc, gc in zip(maps.detach().split(step), g.split(step))])
+        (gx,) = torch.autograd.grad(maps, xi, g_maps)
+        return gx, None

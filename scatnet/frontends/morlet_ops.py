@@ -1,0 +1,101 @@
+"""The pieces of scatnet's Morlet scattering (morlet_fast.py) and their adjoints, for the hand-written backward.
+
+Spectra are complex tensors; a filter bank is real (kymatio's Morlet filters are real in the Fourier domain),
+kept as its k x k alias blocks (``filter_blocks``), so that a product with every filter and the periodisation
+that follows it are one multiply-add per alias block on the real view of the spectra.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def alias_blocks(u: torch.Tensor, k: int) -> torch.Tensor:
+    """(..., M, N) complex -> (..., k*k, M/k * N/k * 2) real: the k x k aliases that periodisation sums."""
+    *lead, m, n = u.shape
+    nd = len(lead)
+    r = torch.view_as_real(u).reshape(*lead, k, m // k, k, n // k, 2)
+    r = r.permute(*range(nd), nd, nd + 2, nd + 1, nd + 3, nd + 4)
+    return r.reshape(*lead, k * k, -1)
+
+
+def from_alias_blocks(r: torch.Tensor, k: int, m: int, n: int) -> torch.Tensor:
+    """The inverse of alias_blocks: (..., k*k, M/k * N/k * 2) real -> (..., M, N) complex."""
+    *lead, _, _ = r.shape
+    nd = len(lead)
+    r = r.reshape(*lead, k, k, m // k, n // k, 2).permute(*range(nd), nd, nd + 2, nd + 1, nd + 3, nd + 4)
+    return torch.view_as_complex(r.reshape(*lead, m, n, 2).contiguous())
+
+
+def filter_blocks(psi: torch.Tensor, k: int) -> torch.Tensor:
+    """(L, M, N) real filters -> (k*k, L, M/k * N/k * 2): each alias block divided by k*k (the mean of
+    periodisation; a power of two, so exact), the value repeated for the real and imaginary parts."""
+    blocks = alias_blocks(torch.complex(psi, psi), k)
+    return (blocks / (k * k)).transpose(0, 1).contiguous()
+
+
+def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """Every filter applied to every spectrum, then periodised by k: (n, P, M, N) spectra and (k*k, L, ...)
+    filter blocks -> (n, P, L, M/k, N/k) spectra. One multiply-add per alias block."""
+    n, p, m, w = u.shape
+    r = alias_blocks(u, k)[:, :, None]                     # (n, P, 1, k*k, D)
+    out = r[:, :, :, 0] * psi_blocks[0]
+    for b in range(1, k * k):
+        out = out.addcmul_(r[:, :, :, b], psi_blocks[b])
+    return torch.view_as_complex(out.view(n, p, -1, m // k, w // k, 2))
+
+
+def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """The adjoint of ``filtered``: (n, P, L, M/k, N/k) -> (n, P, M, N); each alias block gets the sum over
+    the filters of gradient times filter (periodisation's adjoint repeats a spectrum over its aliases)."""
+    n, p, l_, m, w = g.shape
+    r = torch.view_as_real(g).reshape(n, p, l_, 1, -1)
+    blocks = r[:, :, 0] * psi_blocks[:, 0]                  # (n, P, k*k, D)
+    for f in range(1, l_):
+        blocks = blocks.addcmul_(r[:, :, f], psi_blocks[:, f])
+    return from_alias_blocks(blocks, k, m * k, w * k)
+
+
+def modulus(z: torch.Tensor) -> torch.Tensor:
+    """|z| as kymatio computes it, sqrt(re^2 + im^2); complex abs is a slower hypot on a CPU."""
+    r = torch.view_as_real(z)
+    re, im = r[..., 0], r[..., 1]
+    return torch.addcmul(re * re, im, im).sqrt_()
+
+
+def times_real(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Complex z times real w, as two real products (a complex product would first make w complex)."""
+    return torch.view_as_complex(torch.view_as_real(z) * w[..., None])
+
+
+def periodize(x: torch.Tensor, k: int) -> torch.Tensor:
+    """kymatio's subsample_fourier: the mean of the k x k aliases of a spectrum."""
+    if k == 1:
+        return x
+    r = alias_blocks(x, k).sum(-2) * (1.0 / (k * k))
+    return torch.view_as_complex(r.view(*x.shape[:-2], x.shape[-2] // k, x.shape[-1] // k, 2))
+
+
+def lowpass_fft(maps: torch.Tensor, phi: torch.Tensor, k: int) -> torch.Tensor:
+    """kymatio's averaging of real maps: ifft2(periodize(fft2(maps) * phi, k)).real, unpadded by one pixel."""
+    return torch.fft.ifft2(periodize(torch.fft.fft2(maps) * phi, k)).real[..., 1:-1, 1:-1]
+
+
+def lowpass_fft_adjoint(g: torch.Tensor, phi: torch.Tensor, k: int) -> torch.Tensor:
+    """The adjoint of lowpass_fft: the unpadding's adjoint pads with zeros, periodisation's repeats the
+    spectrum over its k x k aliases; the FFT scalings (1/(M/k N/k), 1/k^2, M N) cancel."""
+    spectrum = torch.fft.fft2(torch.nn.functional.pad(g, (1, 1, 1, 1)))
+    return torch.fft.ifft2(spectrum.repeat(*([1] * (g.dim() - 2)), k, k) * phi).real
+
+
+def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
+    """The matrix T with ``m.flatten() @ T`` = lowpass_fft(m, phi, k). Periodisation then an inverse FFT at
+    1/k the size is the inverse FFT sampled every k pixels, and the real part of ifft2(fft2(m) * phi) is m
+    circularly convolved with h = Re ifft2(phi): T's entries are h at the differences between output and
+    input positions. (M*N, P*Q), float64."""
+    m, n = phi.shape
+    h = torch.fft.ifft2(phi.double()).real
+    rows, cols = torch.arange(1, m // k - 1) * k, torch.arange(1, n // k - 1) * k
+    dr = (rows[:, None] - torch.arange(m)) % m             # (P, M)
+    dc = (cols[:, None] - torch.arange(n)) % n             # (Q, N)
+    t = h[dr[:, None, :, None], dc[None, :, None, :]]      # (P, Q, M, N)
+    return t.reshape(len(rows) * len(cols), m * n).T.contiguous()
