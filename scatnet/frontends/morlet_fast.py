@@ -22,7 +22,8 @@ import torch
 import torch.nn as nn
 
 from scatnet.frontends.morlet_ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
-                                          lowpass_fft_adjoint, lowpass_operator, modulus, times_real)
+                                          lowpass_fft_adjoint, lowpass_operator, modulus,
+                                          symmetric_part, times_real)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
@@ -55,10 +56,12 @@ class FastMorletScattering(nn.Module):
             if self.dense_lowpass:
                 t = lowpass_operator(phi[res], 2 ** (J - res))
                 self.register_buffer(f"lowpass_{res}", t.float(), persistent=False)
-                # kept in float64 too: a float64 module is then exact (float32 -> float64 would not restore it)
+                # kept in float64 too (as phi below): a float64 module is then exact
                 self.register_buffer(f"lowpass64_{res}", t, persistent=False)
             else:
-                self.register_buffer(f"phi_{res}", phi[res], persistent=False)
+                phi_sym = symmetric_part(phi[res])
+                self.register_buffer(f"phi_{res}", phi_sym.float(), persistent=False)
+                self.register_buffer(f"phi64_{res}", phi_sym, persistent=False)
         for j in range(J):
             filters = [p for p in bank["psi"] if p["j"] == j]
             assert [p["theta"] for p in filters] == list(range(L))  # kymatio's order: angle within scale
@@ -77,17 +80,19 @@ class FastMorletScattering(nn.Module):
         """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J)."""
         if self.dense_lowpass:
             return (maps.flatten(-2) @ self.lowpass_matrix(res, maps.dtype)).unflatten(-1, self.out_shape)
-        return lowpass_fft(maps, getattr(self, f"phi_{res}"), 2 ** (self.J - res))
+        return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))
 
     def lowpass_adjoint(self, g: torch.Tensor, res: int) -> torch.Tensor:
         if self.dense_lowpass:
             size = (self.padded[0] // 2**res, self.padded[1] // 2**res)
             return (g.flatten(-2) @ self.lowpass_matrix(res, g.dtype).T).unflatten(-1, size)
-        return lowpass_fft_adjoint(g, getattr(self, f"phi_{res}"), 2 ** (self.J - res))
+        return lowpass_fft_adjoint(g, self.lowpass_filter(res, g.dtype), 2 ** (self.J - res))
 
     def lowpass_matrix(self, res: int, dtype: torch.dtype) -> torch.Tensor:
-        name = "lowpass64" if dtype == torch.float64 else "lowpass"
-        return getattr(self, f"{name}_{res}").to(dtype)
+        return getattr(self, f"lowpass{'64' if dtype == torch.float64 else ''}_{res}").to(dtype)
+
+    def lowpass_filter(self, res: int, dtype: torch.dtype) -> torch.Tensor:
+        return getattr(self, f"phi{'64' if dtype == torch.float64 else ''}_{res}").to(dtype)
 
     # -- the transform and its adjoint -----------------------------------------------------------------------
 

@@ -75,16 +75,40 @@ def periodize(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.view_as_complex(r.view(*x.shape[:-2], x.shape[-2] // k, x.shape[-1] // k, 2))
 
 
-def lowpass_fft(maps: torch.Tensor, phi: torch.Tensor, k: int) -> torch.Tensor:
-    """kymatio's averaging of real maps: ifft2(periodize(fft2(maps) * phi, k)).real, unpadded by one pixel."""
-    return torch.fft.ifft2(periodize(torch.fft.fft2(maps) * phi, k)).real[..., 1:-1, 1:-1]
+def symmetric_part(phi: torch.Tensor) -> torch.Tensor:
+    """(phi(w) + phi(-w)) / 2, in float64. For a real map m, Re ifft2(fft2(m) * phi) = ifft2(fft2(m) *
+    symmetric_part(phi)), whose spectrum is Hermitian: the averaging of a real map is then real before any
+    real part is taken, so two real maps can share one complex FFT (``lowpass_fft``)."""
+    p = phi.double()
+    return (p + torch.roll(p.flip(-2, -1), (1, 1), (-2, -1))) / 2
 
 
-def lowpass_fft_adjoint(g: torch.Tensor, phi: torch.Tensor, k: int) -> torch.Tensor:
+def _paired(maps: torch.Tensor) -> torch.Tensor:
+    """(..., 2P, M, N) real -> (..., P, M, N) complex: maps 2i and 2i+1 as real and imaginary parts."""
+    return torch.view_as_complex(maps.unflatten(-3, (-1, 2)).movedim(-3, -1).contiguous())
+
+
+def _unpaired(z: torch.Tensor) -> torch.Tensor:
+    """The inverse of _paired, on real-valued results: (..., P, M, N) complex -> (..., 2P, M, N) real."""
+    return torch.view_as_real(z).movedim(-1, -3).flatten(-4, -3)
+
+
+def lowpass_fft(maps: torch.Tensor, phi_sym: torch.Tensor, k: int) -> torch.Tensor:
+    """kymatio's averaging of real maps: ifft2(periodize(fft2(maps) * phi, k)).real, unpadded by one pixel,
+    with phi's symmetric part (the same values): two maps per complex FFT when their number is even."""
+    paired = maps.dim() >= 3 and maps.shape[-3] % 2 == 0
+    spectra = torch.fft.fft2(_paired(maps) if paired else maps)
+    out = torch.fft.ifft2(periodize(spectra * phi_sym, k))[..., 1:-1, 1:-1]
+    return _unpaired(out) if paired else out.real
+
+
+def lowpass_fft_adjoint(g: torch.Tensor, phi_sym: torch.Tensor, k: int) -> torch.Tensor:
     """The adjoint of lowpass_fft: the unpadding's adjoint pads with zeros, periodisation's repeats the
-    spectrum over its k x k aliases; the FFT scalings (1/(M/k N/k), 1/k^2, M N) cancel."""
-    spectrum = torch.fft.fft2(torch.nn.functional.pad(g, (1, 1, 1, 1)))
-    return torch.fft.ifft2(spectrum.repeat(*([1] * (g.dim() - 2)), k, k) * phi).real
+    spectrum over its k x k aliases; the FFT scalings (1/(M/k N/k), 1/k^2, M N) cancel. Paired as forward."""
+    paired = g.dim() >= 3 and g.shape[-3] % 2 == 0
+    spectra = torch.fft.fft2(torch.nn.functional.pad(_paired(g) if paired else g, (1, 1, 1, 1)))
+    out = torch.fft.ifft2(spectra.repeat(*([1] * (g.dim() - 2)), k, k) * phi_sym)
+    return _unpaired(out) if paired else out.real
 
 
 def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
