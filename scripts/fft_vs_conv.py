@@ -20,8 +20,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from scatnet.frontends.dtcwt import FastScatLayerPair
-from scatnet.frontends.dtcwt_fast_ops import pad2d, pad_to_even, scat_linear
+from scatnet.frontends.fast_dtcwt import FastScatLayerPair
+from scatnet.frontends.fast_dtcwt.ops import pad2d, pad_to_even, scat_linear
 
 BATCH_MAPS = {16: 384, 32: 384, 64: 96, 256: 12}  # images x colours: 128x3 at CIFAR size, 4x3 at the thesis'
 

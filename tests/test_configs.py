@@ -6,6 +6,7 @@ import itertools
 import pytest
 from hydra import compose, initialize_config_dir
 
+from scatnet.frontends.options import MAGBIASES, PADDINGS, THESIS_DTCWT, WAVELETS
 from tests.conftest import CONFIGS
 
 CELLS = list(itertools.product(["morlet8", "morlet6", "dtcwt"], ["cifar10", "cifar100", "tiny_imagenet"]))
@@ -28,7 +29,7 @@ def test_table13_presets_carry_the_thesis_recipe(frontend, data):
     assert cfg.data.crop_padding == (8 if tiny else 4) and cfg.data.flip is True
     assert cfg.data.num_classes == {"cifar10": 10, "cifar100": 100, "tiny_imagenet": 200}[data]
     if frontend == "dtcwt":
-        assert (cfg.frontend.wavelet, cfg.frontend.padding, cfg.frontend.magbias) == ("near_sym_a", "symmetric", 0.01)
+        assert {k: cfg.frontend[k] for k in THESIS_DTCWT} == THESIS_DTCWT
     else:
         assert cfg.frontend.L == int(frontend[-1]) and cfg.frontend.image_size == cfg.data.image_size
 
@@ -37,8 +38,9 @@ def test_table14_sweep_is_24_settings_by_3_seeds():
     cfg = composed(["sweep=table14", "data=cifar10"], hydra=True)
     params = cfg.hydra.sweeper.params
     axes = [str(params[k]).split(",") for k in ("frontend.wavelet", "frontend.padding", "frontend.magbias", "seed")]
-    assert [len(a) for a in axes] == [3, 2, 4, 3]
-    assert sorted(map(float, axes[2])) == [0.0, 1e-3, 1e-2, 1e-1]
+    # the sweep's axes are the front end's own option lists (scatnet/frontends/options.py), in order
+    assert tuple(axes[0]) == WAVELETS and tuple(axes[1]) == PADDINGS and tuple(map(float, axes[2])) == MAGBIASES
+    assert axes[3] == ["0", "1", "2"]
     assert cfg.hydra.mode.name == "MULTIRUN" and cfg.frontend.name == "dtcwt"
     assert cfg.paths.runs_dir.endswith("sweeps/table14/runs")
 

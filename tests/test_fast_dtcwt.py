@@ -7,9 +7,11 @@ import zlib
 import pytest
 import torch
 
-from scatnet.frontends.dtcwt import PADDINGS, WAVELETS, FastScatLayerPair, reference_scat_pair
+from scatnet.frontends.dtcwt import reference_scat_pair
+from scatnet.frontends.fast_dtcwt import FastScatLayerPair
+from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS
 
-GRID = list(itertools.product(WAVELETS, PADDINGS, (0.0, 1e-3, 1e-2, 1e-1)))
+GRID = list(itertools.product(WAVELETS, PADDINGS, MAGBIASES))
 SHAPES = [(2, 3, 32, 32), (1, 3, 17, 23)]  # even; batch 1 with odd sides (extended as ScatLayer does)
 
 
@@ -48,7 +50,7 @@ def test_fp32_forward_and_input_gradient_match_pytorch_wavelets(wavelet, padding
 def test_row_pass_tiles_wide_rows_exactly(wavelet, tile, monkeypatch):
     """Rows wider than ROW_TILE are cut into tiles (the last one zero-padded when the width is no multiple,
     and overlapping edges added back in the adjoint): same outputs and gradients as pytorch_wavelets."""
-    from scatnet.frontends import dtcwt_rows
+    from scatnet.frontends.fast_dtcwt import rows as dtcwt_rows
 
     torch.manual_seed(3)
     x = torch.randn(1, 2, 20, 26)
@@ -64,7 +66,7 @@ def test_row_pass_tiles_wide_rows_exactly(wavelet, tile, monkeypatch):
 def test_gather_padding_is_flip_and_cat_padding(shape, m):
     """The GPU's one-gather symmetric padding, run here on the CPU: identical values, including paddings
     longer than the side (several reflections)."""
-    from scatnet.frontends.dtcwt_fast_ops import gather_symmetric_pad, symmetric_pad
+    from scatnet.frontends.fast_dtcwt.ops import gather_symmetric_pad, symmetric_pad
 
     x = torch.randn(shape)
     assert torch.equal(gather_symmetric_pad(x, m), symmetric_pad(symmetric_pad(x, m, -2), m, -1))
@@ -73,7 +75,7 @@ def test_gather_padding_is_flip_and_cat_padding(shape, m):
 @pytest.mark.parametrize("wavelet", ["near_sym_a", "near_sym_b"])
 def test_pair_with_gather_padding_matches_pytorch_wavelets(wavelet, monkeypatch):
     """The whole pair, forward and gradient, on the padding path a GPU takes (forced on here)."""
-    from scatnet.frontends import dtcwt_fast_ops
+    from scatnet.frontends.fast_dtcwt import ops as dtcwt_fast_ops
 
     monkeypatch.setattr(dtcwt_fast_ops, "pad_by_gather", lambda x: True)
     torch.manual_seed(6)
@@ -88,7 +90,7 @@ def test_pair_with_gather_padding_matches_pytorch_wavelets(wavelet, monkeypatch)
 
 def test_cpu_backward_over_batch_chunks_gives_the_same_gradient(monkeypatch):
     """On CPU the conv path's backward runs one chunk of the batch at a time (cache-sized intermediates)."""
-    from scatnet.frontends import dtcwt_fast_ops
+    from scatnet.frontends.fast_dtcwt import ops as dtcwt_fast_ops
 
     torch.manual_seed(4)
     x = torch.randn(3, 2, 20, 18)
@@ -177,7 +179,7 @@ def test_dense_stage_b_reads_one_branch_per_output(wavelet):
     """Each of the 13 outputs reads one row branch: the runs cover every output once and multiply by 1 / nR of
     the dense matrix, plus what a merged single output adds (0.5 and 0.69 of it for nR = 2, 0.33 and 0.41
     for near_sym_b_bp): fewer multiply-adds, the same result (the exactness tests above)."""
-    from scatnet.frontends.dtcwt_dense import branch_runs, dense_matrices
+    from scatnet.frontends.fast_dtcwt.dense import branch_runs, dense_matrices
 
     _, m1, _, m2 = dense_matrices(wavelet, "symmetric", 32, 32)
     n_r = 3 if wavelet == "near_sym_b_bp" else 2
@@ -200,7 +202,7 @@ def test_forward_traces_as_one_graph_without_breaks(requires_grad):
 def test_dense_stage_b_adjoint_is_its_transpose_for_any_runs():
     """<stage_b(t), dz> = <t, stage_b_adjoint(dz)> in float64, also for a run that reads one branch already
     written and one not yet (none of the wavelets' plans has one, but the adjoint handles it)."""
-    from scatnet.frontends.dtcwt_dense import stage_b, stage_b_adjoint
+    from scatnet.frontends.fast_dtcwt.dense import stage_b, stage_b_adjoint
 
     torch.manual_seed(5)
     n_r, n_b, rows = 2, 6, 3

@@ -7,8 +7,8 @@ import runpy
 import pytest
 import torch
 
-from scatnet.frontends.dtcwt import FastScatLayerPair
-from scatnet.frontends.dtcwt_fast_ops import scat_linear
+from scatnet.frontends.fast_dtcwt import FastScatLayerPair
+from scatnet.frontends.fast_dtcwt.ops import scat_linear
 from tests.conftest import REPO
 
 SCRIPT = runpy.run_path(str(REPO / "scripts" / "fft_vs_conv.py"))

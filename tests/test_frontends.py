@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from scatnet.errors import ConfigError
-from scatnet.frontends import PADDINGS, WAVELETS, DTCWTScattering, MorletScattering
+from scatnet.frontends import DTCWTScattering, MorletScattering
+from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS
 
-MAGBIASES = (0.0, 1e-3, 1e-2, 1e-1)
 GRID = list(itertools.product(WAVELETS, PADDINGS, MAGBIASES))
 
 

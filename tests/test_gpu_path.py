@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from scatnet.errors import ConfigError
-from scatnet.frontends import dtcwt_fast_ops, dtcwt_rows
-from scatnet.frontends.dtcwt import DTCWTScattering, FastScatLayerPair
-from scatnet.frontends.dtcwt_fast_ops import device_symmetric_index
+from scatnet.frontends.fast_dtcwt import ops as dtcwt_fast_ops, rows as dtcwt_rows
+from scatnet.frontends.dtcwt import DTCWTScattering
+from scatnet.frontends.fast_dtcwt import FastScatLayerPair
+from scatnet.frontends.fast_dtcwt.ops import device_symmetric_index
 from scatnet.models import HybridNet
 from scatnet.training.builders import cuda_graph_option, processes_per_run, trainer_overrides
 from scatnet.training.identity import run_id

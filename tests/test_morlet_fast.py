@@ -53,7 +53,7 @@ def test_input_gradient_equals_kymatios_autograd(L):
 def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
     """Over 64 x 64 the low-pass is computed through FFTs instead of one matrix (morlet_fast.DENSE_LOWPASS_MAX):
     forced here at 32 x 32, forward and hand-written gradient against kymatio in float64."""
-    import scatnet.frontends.morlet_fast as morlet_fast
+    import scatnet.frontends.fast_morlet.scattering as morlet_fast
 
     monkeypatch.setattr(morlet_fast, "DENSE_LOWPASS_MAX", 0)
     ref, fast = _pair(8, 32, torch.float64)
@@ -73,7 +73,7 @@ def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
 
 def test_the_chunks_of_a_cpu_batch_change_nothing(monkeypatch):
     """A CPU batch is transformed a few maps at a time (forward and backward): one map per chunk gives the same."""
-    import scatnet.frontends.morlet_fast as morlet_fast
+    import scatnet.frontends.fast_morlet.scattering as morlet_fast
 
     _, fast = _pair(6, 32, torch.float64)
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64, requires_grad=True)

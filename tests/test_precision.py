@@ -69,8 +69,8 @@ def test_fast_tf32_allows_it_in_the_body_only(tmp_path):
 
 def test_the_fast_pair_backward_runs_in_true_fp32_too(tf32_on):
     """Autograd calls the backward outside the forward's block: it sets the flags itself."""
-    from scatnet.frontends import dtcwt_fast_backward
-    from scatnet.frontends.dtcwt import FastScatLayerPair
+    from scatnet.frontends.fast_dtcwt import backward as dtcwt_fast_backward
+    from scatnet.frontends.fast_dtcwt import FastScatLayerPair
 
     seen, original = [], dtcwt_fast_backward.scat_pair_backward
 

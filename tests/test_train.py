@@ -56,7 +56,8 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
     ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
     ("fast.cuda_graph=true", "fast.cuda_graph=true needs a front end whose forward never waits on or copies "
-                             "from the host (dtcwt_fast, morlet6, morlet8); frontend=dtcwt is not one"),
+                             "from the host; frontend=dtcwt is not one (pytorch_wavelets' ScatLayers copy index "
+                             "arrays from the host in every forward; frontend.impl=fast computes the same without)"),
     ("trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed would run the scattering front end in "
                                      "reduced precision too; leave trainer.precision=32-true and use fast.bf16=true"),
 ])

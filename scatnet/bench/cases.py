@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from scatnet.errors import ScatnetError
 from scatnet.frontends.dtcwt import DTCWTScattering, reference_scat_pair
-from scatnet.frontends.dtcwt_dense import DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE
+from scatnet.frontends.fast_dtcwt.dense import DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE
 from scatnet.frontends.morlet import MorletScattering
 from scatnet.precision import frontend_fp32
 

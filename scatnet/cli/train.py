@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from scatnet.cli.common import config_dir, fail, quiet_upstream_warnings, report_error
 from scatnet.errors import ScatnetError
+from scatnet.frontends.options import SETTING_KEYS
 from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
 from scatnet.training.lock import RUNNING_ELSEWHERE
@@ -24,7 +25,7 @@ log = logging.getLogger("scatnet")
 
 def summary_line(m: dict) -> str:
     fe = m.get("config", {}).get("frontend", {})
-    opts = ", ".join(f"{k}={fe[k]}" for k in ("wavelet", "padding", "magbias", "L", "impl") if k in fe)
+    opts = ", ".join(f"{k}={fe[k]}" for k in SETTING_KEYS if k in fe)
     if m.get("status") == RUNNING_ELSEWHERE:
         return f"scatnet: {m.get('run_name')}: skipped, running elsewhere ({m.get('holder')}) -> {m.get('run_dir')}"
     if m.get("status") != "completed":

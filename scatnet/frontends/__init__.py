@@ -1,6 +1,7 @@
 """Scattering front ends. One module per backend, all behind :class:`~scatnet.frontends.base.Frontend`."""
 from scatnet.frontends.base import Frontend
-from scatnet.frontends.dtcwt import PADDINGS, WAVELETS, DTCWTScattering
+from scatnet.frontends.dtcwt import DTCWTScattering
+from scatnet.frontends.options import PADDINGS, WAVELETS
 from scatnet.frontends.morlet import MorletScattering
 
 __all__ = ["Frontend", "DTCWTScattering", "MorletScattering", "WAVELETS", "PADDINGS"]

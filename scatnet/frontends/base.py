@@ -18,8 +18,12 @@ class Frontend(nn.Module):
     #: spatial downsampling factor (2**J)
     downsample: int = 4
     #: whether forward has no host syncs or host-to-device copies, so torch.compile captures it whole and a
-    #: CUDA graph can record it: scatnet's fast DTCWT pair and kymatio's Morlet, not pytorch_wavelets' pair
+    #: CUDA graph can record it: scatnet's fast DTCWT pair and both Morlet ones, not pytorch_wavelets' pair
     compilable: bool = False
+
+    def not_compilable_because(self) -> str:
+        """Why ``compilable`` is false, and what to use instead (one clause, for error messages)."""
+        return "its forward reads from the host"
 
     def out_channels(self, in_channels: int = 3) -> int:
         return in_channels * self.channels_per_input

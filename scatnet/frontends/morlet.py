@@ -1,5 +1,5 @@
 """Morlet scattering front end: kymatio's Scattering2D (J=2, order 2), computed by scatnet's exact batched
-version of it (``impl="fast"``, morlet_fast.py, the default) or by kymatio itself (``impl="kymatio"``, the
+version of it (``impl="fast"``, fast_morlet/, the default) or by kymatio itself (``impl="kymatio"``, the
 reference), reshaped for a CNN.
 
 kymatio returns (B, C, K, H/4, W/4) with K = 1 + J*L + L^2*J*(J-1)/2 (81 for L=8, 49 for L=6); the hybrid
@@ -14,9 +14,8 @@ import torch
 
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend, check_image_side
+from scatnet.frontends.options import MORLET_IMPLS, ORIENTATIONS
 
-ORIENTATIONS = (6, 8)
-IMPLS = ("fast", "kymatio")  # scatnet's batched version (morlet_fast.py) | kymatio's Scattering2D (the reference)
 
 
 def morlet_coefficients(J: int, L: int) -> int:
@@ -35,14 +34,14 @@ class MorletScattering(Frontend):
         super().__init__()
         self.name = name or f"morlet{L}"
         check_choice("frontend.L", L, ORIENTATIONS)
-        check_choice("frontend.impl", impl, IMPLS)
+        check_choice("frontend.impl", impl, MORLET_IMPLS)
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         check_image_side(h, w, 2**J)
         self.L, self.J, self.image_size, self.impl = L, J, (h, w), impl
         self.channels_per_input = morlet_coefficients(J, L)
         self.downsample = 2**J
         if impl == "fast":
-            from scatnet.frontends.morlet_fast import FastMorletScattering
+            from scatnet.frontends.fast_morlet import FastMorletScattering
 
             self.scattering = FastMorletScattering(J=J, shape=(h, w), L=L)
         else:

@@ -22,17 +22,13 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-#: the front end configs whose class is ``compilable`` (tests/test_cuda_graph.py checks the two agree)
-GRAPH_CAPTURABLE = ("dtcwt_fast", "morlet6", "morlet8")
-
-
 def check_graph_capturable(frontend: Frontend) -> None:
     """fast.cuda_graph needs a front end a CUDA graph can record: one whose forward never waits on or copies
-    from the host (``Frontend.compilable``). pytorch_wavelets copies index arrays in every forward."""
+    from the host (``Frontend.compilable``; the front end says why not and what to use instead)."""
     if not getattr(frontend, "compilable", False):
         name = getattr(frontend, "name", type(frontend).__name__)
         raise ConfigError(f"fast.cuda_graph=true needs a front end whose forward never waits on or copies from "
-                          f"the host ({', '.join(GRAPH_CAPTURABLE)}); frontend={name} is not one")
+                          f"the host; frontend={name} is not one ({frontend.not_compilable_because()})")
 
 
 class HybridNet(nn.Module):

@@ -14,16 +14,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from scatnet.frontends.options import DEFAULT_IMPL, SETTING_KEYS
 from scatnet.training.identity import without_ignored
 from scatnet.training.lock import RunLock
 
-ROW_FIELDS = ("run_name", "status", "data", "frontend", "impl", "wavelet", "padding", "magbias", "L", "seed",
-              "test_acc", "best_val_acc", "epochs_completed", "max_epochs", "wall_seconds", "train_seconds",
-              "images_per_second", "device", "reason", "run_id", "run_dir")
-SETTING = ("data", "frontend", "impl", "wavelet", "padding", "magbias", "L")
-# keys shown as SETTING columns already, or following from them
-SETTING_KEYS = {"data.name", "frontend.name", "frontend.impl", "frontend.wavelet", "frontend.padding",
-                "frontend.magbias", "frontend.L", "seed"}
+SETTING = ("data", "frontend", *SETTING_KEYS)
+ROW_FIELDS = ("run_name", "status", *SETTING, "seed", "test_acc", "best_val_acc", "epochs_completed", "max_epochs",
+              "wall_seconds", "train_seconds", "images_per_second", "device", "reason", "run_id", "run_dir")
+# config keys shown as SETTING columns already, or following from them
+SETTING_CONFIG_KEYS = {"data.name", "frontend.name", "seed", *(f"frontend.{k}" for k in SETTING_KEYS)}
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -56,9 +55,9 @@ def collect(root: Path) -> list[dict[str, Any]]:
             continue
         fe = (m.get("config") or {}).get("frontend") or {}
         row = {k: m.get(k) for k in ROW_FIELDS}
-        # the DTCWT's implementation (reference pytorch_wavelets or scatnet's fast pair) is kept apart
-        row.update(impl=fe.get("impl") or ("reference" if fe.get("name") == "dtcwt" else None),
-                   wavelet=fe.get("wavelet"), padding=fe.get("padding"), L=fe.get("L"),
+        row.update({k: fe.get(k) for k in SETTING_KEYS})
+        # each implementation (a reference library or scatnet's own) is kept apart
+        row.update(impl=fe.get("impl") or DEFAULT_IMPL.get(fe.get("name")),
                    magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
                    run_dir=str(path.parent))  # where it is now (a moved folder keeps its old path inside)
         row["settings"] = run_settings(m)
@@ -81,7 +80,7 @@ def extra_keys(rows: list[dict]) -> list[str]:
             groups[tuple(r.get(k) for k in SETTING)].append(r)
     keys = set()
     for rs in groups.values():
-        for k in set().union(*(r["settings"] for r in rs)) - SETTING_KEYS:
+        for k in set().union(*(r["settings"] for r in rs)) - SETTING_CONFIG_KEYS:
             values = [r["settings"].get(k) for r in rs]
             if len({_key(v) for v in values}) > 1 and not all(v == r.get("seed") for v, r in zip(values, rs)):
                 keys.add(k)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only: works on a headless cluster node
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scatnet.report.published import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
+from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
 
 
 def grid_cells(summary: list[dict], data: str, impl: str = "reference", variant: str = "") -> dict[tuple, dict]:

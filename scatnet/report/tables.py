@@ -7,9 +7,10 @@ from collections import defaultdict
 
 from pathlib import Path
 
-from scatnet.report.collect import mean_std, variant
+from scatnet.frontends.options import THESIS_DTCWT
+from scatnet.report.collect import SETTING, mean_std, variant
 from scatnet.report.launched import missing_runs
-from scatnet.report.published import TABLE13, THESIS_DTCWT
+from scatnet.report.published import TABLE13
 
 
 def fmt(m: float, s: float | None) -> str:
@@ -25,11 +26,9 @@ def markdown(headers: list[str], rows: list[list]) -> str:
 
 def summary_table(summary: list[dict], keys: list[str] = ()) -> tuple[list[str], list[list]]:
     """One row per group; ``keys``: the extra config keys the groups differ in (collect.extra_keys)."""
-    headers = ["data", "frontend", "impl", "wavelet", "padding", "magbias", "L", *keys, "test acc (mean ± std)",
-               "runs", "mean wall s/run"]
-    rows = [[s["data"], s["frontend"], s.get("impl"), s.get("wavelet"), s.get("padding"), s.get("magbias"), s.get("L"),
-             *(s.get(k) for k in keys), fmt(s["test_acc_mean"], s["test_acc_std"]), s["runs"],
-             s["wall_seconds_mean"]] for s in summary]
+    headers = [*SETTING, *keys, "test acc (mean ± std)", "runs", "mean wall s/run"]
+    rows = [[*(s.get(k) for k in SETTING), *(s.get(k) for k in keys), fmt(s["test_acc_mean"], s["test_acc_std"]),
+             s["runs"], s["wall_seconds_mean"]] for s in summary]
     return headers, rows
 
 

@@ -19,7 +19,7 @@ products transposed, in reverse, with no padding, interleaving or summing step a
 
 The second layer reads the first layer's output in the layout stage B leaves it in: each image transposed
 (x outer, y inner). Rather than transposing back, it runs the transposed plan of the same layer
-(dtcwt_filters._plan(transposed=True)) on it, and its output comes out in normal orientation.
+(filters._plan(transposed=True)) on it, and its output comes out in normal orientation.
 
 The matrices are built once per (wavelet, padding, size) by applying the conv-based operators to an identity
 basis in float64, so they are the same mathematics by construction (tested against pytorch_wavelets).
@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from scatnet.frontends.dtcwt_fast_backward import magnitude_adjoint
-from scatnet.frontends.dtcwt_fast_ops import extend_to_even, magnitude, scat_pair, symmetric_pad
-from scatnet.frontends.dtcwt_filters import N_OUT, build_filters
-from scatnet.frontends.dtcwt_rows import row_pass
+from scatnet.frontends.fast_dtcwt.backward import magnitude_adjoint
+from scatnet.frontends.fast_dtcwt.ops import extend_to_even, magnitude, scat_pair, symmetric_pad
+from scatnet.frontends.fast_dtcwt.filters import N_OUT, build_filters
+from scatnet.frontends.fast_dtcwt.rows import row_pass
 from scatnet.precision import frontend_fp32
 
 # `auto` on CPU takes the dense backward up to this side: 32 for near_sym_a (at 48-64 its banded forward is

@@ -1,4 +1,4 @@
-"""The pieces of scatnet's Morlet scattering (morlet_fast.py) and their adjoints, for the hand-written backward.
+"""The pieces of scatnet's Morlet scattering (fast_morlet/) and their adjoints, for the hand-written backward.
 
 Spectra are complex tensors; a filter bank is real (kymatio's Morlet filters are real in the Fourier domain),
 kept as its k x k alias blocks (``filter_blocks``), so that a product with every filter and the periodisation

@@ -3,7 +3,7 @@
 It recomputes the two layers' linear outputs (needed for the magnitude derivative dr/dz = z / |z|), then
 applies the exact adjoint of each linear map with plain forward ops — a (16 x 13) matmul for the 2x2
 stride-2 combination, a depthwise full correlation with the flipped column taps, the row pass's banded GEMM
-transposed (dtcwt_rows.py) — and folds the padding back. No transposed convolutions: oneDNN's (CPU) ones
+transposed (fast_dtcwt/rows.py) — and folds the padding back. No transposed convolutions: oneDNN's (CPU) ones
 with one output channel are several times slower. On CPU this path is memory-bound, so it is written to
 make few full-size passes (notes/PERFORMANCE.md, "How the CPU backward got there").
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scatnet.frontends.dtcwt_fast_ops import magnitude, scat_linear, symmetric_index
-from scatnet.frontends.dtcwt_rows import row_pass_adjoint
+from scatnet.frontends.fast_dtcwt.ops import magnitude, scat_linear, symmetric_index
+from scatnet.frontends.fast_dtcwt.rows import row_pass_adjoint
 
 
 def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from scatnet.frontends.morlet_ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
+from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
                                           lowpass_fft_adjoint, lowpass_operator, modulus,
                                           symmetric_part, times_real)
 

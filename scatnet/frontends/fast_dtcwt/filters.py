@@ -84,7 +84,7 @@ def build_filters(wavelet: str, transposed: bool = False) -> tuple[torch.Tensor,
 def adjoint_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights of the hand-written backward: combine^T as a (16 x 13) matrix (13 outputs -> 4 subbands x
     4 phases of the 2x2 block), and the flipped column taps of each subband (4, 1, K, 1) for a depthwise full
-    correlation (the row pass's adjoint uses the row taps themselves: dtcwt_rows.row_pass_adjoint)."""
+    correlation (the row pass's adjoint uses the row taps themselves: rows.row_pass_adjoint)."""
     f, outputs = _plan(wavelet)
     K = len(f[0])
     comb = np.zeros((16, N_OUT))

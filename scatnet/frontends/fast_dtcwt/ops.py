@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from scatnet.frontends.dtcwt_filters import N_OUT
-from scatnet.frontends.dtcwt_rows import row_pass
+from scatnet.frontends.fast_dtcwt.filters import N_OUT
+from scatnet.frontends.fast_dtcwt.rows import row_pass
 from scatnet.precision import frontend_fp32
 
 
@@ -148,7 +148,7 @@ class ScatPairFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        from scatnet.frontends.dtcwt_fast_backward import scat_pair_backward
+        from scatnet.frontends.fast_dtcwt.backward import scat_pair_backward
 
         (x,) = ctx.saved_tensors
         grad = grad.contiguous()
