@@ -29,6 +29,7 @@ from scatnet.frontends import DTCWTScattering
 from scatnet.models import HybridNet
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.callbacks import ThroughputMonitor, synchronize
+from scatnet.training.builders import composed_config, optimizer_factories
 from scatnet.training.module import HybridClassifier
 from scatnet.training.tally import EpochTally
 
@@ -104,9 +105,10 @@ def main(argv=None) -> None:
           f"batch {args.batch}, {args.rounds} rounds of {args.epochs} epochs x {args.steps} steps per loop, "
           "first epoch of each = warm-up")
     times: dict[str, list[float]] = {"bare": [], "lightning": []}
+    recipe = optimizer_factories(composed_config(["data=cifar10"]))  # the thesis' SGD and schedule
     for _ in range(args.rounds):  # alternate the loops, so drifts of a shared machine hit both alike
         for name in times:
-            module = HybridClassifier(build_net(args.model, cuda), num_classes=10).to(device)
+            module = HybridClassifier(build_net(args.model, cuda), num_classes=10, **recipe).to(device)
             with precision_policy(Precision.for_device(cuda)):  # training's TF32 and cudnn.benchmark settings
                 if name == "bare":
                     t = bare_loop(module, loader, args.epochs)

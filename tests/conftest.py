@@ -26,6 +26,14 @@ def compose(overrides: list[str], run_dir: Path):
         return hydra_compose("train", overrides=[*overrides, f"paths.run_dir={run_dir}", "progress_bar=false"])
 
 
+def thesis_optim(overrides: list[str] = ()) -> dict:
+    """The optimizer and scheduler factories of the composed config (configs/optim/sgd.yaml): a module's
+    ``optimizer=`` and ``scheduler=``."""
+    from scatnet.training.builders import composed_config, optimizer_factories
+
+    return optimizer_factories(composed_config(list(overrides)))
+
+
 @pytest.fixture
 def cli_env(tmp_path):
     """Environment for subprocess runs of the console scripts: outputs under tmp, W&B offline."""

@@ -17,6 +17,7 @@ from scatnet.models import HybridNet
 from scatnet.training.builders import cuda_graph_option, processes_per_run, trainer_overrides
 from scatnet.training.identity import run_id
 from scatnet.training.module import HybridClassifier
+from tests.conftest import thesis_optim
 from tests.conftest import compose, script
 from tests.test_cuda_graph import host_ops_in_training_pass
 from tests.test_fast_dtcwt import GRID
@@ -30,7 +31,7 @@ def _classifier(channels_last: bool) -> HybridClassifier:
     torch.manual_seed(0)
     net = HybridNet(_frontend(), num_classes=10, width=4)
     net.configure_speed(channels_last=channels_last)
-    return HybridClassifier(net, num_classes=10, lr=0.1)
+    return HybridClassifier(net, num_classes=10, **thesis_optim(["optim.lr=0.1"]))
 
 
 def _step(module: HybridClassifier, opt: torch.optim.Optimizer, x, y) -> None:

@@ -100,13 +100,17 @@ def test_morlet_front_ends_trace_as_one_graph():
 
 
 def test_optimizer_is_the_thesis_sgd_as_one_fused_update():
-    """configure_optimizers' fused SGD makes the same update as plain SGD with the thesis recipe."""
+    """The optim config's fused SGD makes the same update as plain SGD with the thesis recipe, and its
+    scheduler multiplies the rate by 0.2 at the dataset's milestones."""
     from scatnet.training.module import HybridClassifier
+    from tests.conftest import thesis_optim
 
     torch.manual_seed(0)
     net = HybridNet(DTCWTScattering(), num_classes=10, width=8)
-    module = HybridClassifier(net, num_classes=10)
-    fused = module.configure_optimizers()["optimizer"]
+    module = HybridClassifier(net, num_classes=10, **thesis_optim(["data=cifar10"]))
+    configured = module.configure_optimizers()
+    fused, sched = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    assert sched.milestones == {60: 1, 80: 1, 100: 1} and sched.gamma == 0.2
     params = [p for p in module.parameters() if p.requires_grad]
     plain_params = [nn.Parameter(p.detach().clone()) for p in params]
     plain = torch.optim.SGD(plain_params, lr=0.5, momentum=0.85, weight_decay=1e-4, foreach=False)

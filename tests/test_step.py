@@ -12,6 +12,7 @@ from scatnet.frontends import DTCWTScattering
 from scatnet.models import HybridNet
 from scatnet.training.module import HybridClassifier
 from scatnet.training.tally import EpochTally
+from tests.conftest import thesis_optim
 
 # aten ops whose result the host must wait for on a GPU (a scalar read, or an output sized by the data)
 SYNCING_OPS = {"_local_scalar_dense", "item", "is_nonzero", "equal", "nonzero", "_unique", "_unique2",
@@ -52,7 +53,7 @@ def test_a_training_step_never_waits_for_the_device():
     data = ImageSet(torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (16,)))
     loader = DeviceLoader(data, 8, [0.5] * 3, [0.25] * 3, train=True, crop_padding=4, flip=True)
     net = HybridNet(DTCWTScattering(impl="fast", strategy="direct"), num_classes=10, width=4)
-    module = HybridClassifier(net, num_classes=10)
+    module = HybridClassifier(net, num_classes=10, **thesis_optim())
     opt = module.configure_optimizers()["optimizer"]
     module.on_train_epoch_start()
     batches = iter(loader)
@@ -72,7 +73,8 @@ def _fit_and_count_syncs(steps_per_epoch: int) -> int:
     data = ImageSet(torch.randint(0, 256, (8 * steps_per_epoch, 3, 16, 16), dtype=torch.uint8),
                     torch.randint(0, 10, (8 * steps_per_epoch,)))
     loader = DeviceLoader(data, 8, [0.5] * 3, [0.25] * 3, train=True)
-    module = HybridClassifier(HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=2), num_classes=10)
+    module = HybridClassifier(HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=2), num_classes=10,
+                              **thesis_optim())
     trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=True, enable_model_summary=False, log_every_n_steps=1000)
     with RecordOps() as rec:

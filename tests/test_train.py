@@ -85,11 +85,15 @@ BAD_INPUT = [
     ("optim.momentum=1", "optim.momentum=1 is not valid; it must be a number >= 0 and < 1"),
     ("optim.milestones=[80,60]", "optim.milestones=[80, 60] is not valid; it must be a list of increasing epochs"),
     ("model.width=0", "model.width=0 is not valid; it must be an integer >= 1"),
-    ("fast.tf32=maybe", "fast.tf32='maybe' is not valid; choose one of: True, False"),
+    ("fast.tf32=maybe", "fast.tf32='maybe' is not valid; it must be of type bool"),
     ("frontend=morlet8 frontend.impl=pytorch", "frontend.impl='pytorch' is not valid; choose one of: fast, kymatio"),
     ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
     ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
     ("data.nosuchkey=1", "Could not override 'data.nosuchkey'"),
+    ("+data.batchsize=32", "data.batchsize is not an option of scatnet.data.DeviceDataModule (did you mean "
+                           "batch_size?)"),
+    ("+trainer.max_epoch=3", "trainer.max_epoch is not an option of pytorch_lightning.Trainer (did you mean "
+                             "max_epochs?)"),
     ("hydra.run.dir={file}/run", "cannot write {file}/run (Not a directory); choose a writable folder"),
 ]
 

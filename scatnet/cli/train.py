@@ -58,7 +58,17 @@ def run_task(cfg: DictConfig) -> dict | None:
     record_job(cfg, metrics)
     if is_rank_zero():
         print(summary_line(metrics), flush=True)
-    return metrics
+    return objective(cfg, metrics)
+
+
+def objective(cfg: DictConfig, metrics: dict) -> dict | float:
+    """What the job returns to the sweeper: the metrics, or under a search (optimized_metric: a metrics.json
+    key, e.g. hparams_search=optuna) that one number; nan for a run without it (a failed trial)."""
+    key = cfg.get("optimized_metric")
+    if not key:
+        return metrics
+    value = metrics.get(key)
+    return float("nan") if value is None else float(value)
 
 
 def main() -> None:

@@ -21,7 +21,10 @@ class DeviceDataModule(pl.LightningDataModule):
     def __init__(self, source, name: str, num_classes: int, image_size: int, in_channels: int = 3,
                  batch_size: int = 128, eval_batch_size: int = 500, mean: Sequence[float] | None = None,
                  std: Sequence[float] | None = None, crop_padding: int = 0, flip: bool = False,
-                 drop_last: bool = False, seed: int = 0, device: str | None = None, **_ignored):
+                 drop_last: bool = False, seed: int = 0, device: str | None = None,
+                 root: str | None = None, download: bool | None = None, recipe: dict | None = None):
+        """``root``, ``download`` and ``recipe`` are the data config's for the source (by interpolation) and for
+        the trainer and model; named here so that a key this module does not know is an error, not ignored."""
         super().__init__()
         self.source, self.name, self.num_classes = source, name, int(num_classes)
         self.image_size, self.in_channels = int(image_size), int(in_channels)

@@ -25,6 +25,22 @@ def build(node: DictConfig, **kwargs) -> Any:
         raise
 
 
+def composed_config(overrides: list[str] = ()) -> DictConfig:
+    """configs/train.yaml composed with ``overrides`` outside a Hydra run (scripts, tests): what
+    ``scatnet-train`` would run, without its output folder."""
+    from hydra import compose, initialize_config_dir
+
+    from scatnet.cli.common import config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+        return compose("train", overrides=list(overrides))
+
+
+def optimizer_factories(cfg: DictConfig) -> dict[str, Any]:
+    """The module's ``optimizer=`` and ``scheduler=`` from the optim config (``_partial_`` targets)."""
+    return {"optimizer": build(cfg.optim.optimizer), "scheduler": build(cfg.optim.scheduler)}
+
+
 def build_loggers(cfg: DictConfig) -> list:
     node = cfg.get("logger") or {}
     return [build(conf) for _, conf in node.items() if conf is not None and "_target_" in conf]

@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from scatnet.errors import ConfigError
 
 # Top-level keys that never change the result.
-IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id")
+IGNORED_KEYS = ("paths", "logger", "callbacks", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id",
+                "optimized_metric")
 # Keys inside groups that never change the result.
 IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
                   "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",
@@ -43,7 +44,24 @@ def without_ignored(d: dict) -> dict:
     for group, keys in IGNORED_NESTED.items():
         if isinstance(d.get(group), dict):
             d[group] = {k: v for k, v in d[group].items() if k not in keys}
+    if isinstance(d.get("optim"), dict):
+        d["optim"] = without_recipe_classes(d["optim"])
     return d
+
+
+def without_recipe_classes(optim: dict) -> dict:
+    """optim without its optimizer and scheduler when they are the recipe's SGD and MultiStepLR over optim's
+    own values: they then say nothing optim's values do not, and runs recorded without them (or with them)
+    keep one identity. Another class, or another argument, stays in."""
+    o = dict(optim)
+    sgd = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": o.get("lr"), "momentum": o.get("momentum"),
+           "weight_decay": o.get("weight_decay"), "fused": True}
+    steps = {"_target_": "torch.optim.lr_scheduler.MultiStepLR", "_partial_": True,
+             "milestones": o.get("milestones"), "gamma": o.get("gamma")}
+    for key, recipe in (("optimizer", sgd), ("scheduler", steps)):
+        if o.get(key) == recipe:
+            del o[key]
+    return o
 
 
 def run_id(cfg: DictConfig) -> str:

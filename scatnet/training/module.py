@@ -1,13 +1,13 @@
-"""LightningModule for the hybrid network, with the thesis recipe as defaults.
+"""LightningModule for the hybrid network: cross entropy, with the optimizer and scheduler the config gives
+(configs/optim/: the thesis' SGD and MultiStepLR).
 
-SGD (lr 0.5, momentum 0.85, weight decay 1e-4), MultiStepLR x0.2 at the milestones, cross entropy.
 Logs, once per epoch, train/loss, train/acc, val/loss, val/acc, test/loss, test/acc (exact means over the
 epoch and all ranks), and train/loss_step every ``trainer.log_every_n_steps`` steps. Nothing in a step
 waits for the GPU: the epoch sums stay on the device (tally.py says why and what it saves).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
@@ -35,14 +35,17 @@ def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
 
 
 class HybridClassifier(pl.LightningModule):
-    def __init__(self, net: HybridNet, num_classes: int, lr: float = 0.5, momentum: float = 0.85,
-                 weight_decay: float = 1e-4, milestones: Sequence[int] = (60, 80, 100), gamma: float = 0.2,
-                 cuda_graph: bool = False):
+    """``optimizer``: parameters -> torch Optimizer; ``scheduler``: optimizer -> LR scheduler, stepped once per
+    epoch (``_partial_`` configs). ``config``: the run's resolved config, saved in every checkpoint
+    (``hyper_parameters``), so that a checkpoint rebuilds its network on its own (``load_checkpoint``)."""
+
+    def __init__(self, net: HybridNet, num_classes: int, optimizer: Callable, scheduler: Callable,
+                 cuda_graph: bool = False, config: dict[str, Any] | None = None):
         super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.cuda_graph = cuda_graph  # capture the net's training forward/backward at the first batch
         self.net = net
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
-        self.milestones, self.gamma = list(milestones), gamma
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.tallies: dict[str, EpochTally] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,10 +130,7 @@ class HybridClassifier(pl.LightningModule):
         self._end("test")
 
     def configure_optimizers(self):
-        # fused: the whole update (weight decay, momentum, step) in one multi-tensor kernel per device instead
-        # of a chain of foreach kernels; same numbers (tests/test_models.py), fewer launches per GPU step
-        opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
-                              weight_decay=self.weight_decay, fused=True)
+        opt = self.optimizer_factory(self.parameters())
         opt.register_load_state_dict_post_hook(match_state_layout)
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.milestones, gamma=self.gamma)
+        sched = self.scheduler_factory(opt)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

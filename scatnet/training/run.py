@@ -22,8 +22,8 @@ import scatnet
 from scatnet.errors import ConfigError
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
-                                      cuda_will_be_used, precision_from_config, precision_option, resolve_auto,
-                                      trainer_overrides)
+                                      cuda_will_be_used, optimizer_factories, precision_from_config,
+                                      precision_option, resolve_auto, trainer_overrides)
 from scatnet.training.callbacks import FlushLoggers, ThroughputMonitor
 from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, slug
@@ -163,10 +163,8 @@ def _build_module(cfg: DictConfig, precision: Precision | None = None, frontend=
     cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
     net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16,
                         compile=compile)
-    o = cfg.optim
-    return HybridClassifier(net, num_classes=cfg.data.num_classes, lr=o.lr, momentum=o.momentum,
-                            weight_decay=o.weight_decay, milestones=list(o.milestones), gamma=o.gamma,
-                            cuda_graph=cuda_graph)
+    return HybridClassifier(net, num_classes=cfg.data.num_classes, **optimizer_factories(cfg),
+                            cuda_graph=cuda_graph, config=OmegaConf.to_container(cfg, resolve=True))
 
 
 def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None,
@@ -176,19 +174,18 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_
     module = _build_module(cfg, precision, frontend)
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
+    # What every run needs, whatever the callbacks config says: the per-epoch timing metrics.json reports,
+    # the loggers' flush, and one rolling checkpoint, rewritten at the end of every epoch (after validation
+    # and after the throughput monitor has recorded the epoch, so its state is complete): what a killed run
+    # resumes from.
     callbacks: list[pl.Callback] = [
         throughput,
         FlushLoggers(),
-        # One rolling checkpoint, rewritten at the end of every epoch (after validation and after the
-        # throughput monitor has recorded the epoch, so its state is complete): what a killed run resumes from.
         ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
                         enable_version_counter=False, save_on_train_epoch_end=True),
     ]
     loggers = build_loggers(cfg)
-    if loggers:
-        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
-    if cfg.get("progress_bar", True):
-        callbacks.append(RichProgressBar())
+    callbacks += optional_callbacks(cfg, bool(loggers))
     trainer: pl.Trainer = build(cfg.trainer, logger=loggers or False, callbacks=callbacks,
                                 default_root_dir=str(run_dir), enable_progress_bar=bool(cfg.get("progress_bar", True)),
                                 enable_model_summary=False, plugins=[AtomicCheckpointIO()], **trainer_overrides(cfg))
@@ -217,6 +214,20 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_
         "train_seconds": round(sum(throughput.epoch_seconds), 3),
         **throughput.summary(),
     }
+    return out
+
+
+def optional_callbacks(cfg: DictConfig, have_loggers: bool) -> list[pl.Callback]:
+    """The callbacks config's callbacks: a learning-rate monitor only with a logger to write to, a progress
+    bar only with progress_bar=true."""
+    out = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        callback = build(node)
+        if isinstance(callback, LearningRateMonitor) and not have_loggers:
+            continue
+        if isinstance(callback, RichProgressBar) and not cfg.get("progress_bar", True):
+            continue
+        out.append(callback)
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from scatnet.training.metrics_file import is_rank_zero, read_metrics
 from scatnet.training.lock import RUNNING_ELSEWHERE
@@ -84,6 +84,15 @@ def sweep_summary(sweep_dir: Path, shard: int, name: str) -> tuple[str, bool]:
     parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     lines = [f"scatnet sweep {name}: {len(jobs)} runs: {parts}"] + [f"  failed: {d}: {r}" for d, r in failed]
     return "\n".join(lines), bool(failed)
+
+
+class StudyFolder(Callback):
+    """Creates the folder of an Optuna study's SQLite file (hydra.sweeper.storage) before the sweeper opens it."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        url = str(OmegaConf.select(config, "hydra.sweeper.storage", default="") or "")
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 class SweepSummary(Callback):

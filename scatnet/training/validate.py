@@ -9,6 +9,7 @@ from typing import Callable
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from scatnet.errors import ConfigError
+from scatnet.training.schema import check_schema
 
 
 def integer(low: int) -> tuple[Callable, str]:
@@ -56,6 +57,7 @@ RULES: dict[str, tuple[Callable, str]] = {
 
 
 def check_config(cfg: DictConfig) -> None:
+    check_schema(cfg)  # every key one that scatnet or its target knows
     for key, (ok, allowed) in RULES.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and not ok(value):
