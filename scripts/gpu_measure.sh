@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements notes/PERFORMANCE.md still lists as open. Parts (each fits one 10-minute device
+# The GPU measurements docs/PERFORMANCE.md still lists as open. Parts (each fits one 10-minute device
 # command on an H100; name several, comma-separated, to run them in one call):
 #   gpu-tests  the tests that need a GPU (tests/test_cuda_graph.py: graphed training = eager training)
 #   bench      scatnet-bench on the GPU: every front end at 128x3x256x256 and 128x3x32x32, and the hybrids'

@@ -23,7 +23,7 @@ def fwd_grad(module, x, g):
 
 def grad_tolerance(b: float) -> float:
     # With b -> 0 the gradient x/|z| is ill-conditioned where |z| is small: pytorch_wavelets' own fp32
-    # gradient is ~1e-5 away from the float64 truth there (notes/PERFORMANCE.md), so two fp32 implementations
+    # gradient is ~1e-5 away from the float64 truth there (docs/PERFORMANCE.md), so two fp32 implementations
     # can differ by a few 1e-5. The float64 test below shows the mathematics is identical.
     return 1e-5 if b >= 1e-2 else 5e-5
 
@@ -157,7 +157,7 @@ def test_zero_input_with_zero_bias_gives_a_finite_gradient(strategy):
 
 def test_auto_takes_the_dense_path_for_small_images_on_cpu_only_outside_compile():
     """The dense path's matrices come from a per-size cache, so `auto` keeps it to eager CPU runs of small
-    images (thresholds measured in notes/PERFORMANCE.md); the conv-based path covers the rest."""
+    images (thresholds measured in docs/PERFORMANCE.md); the conv-based path covers the rest."""
     short, long = FastScatLayerPair("near_sym_a"), FastScatLayerPair("near_sym_b")
     # (forward, backward): near_sym_a's forward leaves the dense path above 16, its backward above 32
     assert short.uses_dense(torch.zeros(1, 3, 16, 16)) == (True, True)

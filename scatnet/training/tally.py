@@ -1,7 +1,7 @@
 """Per-epoch loss and accuracy sums kept on the device: no host sync and no logging call per step.
 
 Why not torchmetrics + ``self.log`` on every step (what the module did first): measured on the 2-core CPU
-with a tiny model at batch 128 (notes/PERFORMANCE.md, "The Lightning step"), Lightning's ``self.log`` costs
+with a tiny model at batch 128 (docs/PERFORMANCE.md, "The Lightning step"), Lightning's ``self.log`` costs
 ~0.6 ms a call (each call moves its whole result collection) and MulticlassAccuracy's forward 0.37 ms (it
 computes a per-batch value besides the update): 2.57 ms of host time a step against 1.15 ms now, where a
 step at 60k images/s has 2.1 ms. And a step value logged with ``prog_bar=True`` is turned into a Python

@@ -100,7 +100,7 @@ def adjoint_filters(wavelet: str) -> tuple[torch.Tensor, torch.Tensor]:
 def direct_filters(row: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
     """The row pass folded into the fused kernel: one (13, 1, K+1, K+1) stride-2 kernel per layer.
     More multiply-adds than the separable pair, but a single convolution with one input channel, which is
-    what CPU (oneDNN) and small-image GPU runs are fastest at (notes/PERFORMANCE.md)."""
+    what CPU (oneDNN) and small-image GPU runs are fastest at (docs/PERFORMANCE.md)."""
     # fused[o, r, s, v] acts on rows[r][y, x] = sum_k row[r, k] * xp[y, x + k]; stride 2 in both dims
     K = row.shape[-1]
     out = torch.zeros(fused.shape[0], 1, K + 1, K + 1, dtype=fused.dtype)

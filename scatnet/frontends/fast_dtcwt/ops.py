@@ -1,6 +1,6 @@
 """The fast DTCWT ScatLayer pair as pure functions plus one autograd Function.
 
-Design (see notes/PERFORMANCE.md): channels are folded into the batch, so the forward's filters are
+Design (see docs/PERFORMANCE.md): channels are folded into the batch, so the forward's filters are
 fixed-size buffers (no per-call ``repeat``); symmetric padding is flip + cat, or on a GPU one gather with
 indices built on the device once per size (no index arrays copied from the host, no syncs); each layer is
 one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one conv2d (separable), then one
@@ -68,7 +68,7 @@ def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
 
 def pad_by_gather(x: torch.Tensor) -> bool:
     """One gather kernel instead of four flips and two cats on a GPU in eager, where a small-image forward
-    is bound by kernel launches (notes/PERFORMANCE.md). Not on CPU, where advanced indexing measured 4-8x
+    is bound by kernel launches (docs/PERFORMANCE.md). Not on CPU, where advanced indexing measured 4-8x
     slower than flip + cat at CIFAR and 256x256 sizes, and not under torch.compile, which fuses flip + cat."""
     return x.is_cuda and not torch.compiler.is_compiling()
 
@@ -131,7 +131,7 @@ def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Ten
 
 # On CPU the backward runs over chunks of the batch of at most this many input elements: its ~20 full-size
 # intermediates then stay in cache and their memory is reused (4x3x256x256: 15-20% faster one image at a
-# time; at 128x3x32x32 no difference, so the chunk is large; notes/PERFORMANCE.md)
+# time; at 128x3x32x32 no difference, so the chunk is large; docs/PERFORMANCE.md)
 CPU_BACKWARD_CHUNK = 1 << 18
 
 

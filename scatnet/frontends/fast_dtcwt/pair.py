@@ -37,7 +37,7 @@ class FastScatLayerPair(nn.Module):
     def weights(self) -> tuple[torch.Tensor, ...]:
         """The conv-based strategies (when the dense one is not taken). direct: one 2-D kernel, fastest for
         near_sym_a's 5/7 taps; separable: row pass + fused kernel, fewer multiply-adds for near_sym_b's 13/19
-        taps (measured on CPU in notes/PERFORMANCE.md; the CUDA choice follows the same multiply-add count
+        taps (measured on CPU in docs/PERFORMANCE.md; the CUDA choice follows the same multiply-add count
         until measured)."""
         strategy = self.strategy
         if strategy == "auto":
@@ -79,7 +79,7 @@ class FastScatLayerPair(nn.Module):
             conv = None if dense_fwd else (self.weights(), self.padding)
             return DensePairFunction.apply(x, self.dense_weights(x), self.magbias, conv)
         # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
-        # sum, so the magnitude derivative z/|z| is more accurate (notes/PERFORMANCE.md, exactness).
+        # sum, so the magnitude derivative z/|z| is more accurate (docs/PERFORMANCE.md, exactness).
         adjoint = (self.adj_comb, self.adj_col, self.row_w, self.row_bands)
         return ScatPairFunction.apply(x, self.padding, self.magbias, self.weights(), self.separable_weights(),
                                       adjoint)

@@ -3,7 +3,7 @@ GEMMs against a small banded matrix instead of 1 x K convolutions.
 
 Why: oneDNN's 1 x K convolutions with one input channel run at 1-3 GFLOP/s on every layer shape we have
 (near_sym_b's 19 taps: 32 ms for 2688 x 34 x 34; near_sym_a's 7 taps on 12 x 262 x 262: 11 ms), against a
-few ms as a GEMM (notes/PERFORMANCE.md). A dense W x W band would waste 2W / 2K multiply-adds per pixel on
+few ms as a GEMM (docs/PERFORMANCE.md). A dense W x W band would waste 2W / 2K multiply-adds per pixel on
 wide rows, so rows are cut into tiles of ROW_TILE outputs (each reads ROW_TILE + K - 1 inputs, the
 overlapping windows one strided view) and the band is ROW_TILE wide whatever the image size. The bands of
 every tile width are built once, with the filters, as one constant buffer (packed_bands); a call takes a view
