@@ -10,7 +10,8 @@ from scatnet.training.validate import check_config
 from tests.conftest import CONFIGS, compose
 
 GROUPS = ("frontend", "model", "data", "optim", "trainer", "callbacks", "logger", "experiment", "sweep", "hparams_search")
-TREE = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml")) if (g, p.stem) != ("sweep", "base")]
+BASES = {("sweep", "base"), ("data", "base")}  # what the options of a group build on, not options
+TREE = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml")) if (g, p.stem) not in BASES]
 # on this machine: a GPU trainer config is instantiated as it would be, on the CPU
 CPU = ["trainer.accelerator=cpu", "trainer.devices=1"]
 
