@@ -7,9 +7,10 @@ TORCH_SPEC ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.scatnet-installed
 DATA   ?= cifar10
+STUDY  ?= thesis
 ARGS   ?=
 
-.PHONY: setup train test sweep report bench clean
+.PHONY: setup train test study sweep report bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +27,10 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The whole study (every table and figure) in one resumable command; STUDY=smoke: minutes on a CPU.
+study: $(STAMP)
+	$(BIN)/scatnet-study study=$(STUDY) $(ARGS)
 
 # The Table 1.4 grid (24 settings x 3 seeds) on one dataset; rerun to resume. See README "Sweeps".
 sweep: $(STAMP)

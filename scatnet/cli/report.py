@@ -11,7 +11,8 @@ from scatnet.report.html import image_html, table_html, write_report
 from scatnet.report.tables import markdown, missing, summary_table, table13
 
 
-def build_report(root: Path, out: Path) -> dict:
+def build_report(root: Path, out: Path, title: str = "scatnet report",
+                 first_sections: list[tuple[str, str]] = ()) -> dict:
     rows = collect(root)
     if not rows:
         fail(f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
@@ -38,7 +39,7 @@ def build_report(root: Path, out: Path) -> dict:
         curves += learning_curves(summary, data, out)
     pngs = [p for p in figures if p.suffix == ".png"]
     completed = sum(r.get("status") == "completed" for r in rows)
-    sections = [("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
+    sections = [*first_sections, ("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
                          + (f" Besides the setting, the runs differ in {html.escape(', '.join(keys))}: each value "
                             "is its own group." if keys else "") + "</p>")]
     if gaps:
@@ -51,7 +52,7 @@ def build_report(root: Path, out: Path) -> dict:
     sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
                      or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))
-    write_report(out / "report.html", "scatnet report", sections)
+    write_report(out / "report.html", title, sections)
     return {"rows": rows, "summary": summary, "figures": figures + curves, "missing": gaps, "out": out}
 
 

@@ -1,9 +1,12 @@
-"""Callbacks Lightning lacks: epoch wall time, training throughput, best validation accuracy, and logs
-flushed once an epoch."""
+"""Callbacks Lightning lacks: epoch wall time, training throughput, best validation accuracy, logs flushed
+once an epoch, and a progress file a watcher can read."""
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import time
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -23,6 +26,7 @@ class ThroughputMonitor(pl.Callback):
         self.epoch_seconds: list[float] = []
         self.images_per_second: list[float] = []
         self.best_val_acc: float | None = None
+        self.last_val_acc: float | None = None
         self._t0 = 0.0
         self._images = 0
         self._train_end: float | None = None
@@ -61,6 +65,7 @@ class ThroughputMonitor(pl.Callback):
         if acc is not None:
             acc = float(acc) * 100.0
             self.best_val_acc = acc if self.best_val_acc is None else max(self.best_val_acc, acc)
+            self.last_val_acc = acc
 
     def summary(self) -> dict:
         # Median over epochs, skipping the first when there are more (it pays for warm-up / cudnn autotune).
@@ -88,3 +93,25 @@ class FlushLoggers(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module):
         for logger in trainer.loggers:
             logger.save()
+
+
+class ProgressFile(pl.Callback):
+    """``<run>/progress.json`` at the end of every epoch (rank zero): the epoch, the validation accuracy so far
+    and the epoch times (``throughput``'s, so it comes after it among the callbacks); what scatnet-study
+    shows while the run trains and estimates the time left from."""
+
+    def __init__(self, run_dir, throughput: ThroughputMonitor):
+        self.path, self.throughput = Path(run_dir) / "progress.json", throughput
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # the throughput monitor's figures, not trainer.callback_metrics: reading those on one rank alone would
+        # start a collective (an all-reduce of the sync_dist metrics) that the other ranks never join
+        if trainer.global_rank != 0:
+            return
+        acc = self.throughput.last_val_acc
+        state = {"epoch": trainer.current_epoch + 1, "max_epochs": trainer.max_epochs,
+                 "val_acc": None if acc is None else round(acc, 4),
+                 "epoch_seconds": [round(t, 3) for t in self.throughput.epoch_seconds]}
+        tmp = self.path.with_name(".progress.json.tmp")
+        tmp.write_text(json.dumps(state) + "\n")
+        os.replace(tmp, self.path)

@@ -24,7 +24,7 @@ from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
                                       cuda_will_be_used, optimizer_factories, precision_from_config,
                                       precision_option, resolve_auto, trainer_overrides)
-from scatnet.training.callbacks import FlushLoggers, ThroughputMonitor
+from scatnet.training.callbacks import FlushLoggers, ProgressFile, ThroughputMonitor
 from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, slug
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
@@ -180,6 +180,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_
     # resumes from.
     callbacks: list[pl.Callback] = [
         throughput,
+        ProgressFile(run_dir, throughput),
         FlushLoggers(),
         ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
                         enable_version_counter=False, save_on_train_epoch_end=True),

@@ -1,0 +1,122 @@
+"""A study's plan: every run of every part, with the folder it trains in and what it should cost.
+
+A part is one of the sweeps (``configs/sweep/``) on some datasets, its grid the sweep's own
+(``hydra.sweeper.params``) unless the study narrows it. Each run is composed here exactly as
+``scatnet-train`` will compose it, so its identity, and therefore its folder under ``<study>/runs/``, is the
+one the training process will use: a relaunch finds completed runs (skipped), killed ones (resumed) and
+failed ones (retried) by the same rules as any sweep.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from scatnet.errors import ConfigError
+from scatnet.training.identity import run_id, slug
+
+# Relative cost of one epoch, to start the long runs first (the tail of a packed study is then short):
+# training images x pixels, and the Morlet front ends' extra work on top of the body.
+DATA_COST = {"digits": 0.03, "cifar10": 1.0, "cifar100": 1.0, "synthetic_cifar": 1.0, "tiny_imagenet": 8.0}
+FRONTEND_COST = {"morlet8": 1.6, "morlet6": 1.4}
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    part: str
+    overrides: list[str]      # scatnet-train's overrides for this run (the sweep config, its grid point)
+    run_dir: Path
+    data: str
+    frontend: str
+    setting: str              # what distinguishes it within its part, e.g. "near_sym_a, zero, b=0.01, s0"
+    max_epochs: int
+    cost: float               # relative, for the order of launch
+    run_id: str               # the identity: the same run named in two parts trains once
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+def grid_points(params: dict[str, str]) -> list[list[str]]:
+    """A sweeper's ``params`` ({key: "a,b,c"}) as the list of its points, each a list of overrides."""
+    keys = list(params)
+    values = [[v.strip() for v in str(params[k]).split(",")] for k in keys]
+    return [[f"{k}={v}" for k, v in zip(keys, point)] for point in itertools.product(*values)]
+
+
+def flat_grid(grid: dict, prefix: str = "") -> dict[str, list]:
+    """{"frontend.wavelet": [...]} or {"frontend": {"wavelet": [...]}} (as a key=value override makes it)
+    alike: dotted keys to lists of values."""
+    out = {}
+    for key, value in grid.items():
+        if isinstance(value, dict):
+            out.update(flat_grid(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value if isinstance(value, list) else [value]
+    return out
+
+
+def plan_part(name: str, part: DictConfig, runs_root: Path, compose) -> list[PlannedRun]:
+    """Every run of one part. ``compose(overrides)`` -> (configs/train.yaml composed as scatnet-train will,
+    its sweep's grid)."""
+    sweep = str(part.sweep)
+    extra = [str(o) for o in part.get("overrides") or []]
+    runs = []
+    for data in part.data:
+        base = [f"sweep={sweep}", f"data={data}"]
+        params = compose([*base, *extra])[1]
+        grid = OmegaConf.to_container(part.get("grid") or OmegaConf.create({}), resolve=True)
+        for key, values in flat_grid(grid).items():  # the study narrows (or widens) the sweep's grid
+            params[key] = ",".join(str(v) for v in values)
+        for point in grid_points(params):
+            overrides = [*base, *extra, *point]
+            cfg = compose(overrides)[0]
+            runs.append(planned(name, overrides, cfg, runs_root, point))
+    return runs
+
+
+def planned(part: str, overrides: list[str], cfg: DictConfig, runs_root: Path, point: list[str]) -> PlannedRun:
+    epochs = int(cfg.trainer.max_epochs)
+    data, frontend = str(cfg.data.name), str(cfg.frontend.name)
+    setting = ", ".join(p.split("=", 1)[1] if not p.startswith("seed=") else "s" + p.split("=", 1)[1]
+                        for p in point if not p.startswith("frontend="))
+    cost = epochs * DATA_COST.get(data, 1.0) * FRONTEND_COST.get(frontend, 1.0)
+    rid = run_id(cfg)
+    return PlannedRun(part, overrides, runs_root / f"{slug(cfg.run_name)}-{rid}", data, frontend, setting, epochs,
+                      cost, rid)
+
+
+def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
+    """The study's runs, longest first (ties: in the order of the parts)."""
+    if not study.get("parts"):
+        raise ConfigError(f"study {study.get('name')} has no parts: nothing to run")
+    runs = []
+    for name, part in study.parts.items():
+        for key in ("sweep", "data"):
+            if not part.get(key):
+                raise ConfigError(f"study.parts.{name}.{key} is missing; a part names a sweep (configs/sweep/) "
+                                  "and the datasets to run it on")
+        runs += plan_part(str(name), part, out / "runs", compose)
+    seen, unique = set(), []
+    for r in runs:  # the same run in two parts (Table 1.3's DTCWT cells are points of the grid) trains once
+        if r.run_id not in seen:
+            seen.add(r.run_id)
+            unique.append(r)
+    return sorted(unique, key=lambda r: -r.cost)
+
+
+def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
+    """configs/study/<name>.yaml, or a study file of one's own (``study=path/to/mine.yaml``)."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else Path(config_dir) / "study" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (Path(config_dir) / "study").glob("*.yaml")))
+        raise ConfigError(f"study={name} is not a study; choose one of: {known}, or give a .yaml file")
+    study = OmegaConf.load(path)
+    try:
+        study.merge_with(OmegaConf.from_dotlist(overrides))
+    except Exception as e:  # noqa: BLE001 - a malformed override
+        raise ConfigError(f"cannot apply {' '.join(overrides)} to study={name}: {e}") from None
+    return study

@@ -1,0 +1,140 @@
+"""scatnet-study end to end on digits (CPU, no network): the report with all its tables, a relaunch that
+trains nothing, a kill mid-way and a relaunch that finish with each run trained once, status counts that agree
+with the runs' own records, an ETA once an epoch has finished, and a failing run that is listed while the
+others complete."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import script
+
+
+def study(args: list[str], env, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([script("scatnet-study"), *args], env=env, capture_output=True, text=True, timeout=900,
+                          **kw)
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")}
+
+
+def write_study(path: Path, grid: str, epochs: int) -> Path:
+    path.write_text(f"""name: {path.stem}
+out: {path.parent / path.stem}
+runs_per_gpu: 2
+cpu_runs: 2
+bench: null
+parts:
+  grid:
+    sweep: table14
+    data: [digits]
+    overrides: [trainer.max_epochs={epochs}, model.width=8, "optim.milestones=[1]"]
+    grid: {{frontend.wavelet: [near_sym_a], frontend.magbias: [0.01], {grid}}}
+""")
+    return path
+
+
+def test_smoke_makes_every_table_and_a_relaunch_trains_nothing(tmp_path, cli_env):
+    out = tmp_path / "smoke"
+    first = study(["study=smoke", f"out={out}"], cli_env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    last = first.stdout.strip().splitlines()[-1]
+    assert last.startswith("scatnet-study smoke: 3/3 done, 0 running, 0 failed, 0 left") and "report.html" in last
+    report = (out / "report.html").read_text()
+    for section in ("Time per part", "Table 1.2: the benchmark on this machine", "Table 1.3: measured vs published",
+                    "Figure 1.2: DTCWT grid", "Learning curves", "Summary over seeds"):
+        assert f"<h2>{section}</h2>" in report
+    assert "thesis default" in (out / "bench" / "table12.md").read_text() and "<img" in report
+    before = records(out)
+    assert len(before) == 3 and all(m["status"] == "completed" for m in before.values())
+    assert json.loads((out / "status.json").read_text())["counts"] == \
+        {"done": 3, "running": 0, "failed": 0, "left": 0, "total": 3}
+
+    again = study(["study=smoke", f"out={out}"], cli_env)
+    assert again.returncode == 0 and "3/3 done" in again.stdout and "Table 1.2 first" not in again.stdout
+    assert records(out) == before  # nothing trained, nothing rewritten
+
+
+def test_a_kill_mid_way_and_a_relaunch_finish_each_run_once(tmp_path, cli_env):
+    """Sampled while it runs: the status counts agree with the runs' records, the ETA is a number once an
+    epoch has finished; SIGTERM stops it (143), the relaunch resumes and finishes (0)."""
+    path = write_study(tmp_path / "kill.yaml", "frontend.padding: [symmetric, zero], seed: [0, 1]", 4)
+    out = tmp_path / "kill"
+    proc = subprocess.Popen([script("scatnet-study"), f"study={path}"], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    samples, deadline = 0, time.time() + 300
+    while time.time() < deadline:
+        done_before = {n for n, m in records(out).items() if m["status"] == "completed"} if out.exists() else set()
+        time.sleep(1.2)  # at least two status writes
+        if not (out / "status.json").exists():
+            continue
+        status = json.loads((out / "status.json").read_text())
+        done_after = {n for n, m in records(out).items() if m["status"] == "completed"}
+        done = {s["name"] for s in status["runs"] if s["state"] == "done"}
+        assert done_before <= done <= done_after, (done_before, done, done_after)
+        assert status["counts"]["total"] == 4 == sum(v for k, v in status["counts"].items() if k != "total")
+        if any(s["epoch"] >= 1 for s in status["runs"]):
+            assert isinstance(status["eta_seconds"], float)
+            samples += 1
+        if any(s["state"] == "running" and 1 <= s["epoch"] < s["max_epochs"] for s in status["runs"]):
+            break
+    proc.send_signal(signal.SIGTERM)
+    text = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 143 and "relaunch the same command to continue" in text, text[-2000:]
+    assert samples >= 1 and json.loads((out / "status.json").read_text())["phase"] == "interrupted"
+    stopped = [m for m in records(out).values() if m["status"] == "interrupted"]
+    assert stopped  # at least the run it caught mid-way
+
+    again = study([f"study={path}"], cli_env)
+    assert again.returncode == 0, again.stdout[-2000:]
+    final = records(out)
+    assert len(final) == 4 and all(m["status"] == "completed" and m["epochs_completed"] == 4 for m in final.values())
+    resumed = [m for m in final.values() if len(m["launches"]) == 2]
+    assert resumed and all(m["launches"][1]["resumed_from_epoch"] >= 1 for m in resumed)
+    for name in final:  # each epoch trained and logged once
+        epochs = [row["epoch"] for row in csv.DictReader(open(out / "runs" / name / "csv" / "metrics.csv"))
+                  if row.get("val/acc")]
+        assert sorted(map(int, epochs)) == [0, 1, 2, 3], (name, epochs)
+
+
+def test_a_failing_run_is_listed_the_others_complete_and_the_exit_is_1(tmp_path, cli_env):
+    path = write_study(tmp_path / "bad.yaml", "frontend.padding: [symmetric], optim.lr: [0.1, 1e12], seed: [0]", 1)
+    res = study([f"study={path}"], cli_env)
+    assert res.returncode == 1, res.stdout[-2000:]
+    lines = res.stdout.strip().splitlines()
+    assert any(ln.startswith("scatnet-study bad: 1/2 done, 0 running, 1 failed, 0 left") for ln in lines)
+    assert any(ln.startswith("  failed: ") and "NonFiniteLossError" in ln for ln in lines)
+    status = json.loads((tmp_path / "bad" / "status.json").read_text())
+    assert [s["state"] for s in status["runs"] if "1e12" in str(s["setting"]) or s["state"] == "failed"] == ["failed"]
+    assert "NonFiniteLossError" in (tmp_path / "bad" / "report.html").read_text()
+
+
+def test_an_unknown_study_is_one_line(tmp_path, cli_env):
+    res = study(["study=nosuch"], cli_env)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
+    assert "study=nosuch is not a study; choose one of: quick, smoke, thesis" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["thesis", "quick"])
+def test_the_full_studies_plan_every_run_of_the_thesis(name):
+    """Planned, not run: the thesis' 27 Table 1.3 runs and 216 grid runs, less the 9 Table 1.3 DTCWT runs that
+    are points of the grid (3 seeds x 3 datasets); longest first."""
+    from hydra import initialize_config_dir
+
+    from scatnet.cli.common import config_dir
+    from scatnet.cli.study import composer
+    from scatnet.study.plan import load_study, plan
+
+    s = load_study(Path(config_dir()), name, [])
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+        runs = plan(s, Path("/nonexistent"), composer(Path("/nonexistent/runs")))
+    seeds = 3 if name == "thesis" else 1
+    assert len(runs) == (27 + 216 - 9) * seeds // 3
+    assert runs[0].data == "tiny_imagenet" and runs[0].frontend == "morlet8" and runs[-1].data != "tiny_imagenet"
