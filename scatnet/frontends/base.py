@@ -20,6 +20,8 @@ class Frontend(nn.Module):
     #: whether forward has no host syncs or host-to-device copies, so torch.compile captures it whole and a
     #: CUDA graph can record it: scatnet's fast DTCWT pair and both Morlet ones, not pytorch_wavelets' pair
     compilable: bool = False
+    #: whether it has weights to train (frontend=learned): the network then runs it with autograd
+    learnable: bool = False
 
     def not_compilable_because(self) -> str:
         """Why ``compilable`` is false, and what to use instead (one clause, for error messages)."""

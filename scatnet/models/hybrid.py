@@ -41,7 +41,8 @@ class HybridNet(nn.Module):
         if width < 1 or num_classes < 2:
             raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
         self.frontend = frontend
-        self.frontend_grad = frontend_grad
+        # a front end that learns (frontend=learned) needs its gradient whatever model.frontend_grad says
+        self.frontend_grad = frontend_grad or getattr(frontend, "learnable", False)
         scat_ch = frontend.out_channels(in_channels)
         widths = [2 * width, 2 * width, 4 * width, 4 * width]
         layers: list[nn.Module] = [nn.BatchNorm2d(scat_ch)]

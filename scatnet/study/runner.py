@@ -18,6 +18,7 @@ from pathlib import Path
 
 from scatnet.study.plan import PlannedRun
 from scatnet.study.status import RUNNING, run_state, snapshot, write_status
+from scatnet.training.lock import RunLock
 from scatnet.training.metrics_file import read_metrics
 from scatnet.training.signals import RunInterrupted
 
@@ -35,6 +36,7 @@ class Slot:
 class Outcome:
     failed: list[PlannedRun] = field(default_factory=list)
     trained: list[PlannedRun] = field(default_factory=list)
+    elsewhere: list[PlannedRun] = field(default_factory=list)
 
 
 def slots_for(gpus: int, runs_per_gpu: int, cpu_runs: int) -> list[Slot]:
@@ -113,7 +115,9 @@ class StudyRunner:
             if slot.process is None or slot.process.poll() is None:
                 continue
             record = read_metrics(slot.run.run_dir) or {}
-            if record.get("status") != "completed":
+            if record.get("status") == "running" and RunLock(slot.run.run_dir).is_held():
+                self.outcome.elsewhere.append(slot.run)  # another process trains it (a second study, a sweep)
+            elif record.get("status") != "completed":
                 self.outcome.failed.append(slot.run)
             self.outcome.trained.append(slot.run)
             self._free(slot)

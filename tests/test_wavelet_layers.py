@@ -1,0 +1,87 @@
+"""Wavelet pooling (dwt: the LL band; dwt_all: every band), the plain CNN built on it, and the learned-stem
+control front end."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from scatnet.errors import ConfigError
+from scatnet.models.wavelet_pool import DWTPool, make_pool
+
+
+def test_haar_ll_is_twice_the_average_pool():
+    """The orthonormal Haar low-pass is 1/sqrt(2) per axis: LL = 2 x the 2x2 mean, exactly."""
+    x = torch.randn(2, 3, 8, 10, dtype=torch.float64)
+    assert torch.allclose(DWTPool("haar").double()(x), 2 * F.avg_pool2d(x, 2), atol=1e-12)
+
+
+@pytest.mark.parametrize("wavelet", ["haar", "db4", "bior2.2", "near_sym_a", "near_sym_b"])
+@pytest.mark.parametrize("padding", ["zero", "symmetric"])
+@pytest.mark.parametrize("side", [8, 9])
+def test_pools_halve_the_side_like_max_pooling_and_keep_four_bands(wavelet, padding, side):
+    x = torch.randn(2, 3, side, side + 2)
+    for kind, channels in (("dwt", 3), ("dwt_all", 12), ("max", 3), ("avg", 3)):
+        pool, factor = make_pool(kind, wavelet, padding)
+        assert pool(x).shape == (2, channels, (side + 1) // 2, (side + 3) // 2) and channels == 3 * factor
+
+
+def test_dwt_all_throws_nothing_away():
+    """Haar on an even side crops nothing: the inverse DWT of the four stacked bands is the input."""
+    from pytorch_wavelets import DWTInverse
+
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    bands = DWTPool("haar", keep="all").double()(x).view(2, 3, 4, 4, 4)
+    back = DWTInverse(wave="haar", mode="zero").double()((bands[:, :, 0], [bands[:, :, 1:]]))
+    assert torch.allclose(back, x, atol=1e-12)
+
+
+@pytest.mark.parametrize("keep", ["ll", "all"])
+def test_the_gradient_is_exact(keep):
+    pool = DWTPool("db2", "symmetric", keep).double()
+    x = torch.randn(1, 2, 7, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(pool, (x,), eps=1e-6, atol=1e-8)
+
+
+def test_bad_pool_options_name_the_valid_values():
+    with pytest.raises(ConfigError, match="model.pool='median' is not valid; choose one of: max, avg, dwt, dwt_all"):
+        make_pool("median")
+    with pytest.raises(ConfigError, match="model.pool_wavelet='morlet' is not a discrete wavelet"):
+        make_pool("dwt", "morlet")
+
+
+QUICK = ["data=digits", "optim.lr=0.1", "trainer.max_epochs=4", "logger=none"]
+
+
+@pytest.mark.parametrize("overrides,floor", [
+    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]"], 60.0),              # dwt pools
+    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 60.0),
+    (["frontend=learned", "frontend.hidden=16", "model.width=8"], 50.0),                       # the control
+], ids=["wavepool_cnn", "dwt_all", "learned"])
+def test_the_new_networks_learn_digits(overrides, floor, tmp_path):
+    from scatnet.training.run import train
+    from tests.conftest import compose
+
+    m = train(compose([*QUICK, *overrides], tmp_path))
+    assert m["status"] == "completed" and m["test_acc"] > floor, m["test_acc"]  # chance: 10%
+
+
+def test_the_learned_stem_has_the_scatterings_shape_and_learns():
+    from scatnet.frontends import DTCWTScattering, LearnedStem
+    from scatnet.models import HybridNet
+
+    stem = LearnedStem()
+    x = torch.randn(2, 3, 32, 32)
+    assert stem(x).shape == DTCWTScattering()(x).shape == (2, 147, 8, 8)
+    net = HybridNet(stem, num_classes=10, width=4)  # model.frontend_grad left false: the stem still learns
+    net(x).sum().backward()
+    assert net.frontend_grad and stem.stem[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("wavelet,padding", [("db2", "symmetric"), ("near_sym_b", "zero"), ("haar", "symmetric")])
+def test_the_transform_is_pytorch_wavelets_dwt(wavelet, padding):
+    pool = DWTPool(wavelet, padding).double()
+    x = torch.randn(2, 3, 11, 12, dtype=torch.float64)
+    ll, bands = pool.transform(x)
+    ref_ll, (ref_bands,) = pool.dwt(x)
+    assert torch.equal(ll, ref_ll) and torch.equal(bands, ref_bands)
