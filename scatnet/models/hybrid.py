@@ -3,7 +3,8 @@
 CIFAR (32x32 -> 8x8 after scattering), with C = ``width`` (96 in the thesis code):
     scat -> BN -> conv(2C) -> conv(2C) -> conv(4C) -> conv(4C) -> global avg pool -> fc
 Tiny ImageNet (``tiny=True``, 64x64 -> 16x16): after conv4 a 2x2 max pool, conv5 and conv6 at 8C, then pool, fc.
-Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout.
+Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout. ``mix`` (model.mix) puts a
+wavelet-domain mixing block (wavelet_mix.py) after one of the convs, e.g. {after: 2, levels: 1, mode: channel}.
 Init as in the code: xavier_uniform with gain sqrt(2), biases 0.
 """
 from __future__ import annotations
@@ -16,6 +17,18 @@ import torch.nn as nn
 from scatnet.errors import ConfigError
 from scatnet.frontends.base import Frontend
 from scatnet.precision import frontend_fp32
+
+
+def wavelet_mixing(channels: int, mix: dict) -> nn.Module:
+    """model.mix: a WaveletMixing2D block (wavelet_mix.py) after one of the body's convs."""
+    from scatnet.models.wavelet_mix import WaveletMixing2D
+
+    options = {k: v for k, v in dict(mix).items() if k != "after"}
+    known = {"wavelet", "levels", "mode", "padding"}
+    if set(options) - known:
+        raise ConfigError(f"model.mix.{sorted(set(options) - known)[0]} is not an option of the mixing block; its "
+                          f"options: after, {', '.join(sorted(known))}")
+    return WaveletMixing2D(channels, **options)
 
 
 def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -36,7 +49,7 @@ class HybridNet(nn.Module):
     before it learns, so its input gradient is never needed)."""
 
     def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
-                 tiny: bool = False, frontend_grad: bool = False):
+                 tiny: bool = False, frontend_grad: bool = False, mix: dict | None = None):
         super().__init__()
         if width < 1 or num_classes < 2:
             raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
@@ -47,9 +60,14 @@ class HybridNet(nn.Module):
         widths = [2 * width, 2 * width, 4 * width, 4 * width]
         layers: list[nn.Module] = [nn.BatchNorm2d(scat_ch)]
         cin = scat_ch
-        for cout in widths:
+        for i, cout in enumerate(widths, start=1):
             layers += conv_bn_relu(cin, cout)
             cin = cout
+            if mix and int(mix.get("after", 0)) == i:
+                layers.append(wavelet_mixing(cout, mix))
+        if mix and int(mix.get("after", 0)) not in range(1, len(widths) + 1):
+            raise ConfigError(f"model.mix.after={mix.get('after')} is not valid; choose the conv it follows: "
+                              f"1 to {len(widths)}")
         if tiny:
             layers.append(nn.MaxPool2d(2))
             for cout in (8 * width, 8 * width):

@@ -28,6 +28,10 @@ IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
                   "fast": ("compile", "channels_last", "cuda_graph")}
 
 
+# Options whose null means "not used": a run without one is the run it was before the option existed.
+ABSENT_WHEN_NULL = {"model": ("mix",)}
+
+
 def identity_dict(cfg: DictConfig) -> dict:
     from scatnet.training.builders import precision_from_config
 
@@ -46,6 +50,9 @@ def without_ignored(d: dict) -> dict:
             d[group] = {k: v for k, v in d[group].items() if k not in keys}
     if isinstance(d.get("optim"), dict):
         d["optim"] = without_recipe_classes(d["optim"])
+    for group, keys in ABSENT_WHEN_NULL.items():
+        if isinstance(d.get(group), dict):
+            d[group] = {k: v for k, v in d[group].items() if not (k in keys and v is None)}
     return d
 
 
