@@ -153,3 +153,34 @@ def test_bad_mixing_options_are_one_line():
         HybridNet(DTCWTScattering(), num_classes=10, width=4, mix={"after": 7})
     with pytest.raises(ConfigError, match="model.mix.mode='spectral' is not valid; choose one of: pointwise, channel"):
         HybridNet(DTCWTScattering(), num_classes=10, width=4, mix={"after": 1, "mode": "spectral"})
+
+
+def test_the_front_ends_name_their_channels_by_scattering_order():
+    """A grey image (three equal colours) gives three equal order-0 maps only if the grouping is right."""
+    from scatnet.frontends import DTCWTScattering, MorletScattering
+
+    x = torch.zeros(1, 3, 32, 32)
+    x[..., 10:22, 14:18] = 1.0
+    for fe, sizes in ((DTCWTScattering(), [3, 18, 18, 108]), (MorletScattering(6, 32), [3, 36, 108])):
+        groups = fe.channel_groups(3)
+        assert [len(g) for g in groups.values()] == sizes
+        assert sorted(i for g in groups.values() for i in g) == list(range(fe.out_channels(3)))
+        z = fe(x)[0, groups["order 0"]]
+        assert torch.allclose(z[0], z[1]) and torch.allclose(z[0], z[2])
+
+
+@pytest.mark.parametrize("overrides,panels", [
+    (["frontend=dtcwt"], ["input", "front end: order 0", "front end: order 1, scale 1", "front end: order 1, scale 2",
+                          "front end: order 2", "after the last conv"]),
+    (["frontend=none", "model=wavepool_cnn", "model.widths=[8,8,8,8]", "model.pool=dwt_all"],
+     ["input", "after pool 1 (DWTPool)", "after pool 2 (DWTPool)", "after pool 3 (DWTPool)", "after the last conv"]),
+])
+def test_inspect_draws_every_stage(overrides, panels, tmp_path):
+    from PIL import Image
+
+    from scatnet.cli.inspect import main
+
+    out = tmp_path / "inspect.png"
+    assert main([*overrides, "data=digits", "--images", "3", "--out", str(out)]) == panels
+    width, height = Image.open(out).size
+    assert width > height and abs(width / height - len(panels) / 3) < 0.5  # 3 rows of len(panels) panels

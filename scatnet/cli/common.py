@@ -44,7 +44,7 @@ def _drop_tf32_tip(record: logging.LogRecord) -> bool:
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     prog = Path(sys.argv[0]).name
-    if prog in ("bench.py", "eval.py", "report.py", "train.py"):  # python -m scatnet.cli.bench: the console script's name
+    if prog in ("bench.py", "eval.py", "inspect.py", "report.py", "study.py", "train.py"):  # python -m scatnet.cli.bench: the console script's name
         prog = "scatnet-" + prog[:-3]
     prog = "scatnet" if prog in ("", "__main__.py", "-c") else prog
     print(f"{prog}: error: {message}", file=sys.stderr)

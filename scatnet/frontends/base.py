@@ -27,6 +27,10 @@ class Frontend(nn.Module):
         """Why ``compilable`` is false, and what to use instead (one clause, for error messages)."""
         return "its forward reads from the host"
 
+    def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
+        """Output channels by what they are (the scattering's orders), for pictures of what it sees."""
+        return {"all channels": list(range(self.out_channels(in_channels)))}
+
     def out_channels(self, in_channels: int = 3) -> int:
         return in_channels * self.channels_per_input
 

@@ -43,6 +43,20 @@ class DTCWTScattering(Frontend):
         else:
             self.layers = reference_scat_pair(wavelet, padding, self.magbias)
 
+    def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
+        """Channel j * 7C + i * C + c (a ScatLayer stacks its 7 outputs band-major: (B, 7, C, h, w) viewed as
+        (B, 7C, h, w)): colour c, first layer's output i, second layer's j (0: the low-pass, 1-6: the magnitudes
+        of the 6 orientations). Order 0: i = j = 0; order 1: one of them a band (scale 1 averaged, or scale 2);
+        order 2: both."""
+        groups = {"order 0": [], "order 1, scale 1": [], "order 1, scale 2": [], "order 2": []}
+        for c in range(in_channels):
+            for i in range(7):
+                for j in range(7):
+                    key = ("order 0" if not j else "order 1, scale 2") if not i else \
+                        ("order 1, scale 1" if not j else "order 2")
+                    groups[key].append(j * 7 * in_channels + i * in_channels + c)
+        return groups
+
     def not_compilable_because(self) -> str:
         return ("pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
                 "frontend.impl=fast computes the same without")

@@ -49,6 +49,13 @@ class MorletScattering(Frontend):
 
             self.scattering = ScatteringTorch2D(J=J, shape=(h, w), L=L, max_order=2)
 
+    def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
+        """kymatio's order within each colour's K coefficients: S0, then J * L first-order, then second-order."""
+        k, first = self.channels_per_input, self.J * self.L
+        return {"order 0": [c * k for c in range(in_channels)],
+                "order 1": [c * k + 1 + i for c in range(in_channels) for i in range(first)],
+                "order 2": [c * k + 1 + first + i for c in range(in_channels) for i in range(k - 1 - first)]}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.image_size:
             raise ConfigError(f"Morlet front end was built for {self.image_size[0]}x{self.image_size[1]} images "

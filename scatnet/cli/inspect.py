@@ -1,0 +1,60 @@
+"""scatnet-inspect: a picture of what each stage of a network sees (the input, the front end's channels by
+scattering order, each pooling layer's output), for a few test images.
+
+    scatnet-inspect frontend=dtcwt data=digits                      # an untrained network of that config
+    scatnet-inspect frontend=none model=wavepool_cnn model.pool=dwt data=cifar10 --images 6
+    scatnet-inspect --run outputs/runs/<run>                       # the trained network of a run
+
+Writes a PNG (default: inspect.png, or <run>/inspect.png) and prints its panels.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scatnet.cli.common import OneLineParser, quiet_upstream_warnings, report_error
+from scatnet.errors import ScatnetError
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    ap = OneLineParser(prog="scatnet-inspect", description=__doc__.split("\n\n")[0])
+    ap.add_argument("overrides", nargs="*", help="scatnet-train overrides (ignored with --run)")
+    ap.add_argument("--run", type=Path, help="a run folder or checkpoint: its config and trained weights")
+    ap.add_argument("--images", type=int, default=4, help="how many test images (default 4)")
+    ap.add_argument("--out", type=Path, help="the PNG (default: inspect.png, or <run>/inspect.png)")
+    args = ap.parse_args(argv)
+    quiet_upstream_warnings()
+    import torch
+
+    from scatnet.report.inspect import picture, stages
+    from scatnet.training.builders import build, composed_config
+    from scatnet.training.run import _build_module
+
+    try:
+        if args.run is not None:
+            from scatnet.training.evaluate import find_checkpoint, run_config
+
+            ckpt_path, run_dir = find_checkpoint(args.run)
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+            cfg = run_config(ckpt, run_dir)
+            module = _build_module(cfg)
+            module.load_state_dict(ckpt["state_dict"])
+            out = args.out or run_dir / "inspect.png"
+        else:
+            cfg = composed_config([*args.overrides, "paths.run_dir=."])
+            module = _build_module(cfg)
+            out = args.out or Path("inspect.png")
+        data = build(cfg.data, device="cpu")
+        data.setup("test")
+        batch = next(iter(data.test_dataloader()))
+        x, y = batch[0][:args.images], batch[1][:args.images]
+        panels = stages(module.net, x, int(cfg.data.in_channels))
+        picture(panels, y.tolist(), out)
+    except ScatnetError as e:
+        report_error(e)
+    titles = [t for t, _ in panels]
+    print(f"scatnet-inspect: {len(x)} images x {len(titles)} panels ({'; '.join(titles)}) -> {out}", flush=True)
+    return titles
+
+
+if __name__ == "__main__":
+    main()
