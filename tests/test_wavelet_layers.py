@@ -184,3 +184,63 @@ def test_inspect_draws_every_stage(overrides, panels, tmp_path):
     assert main([*overrides, "data=digits", "--images", "3", "--out", str(out)]) == panels
     width, height = Image.open(out).size
     assert width > height and abs(width / height - len(panels) / 3) < 0.5  # 3 rows of len(panels) panels
+
+
+def _table13_as_it_was_built(scat_ch: int, width: int, tiny: bool) -> torch.nn.Sequential:
+    """The Table 1.3 body as HybridNet built it before bodies were lists of blocks (the reference)."""
+    from scatnet.models.blocks import conv_bn_relu
+
+    layers, cin = [torch.nn.BatchNorm2d(scat_ch)], scat_ch
+    for cout in (2 * width, 2 * width, 4 * width, 4 * width):
+        layers += conv_bn_relu(cin, cout)
+        cin = cout
+    if tiny:
+        layers.append(torch.nn.MaxPool2d(2))
+        for cout in (8 * width, 8 * width):
+            layers += conv_bn_relu(cin, cout)
+            cin = cout
+    return torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+
+
+@pytest.mark.parametrize("tiny", [False, True])
+def test_the_table13_bodies_written_as_blocks_are_the_networks_they_were(tiny):
+    from scatnet.frontends import DTCWTScattering
+    from scatnet.models import HybridNet
+
+    torch.manual_seed(0)
+    net = HybridNet(DTCWTScattering(), num_classes=10, width=8, tiny=tiny)
+    torch.manual_seed(0)
+    ref = HybridNet(DTCWTScattering(), num_classes=10, width=8, tiny=tiny)
+    ref.body = _table13_as_it_was_built(147, 8, tiny)
+    torch.manual_seed(0)  # the same seed, the same initialisation order: the same weights
+    ref.reset_parameters()
+    torch.manual_seed(0)
+    net.reset_parameters()
+    a, b = net.state_dict(), ref.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    x = torch.randn(2, 3, 64 if tiny else 32, 64 if tiny else 32)
+    assert torch.equal(net.eval()(x), ref.eval()(x))
+
+
+def test_a_body_from_the_config_builds_and_learns(tmp_path):
+    from scatnet.training.run import train
+    from tests.conftest import compose
+
+    body = "[{conv: 2},{pool: dwt},{conv: 4},{mix: {levels: 1, mode: channel}},{conv: 4}]"
+    m = train(compose([*QUICK, "model.width=8", f"model.body={body}"], tmp_path))
+    assert m["status"] == "completed" and m["test_acc"] > 40.0, m["test_acc"]  # chance: 10%
+
+
+@pytest.mark.parametrize("body,message", [
+    ([{"conv": 2}, {"norm": 1}], "model.body[1] is a 'norm' block; choose one of: conv, pool, mix"),
+    ([{"conv": 2, "pool": "max"}], "model.body[0]="),
+    ([{"conv": -1}], "a conv block's {conv: -1} is not valid"),
+    ([{"pool": "median"}], "model.pool='median' is not valid"),
+])
+def test_a_bad_body_is_one_line(body, message):
+    from scatnet.frontends import DTCWTScattering
+    from scatnet.models import HybridNet
+
+    with pytest.raises(ConfigError) as err:
+        HybridNet(DTCWTScattering(), num_classes=10, width=4, body=body)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)

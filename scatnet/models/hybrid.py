@@ -3,8 +3,9 @@
 CIFAR (32x32 -> 8x8 after scattering), with C = ``width`` (96 in the thesis code):
     scat -> BN -> conv(2C) -> conv(2C) -> conv(4C) -> conv(4C) -> global avg pool -> fc
 Tiny ImageNet (``tiny=True``, 64x64 -> 16x16): after conv4 a 2x2 max pool, conv5 and conv6 at 8C, then pool, fc.
-Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout. ``mix`` (model.mix) puts a
-wavelet-domain mixing block (wavelet_mix.py) after one of the convs, e.g. {after: 2, levels: 1, mode: channel}.
+Every conv is 3x3, padding 1, no bias, followed by BatchNorm and ReLU. No dropout. Both bodies are lists of
+blocks (blocks.py); ``body`` (model.body) replaces them with another list, and ``mix`` (model.mix) puts a
+wavelet-domain mixing block after one of the convs, e.g. {after: 2, levels: 1, mode: channel}.
 Init as in the code: xavier_uniform with gain sqrt(2), biases 0.
 """
 from __future__ import annotations
@@ -16,23 +17,8 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError
 from scatnet.frontends.base import Frontend
+from scatnet.models.blocks import TABLE13_BODY, TABLE13_TINY_BODY, build_body, with_mix
 from scatnet.precision import frontend_fp32
-
-
-def wavelet_mixing(channels: int, mix: dict) -> nn.Module:
-    """model.mix: a WaveletMixing2D block (wavelet_mix.py) after one of the body's convs."""
-    from scatnet.models.wavelet_mix import WaveletMixing2D
-
-    options = {k: v for k, v in dict(mix).items() if k != "after"}
-    known = {"wavelet", "levels", "mode", "padding"}
-    if set(options) - known:
-        raise ConfigError(f"model.mix.{sorted(set(options) - known)[0]} is not an option of the mixing block; its "
-                          f"options: after, {', '.join(sorted(known))}")
-    return WaveletMixing2D(channels, **options)
-
-
-def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 def check_graph_capturable(frontend: Frontend) -> None:
@@ -49,7 +35,7 @@ class HybridNet(nn.Module):
     before it learns, so its input gradient is never needed)."""
 
     def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
-                 tiny: bool = False, frontend_grad: bool = False, mix: dict | None = None):
+                 tiny: bool = False, frontend_grad: bool = False, body: list | None = None, mix: dict | None = None):
         super().__init__()
         if width < 1 or num_classes < 2:
             raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
@@ -57,22 +43,11 @@ class HybridNet(nn.Module):
         # a front end that learns (frontend=learned) needs its gradient whatever model.frontend_grad says
         self.frontend_grad = frontend_grad or getattr(frontend, "learnable", False)
         scat_ch = frontend.out_channels(in_channels)
-        widths = [2 * width, 2 * width, 4 * width, 4 * width]
-        layers: list[nn.Module] = [nn.BatchNorm2d(scat_ch)]
-        cin = scat_ch
-        for i, cout in enumerate(widths, start=1):
-            layers += conv_bn_relu(cin, cout)
-            cin = cout
-            if mix and int(mix.get("after", 0)) == i:
-                layers.append(wavelet_mixing(cout, mix))
-        if mix and int(mix.get("after", 0)) not in range(1, len(widths) + 1):
-            raise ConfigError(f"model.mix.after={mix.get('after')} is not valid; choose the conv it follows: "
-                              f"1 to {len(widths)}")
-        if tiny:
-            layers.append(nn.MaxPool2d(2))
-            for cout in (8 * width, 8 * width):
-                layers += conv_bn_relu(cin, cout)
-                cin = cout
+        blocks = list(body) if body is not None else (TABLE13_TINY_BODY if tiny else TABLE13_BODY)
+        if mix:
+            blocks = with_mix(blocks, mix)
+        layers, cin = build_body(blocks, scat_ch, width)
+        layers = [nn.BatchNorm2d(scat_ch), *layers]
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.body = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, num_classes)

@@ -29,7 +29,7 @@ IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
 
 
 # Options whose null means "not used": a run without one is the run it was before the option existed.
-ABSENT_WHEN_NULL = {"model": ("mix",)}
+ABSENT_WHEN_NULL = {"model": ("body", "mix")}
 
 
 def identity_dict(cfg: DictConfig) -> dict:
