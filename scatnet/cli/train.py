@@ -25,7 +25,9 @@ log = logging.getLogger("scatnet")
 
 def summary_line(m: dict) -> str:
     fe = m.get("config", {}).get("frontend", {})
-    opts = ", ".join(f"{k}={fe[k]}" for k in SETTING_KEYS if k in fe)
+    model = m.get("config", {}).get("model", {})
+    opts = ", ".join([*(f"{k}={fe[k]}" for k in SETTING_KEYS if k in fe),
+                      *(f"model.{k}={model[k]}" for k in ("pool", "body", "mix") if model.get(k) is not None)])
     if m.get("status") == RUNNING_ELSEWHERE:
         return f"scatnet: {m.get('run_name')}: skipped, running elsewhere ({m.get('holder')}) -> {m.get('run_dir')}"
     if m.get("status") != "completed":
