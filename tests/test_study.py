@@ -138,3 +138,14 @@ def test_the_full_studies_plan_every_run_of_the_thesis(name):
     seeds = 3 if name == "thesis" else 1
     assert len(runs) == (27 + 216 - 9) * seeds // 3
     assert runs[0].data == "tiny_imagenet" and runs[0].frontend == "morlet8" and runs[-1].data != "tiny_imagenet"
+
+
+def test_slots_pack_runs_per_gpu_on_the_gpus_the_study_may_use(monkeypatch):
+    from scatnet.study.runner import slots_for
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    assert [s.device for s in slots_for(2, 3, 1)] == ["2", "2", "2", "5", "5", "5"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert [s.device for s in slots_for(2, 1, 1)] == ["0", "1"]
+    cpu = slots_for(0, 3, 2)
+    assert [s.device for s in cpu] == [None, None] and all(s.threads >= 1 for s in cpu)

@@ -41,7 +41,10 @@ class Outcome:
 
 def slots_for(gpus: int, runs_per_gpu: int, cpu_runs: int) -> list[Slot]:
     if gpus:
-        return [Slot(str(g)) for g in range(gpus) for _ in range(max(runs_per_gpu, 1))]
+        # the study's own CUDA_VISIBLE_DEVICES, if set, names the GPUs it may use: each run gets one of those
+        visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+        names = visible[:gpus] if len(visible) >= gpus else [str(g) for g in range(gpus)]
+        return [Slot(name) for name in names for _ in range(max(runs_per_gpu, 1))]
     n = max(cpu_runs, 1)
     return [Slot(None, max((os.cpu_count() or 1) // n, 1)) for _ in range(n)]
 
