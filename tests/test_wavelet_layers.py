@@ -121,7 +121,7 @@ def test_a_hybrid_with_a_mixing_block_learns_digits(tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose
 
-    m = train(compose([*QUICK, "model.width=8", "+model.mix={after: 2, levels: 1, mode: channel}"], tmp_path))
+    m = train(compose([*QUICK, "model.width=8", "model.mix={after: 2, levels: 1, mode: channel}"], tmp_path))
     # chance is 10%; measured: 52.4% (the same network without the block: 47.4%)
     assert m["status"] == "completed" and m["test_acc"] > 40.0, m["test_acc"]
 
