@@ -23,21 +23,15 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--out", type=Path, help="the PNG (default: inspect.png, or <run>/inspect.png)")
     args = ap.parse_args(argv)
     quiet_upstream_warnings()
-    import torch
-
     from scatnet.report.inspect import picture, stages
     from scatnet.training.builders import build, composed_config
     from scatnet.training.run import _build_module
 
     try:
         if args.run is not None:
-            from scatnet.training.evaluate import find_checkpoint, run_config
+            from scatnet.training.evaluate import load_run
 
-            ckpt_path, run_dir = find_checkpoint(args.run)
-            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-            cfg = run_config(ckpt, run_dir)
-            module = _build_module(cfg)
-            module.load_state_dict(ckpt["state_dict"])
+            module, cfg, _, _, run_dir = load_run(args.run)
             out = args.out or run_dir / "inspect.png"
         else:
             cfg = composed_config([*args.overrides, "paths.run_dir=."])

@@ -37,19 +37,30 @@ def run_config(ckpt: dict, run_dir: Path) -> DictConfig:
     return OmegaConf.create(config)
 
 
-def evaluate(path: Path, data_root: str | None = None, device: str = "auto") -> dict[str, Any]:
-    """The test loss and accuracy of the network in ``path`` on its dataset's test split."""
+def load_run(path: Path, configure=None) -> tuple[Any, DictConfig, dict, Path, Path]:
+    """(the trained module, its config, the checkpoint, the checkpoint's path, the run folder) of a run folder
+    or checkpoint. ``configure(cfg)`` may change the config before the network is built."""
     ckpt_path, run_dir = find_checkpoint(path)
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     cfg = run_config(ckpt, run_dir)
-    cfg.trainer.accelerator = device
-    cfg.trainer.devices = 1
-    cfg.fast.compile, cfg.fast.cuda_graph = False, False  # the same numbers, without the warm-up
-    if data_root is not None:
-        cfg.data.root = data_root
-    precision = precision_from_config(cfg)
-    module = _build_module(cfg, precision)
+    if configure is not None:
+        configure(cfg)
+    module = _build_module(cfg, precision_from_config(cfg))
     module.load_state_dict(ckpt["state_dict"])
+    return module, cfg, ckpt, ckpt_path, run_dir
+
+
+def evaluate(path: Path, data_root: str | None = None, device: str = "auto") -> dict[str, Any]:
+    """The test loss and accuracy of the network in ``path`` on its dataset's test split."""
+    def configure(cfg: DictConfig) -> None:
+        cfg.trainer.accelerator = device
+        cfg.trainer.devices = 1
+        cfg.fast.compile, cfg.fast.cuda_graph = False, False  # the same numbers, without the warm-up
+        if data_root is not None:
+            cfg.data.root = data_root
+
+    module, cfg, ckpt, ckpt_path, run_dir = load_run(path, configure)
+    precision = precision_from_config(cfg)
     trainer = pl.Trainer(accelerator=device, devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
     with precision_policy(precision):

@@ -111,3 +111,15 @@ def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjo
     dy1 = linear_adjoint(magnitude_adjoint(z2, g2, bias), tuple(y1.shape[-2:]), adjoint, mode)
     dz1 = magnitude_adjoint(z1, dy1.view(bsz, c, 7, *dy1.shape[-2:]), bias)
     return linear_adjoint(dz1, (h, w), adjoint, mode)
+
+
+def scat_layer_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str,
+                        bias: float) -> torch.Tensor:
+    """Input gradient of scat_layer at x for output gradient grad (B, 7 C, h1, w1)."""
+    bsz, c, h, w = x.shape
+    z = scat_linear(x, weights, mode)                                  # (B, C, 13, h1, w1)
+    g = grad.view(bsz, 7, c, *grad.shape[-2:]).transpose(1, 2)         # (B, C, 7, h1, w1)
+    return linear_adjoint(magnitude_adjoint(z, g, bias), (h, w), adjoint, mode)
+
+
+SCATTER_BACKWARD = {1: scat_layer_backward, 2: scat_pair_backward}  # by the number of layers, as ops.SCATTER

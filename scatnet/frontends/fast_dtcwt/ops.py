@@ -115,6 +115,13 @@ def magnitude(z: torch.Tensor, b: float, out: torch.Tensor | None = None) -> tor
     return out
 
 
+def scat_layer(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Tensor:
+    """One ScatLayer: (B, C, H, W) -> (B, 7 C, H/2, W/2), channel k * C + c (pytorch_wavelets' order)."""
+    bsz, c = x.shape[:2]
+    y = magnitude(scat_linear(x, weights, mode), b)                   # (B, C, 7, h, w)
+    return y.transpose(1, 2).reshape(bsz, 7 * c, *y.shape[-2:])
+
+
 def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Tensor:
     """Two ScatLayers: (B, C, H, W) -> (B, 49 C, H/4, W/4), channels in pytorch_wavelets' order
     (index k2 * 7C + k1 * C + c for second-layer subband k2, first-layer subband k1, colour c)."""
@@ -135,25 +142,29 @@ def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Ten
 CPU_BACKWARD_CHUNK = 1 << 18
 
 
-class ScatPairFunction(torch.autograd.Function):
-    """Forward without autograd; backward from the saved input only (dtcwt_fast_backward): no activation is
-    held between forward and backward. The filters are constant buffers, kept on ctx."""
+SCATTER = {1: scat_layer, 2: scat_pair}  # by the number of layers
+
+
+class ScatFunction(torch.autograd.Function):
+    """One ScatLayer or the pair (``layers``): forward without autograd; backward from the saved input only
+    (backward.py): no activation is held between forward and backward. The filters are constant buffers,
+    kept on ctx."""
 
     @staticmethod
-    def forward(ctx, x, mode: str, b: float, weights: tuple, recompute: tuple, adjoint: tuple):
+    def forward(ctx, x, layers: int, mode: str, b: float, weights: tuple, recompute: tuple, adjoint: tuple):
         ctx.save_for_backward(x)
-        ctx.mode, ctx.b, ctx.recompute, ctx.adjoint = mode, b, recompute, adjoint
-        return scat_pair(x, weights, mode, b)
+        ctx.layers, ctx.mode, ctx.b, ctx.recompute, ctx.adjoint = layers, mode, b, recompute, adjoint
+        return SCATTER[layers](x, weights, mode, b)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        from scatnet.frontends.fast_dtcwt.backward import scat_pair_backward
+        from scatnet.frontends.fast_dtcwt.backward import SCATTER_BACKWARD
 
         (x,) = ctx.saved_tensors
         grad = grad.contiguous()
         step = max(1, CPU_BACKWARD_CHUNK // max(1, x[0].numel())) if x.device.type == "cpu" else len(x)
         with frontend_fp32():  # autograd runs this outside the forward's precision block
-            parts = [scat_pair_backward(xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
+            parts = [SCATTER_BACKWARD[ctx.layers](xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
                      for xc, gc in zip(x.split(step), grad.split(step))]
-        return (parts[0] if len(parts) == 1 else torch.cat(parts)), None, None, None, None, None
+        return (parts[0] if len(parts) == 1 else torch.cat(parts)), None, None, None, None, None, None

@@ -8,7 +8,7 @@ from scatnet.errors import check_choice
 from scatnet.frontends.fast_dtcwt.dense import (DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE, DensePairFunction,
                                                 dense_forward, dense_matrices, device_matrices)
 from scatnet.frontends.fast_dtcwt.filters import adjoint_filters, build_filters, direct_filters
-from scatnet.frontends.fast_dtcwt.ops import ScatPairFunction, scat_pair
+from scatnet.frontends.fast_dtcwt.ops import SCATTER, ScatFunction
 from scatnet.frontends.fast_dtcwt.rows import packed_bands
 from scatnet.frontends.options import STRATEGIES, check_dtcwt_options
 
@@ -17,6 +17,8 @@ class FastScatLayerPair(nn.Module):
     """scatnet's own two stacked ScatLayers: the same mathematics as pytorch_wavelets (taps read from its
     tables), no host-device copies or syncs in forward, filters as buffers built once, a backward that saves
     only the input. Works on any size (odd sides are extended as ScatLayer does)."""
+
+    layers = 2  # FastScatLayer (layer.py): 1
 
     def __init__(self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2,
                  strategy: str = "auto"):
@@ -74,15 +76,15 @@ class FastScatLayerPair(nn.Module):
         if not grad:
             if dense_fwd:
                 return dense_forward(x, self.dense_weights(x)[0], self.magbias)
-            return scat_pair(x, self.weights(), self.padding, self.magbias)
+            return SCATTER[self.layers](x, self.weights(), self.padding, self.magbias)
         if dense_bwd:
             conv = None if dense_fwd else (self.weights(), self.padding)
             return DensePairFunction.apply(x, self.dense_weights(x), self.magbias, conv)
         # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
         # sum, so the magnitude derivative z/|z| is more accurate (docs/PERFORMANCE.md, exactness).
         adjoint = (self.adj_comb, self.adj_col, self.row_w, self.row_bands)
-        return ScatPairFunction.apply(x, self.padding, self.magbias, self.weights(), self.separable_weights(),
-                                      adjoint)
+        return ScatFunction.apply(x, self.layers, self.padding, self.magbias, self.weights(),
+                                  self.separable_weights(), adjoint)
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, strategy={self.strategy}"
