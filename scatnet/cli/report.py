@@ -8,7 +8,8 @@ from scatnet.cli.common import OneLineParser, fail
 from scatnet.report.collect import ROW_FIELDS, collect, extra_keys, summarise, write_csv
 from scatnet.report.figures import heatmap, learning_curves
 from scatnet.report.html import image_html, table_html, write_report
-from scatnet.report.tables import markdown, missing, summary_table, table13
+from scatnet.report.published import LEARNABLE_TABLE3_VERIFIED, UNVERIFIED_NOTE
+from scatnet.report.tables import learnable_table3, markdown, missing, summary_table, table13
 
 
 def build_report(root: Path, out: Path, title: str = "scatnet report",
@@ -28,6 +29,9 @@ def build_report(root: Path, out: Path, title: str = "scatnet report",
     (out / "summary.md").write_text(markdown(headers, srows))
     t13_headers, t13_rows = table13(rows, keys)
     (out / "table13.md").write_text(markdown(t13_headers, t13_rows))
+    t3_headers, t3_rows = learnable_table3(rows, keys)
+    if t3_rows:
+        (out / "learnable_table3.md").write_text(markdown(t3_headers, t3_rows))
     gaps = missing(rows, root)
 
     figures, curves = [], []
@@ -49,6 +53,9 @@ def build_report(root: Path, out: Path, title: str = "scatnet report",
         sections.append(("Learning curves", "".join(image_html(p) for p in curves)))
     if t13_rows:
         sections.append(("Table 1.3: measured vs published", table_html(t13_headers, t13_rows)))
+    if t3_rows:
+        sections.append(("Learnable ScatterNet, Table 3: measured vs published", table_html(t3_headers, t3_rows)
+                         + ("" if LEARNABLE_TABLE3_VERIFIED else f"<p>{html.escape(UNVERIFIED_NOTE)}</p>")))
     sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
                      or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))

@@ -1,8 +1,10 @@
 """Scattering front ends. One module per backend, all behind :class:`~scatnet.frontends.base.Frontend`."""
 from scatnet.frontends.base import Frontend
 from scatnet.frontends.dtcwt import DTCWTScattering
+from scatnet.frontends.learnable import LearnableScatterNet
 from scatnet.frontends.learned import LearnedStem, NoFrontend
 from scatnet.frontends.options import PADDINGS, WAVELETS
 from scatnet.frontends.morlet import MorletScattering
 
-__all__ = ["Frontend", "DTCWTScattering", "MorletScattering", "LearnedStem", "NoFrontend", "WAVELETS", "PADDINGS"]
+__all__ = ["Frontend", "DTCWTScattering", "MorletScattering", "LearnedStem", "NoFrontend", "LearnableScatterNet",
+            "WAVELETS", "PADDINGS"]

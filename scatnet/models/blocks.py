@@ -3,6 +3,7 @@
 A body is a list of blocks, each a one-key mapping ``{kind: options}``:
 
     {conv: 2}                          3x3 conv (no bias) + BatchNorm + ReLU to 2 x model.width channels
+    {conv: {times: 2, dropout: 0.3}}   the same with dropout after the BatchNorm
     {pool: max}                        2x2 pooling: max | avg | dwt (the LL band) | dwt_all (all 4 bands, C x4)
     {pool: {kind: dwt, wavelet: db2, padding: symmetric}}
     {mix: {levels: 1, mode: channel}}  wavelet-domain mixing (wavelet_mix.py), the identity at initialisation
@@ -28,12 +29,21 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-def conv_block(cin: int, width: int, times: Any) -> tuple[list[nn.Module], int]:
-    if isinstance(times, bool) or not isinstance(times, (int, float)) or times <= 0:
+def conv_block(cin: int, width: int, options: Any) -> tuple[list[nn.Module], int]:
+    """{conv: times} or {conv: {times: 2, dropout: 0.3}} (dropout between the BatchNorm and the ReLU, where the
+    Learnable ScatterNet's code puts it)."""
+    options = dict(options) if hasattr(options, "items") else {"times": options}
+    times, dropout = options.pop("times", None), options.pop("dropout", 0.0)
+    if options or isinstance(times, bool) or not isinstance(times, (int, float)) or times <= 0 \
+            or isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ConfigError(f"a conv block's {{conv: {times!r}}} is not valid; give its channels as a multiple of "
-                          "model.width, e.g. {conv: 2}")
+                          "model.width, e.g. {conv: 2}, and optionally a dropout in [0, 1): "
+                          "{conv: {times: 2, dropout: 0.3}}")
     cout = max(int(round(times * width)), 1)
-    return conv_bn_relu(cin, cout), cout
+    layers = conv_bn_relu(cin, cout)
+    if dropout:
+        layers.insert(2, nn.Dropout(dropout))
+    return layers, cout
 
 
 def pool_block(cin: int, width: int, options: Any) -> tuple[list[nn.Module], int]:

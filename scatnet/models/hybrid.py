@@ -30,24 +30,44 @@ def check_graph_capturable(frontend: Frontend) -> None:
                           f"the host; frontend={name} is not one ({frontend.not_compilable_because()})")
 
 
+def frontend_grad_option(frontend: Frontend, frontend_grad: bool | None) -> bool:
+    """model.frontend_grad: whether the front end runs with autograd. null (the default) follows the front end:
+    true exactly when it has weights to train (frontend=learned, a Learnable ScatterNet's stages); false for a
+    front end that learns is refused, as its weights would never train."""
+    learns = bool(getattr(frontend, "learnable", False))
+    if frontend_grad is None:
+        return learns
+    if not frontend_grad and learns:
+        name = getattr(frontend, "name", type(frontend).__name__)
+        what = getattr(frontend, "learned_stages", lambda: [])()
+        stages = f" ({', '.join(what)})" if what else ""
+        raise ConfigError(f"model.frontend_grad=false, but frontend={name} has learned stages{stages} before or "
+                          "between its scattering orders: they would never train; leave model.frontend_grad "
+                          "null (it follows the front end) or set it true")
+    return bool(frontend_grad)
+
+
 class HybridNet(nn.Module):
-    """Front end + conv body. ``frontend_grad=False`` runs the fixed front end without autograd (nothing
-    before it learns, so its input gradient is never needed)."""
+    """Front end + conv body. ``frontend_grad``: whether the front end runs with autograd (frontend_grad_option;
+    a fixed one runs without, as nothing before it learns and its input gradient is never needed)."""
 
     def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
-                 tiny: bool = False, frontend_grad: bool = False, body: list | None = None, mix: dict | None = None):
+                 tiny: bool = False, frontend_grad: bool | None = None, body: list | None = None,
+                 mix: dict | None = None):
         super().__init__()
         if width < 1 or num_classes < 2:
             raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
         self.frontend = frontend
-        # a front end that learns (frontend=learned) needs its gradient whatever model.frontend_grad says
-        self.frontend_grad = frontend_grad or getattr(frontend, "learnable", False)
+        self.frontend_grad = frontend_grad_option(frontend, frontend_grad)
         scat_ch = frontend.out_channels(in_channels)
         blocks = list(body) if body is not None else (TABLE13_TINY_BODY if tiny else TABLE13_BODY)
         if mix:
             blocks = with_mix(blocks, mix)
         layers, cin = build_body(blocks, scat_ch, width)
-        layers = [nn.BatchNorm2d(scat_ch), *layers]
+        # a front end whose output is already normalised (a Learnable ScatterNet's last BatchNorm + ReLU) gets
+        # no second BatchNorm
+        if not getattr(frontend, "normalises_output", False):
+            layers = [nn.BatchNorm2d(scat_ch), *layers]
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.body = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, num_classes)
@@ -59,6 +79,8 @@ class HybridNet(nn.Module):
                 nn.init.xavier_uniform_(m.weight, gain=math.sqrt(2))
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+        if hasattr(self.frontend, "reset_parameters"):  # a front end's own initialisation (its paper's)
+            self.frontend.reset_parameters()
 
     def configure_speed(self, channels_last: bool = False, bf16: bool = False, compile: bool | str = False) -> None:
         """channels_last + bf16 autocast apply to the conv body only (cuDNN tensor-core kernels); the front
@@ -99,9 +121,14 @@ class HybridNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         with frontend_fp32():  # true fp32 whatever the body may use (scatnet/precision.py)
-            if self.frontend_grad:
+            if not self.frontend_grad:
+                with torch.no_grad():
+                    return self.frontend(x)
+            if not (self.bf16 and getattr(self.frontend, "learnable", False)):
                 return self.frontend(x)
-            with torch.no_grad():
+            # a learning front end's own layers follow the body's bf16 autocast; its scattering stays fp32
+            # (LearnableScatterNet's orders turn autocast off around each ScatLayer)
+            with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, cache_enabled=False):
                 return self.frontend(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

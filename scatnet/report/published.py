@@ -14,3 +14,18 @@ TABLE13_HOURS = {
 }
 # The thesis' chosen DTCWT setting (Table 1.3's) and the Table 1.4 grid are the front ends' own options:
 # scatnet/frontends/options.py.
+
+# The Learnable ScatterNet (F. Cotter and N. Kingsbury, "A Learnable ScatterNet: Locally Invariant Convolutional
+# Layers", ICIP 2019, arXiv 1903.03137), Table 3: top-1 % of ScatNets A-D (frontend=learnable_a..d). Transcribed
+# second-hand from the table image in its code's README (github.com/fbcotter/scatnet_learn), not from the paper's
+# text, so reports mark them unverified until checked there. ScatNet C's numbers were not read: None.
+LEARNABLE_TABLE3 = {
+    ("learnable_a", "cifar10"): 89.4, ("learnable_a", "cifar100"): 67.0,
+    ("learnable_b", "cifar10"): 91.1, ("learnable_b", "cifar100"): 70.7,
+    ("learnable_c", "cifar10"): None, ("learnable_c", "cifar100"): None,
+    ("learnable_d", "cifar10"): 93.0, ("learnable_d", "cifar100"): 73.5,
+}
+LEARNABLE_TABLE3_VERIFIED = False
+UNVERIFIED_NOTE = ("Published numbers marked unverified were transcribed second-hand from the table image in the "
+                   "paper's code README (fbcotter/scatnet_learn), not yet checked against the paper itself "
+                   "(arXiv 1903.03137, Table 3).")

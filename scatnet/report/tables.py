@@ -10,7 +10,7 @@ from pathlib import Path
 from scatnet.frontends.options import THESIS_DTCWT
 from scatnet.report.collect import SETTING, mean_std, variant
 from scatnet.report.launched import missing_runs
-from scatnet.report.published import TABLE13
+from scatnet.report.published import LEARNABLE_TABLE3, LEARNABLE_TABLE3_VERIFIED, TABLE13
 
 
 def fmt(m: float, s: float | None) -> str:
@@ -33,30 +33,62 @@ def summary_table(summary: list[dict], keys: list[str] = ()) -> tuple[list[str],
 
 
 def _is_thesis_setting(r: dict) -> bool:
-    if r.get("frontend") != "dtcwt":
+    """The DTCWT setting the published tables used (Table 1.3; the Learnable ScatterNet's defaults too)."""
+    if r.get("frontend") != "dtcwt" and not is_learnable_scatternet(r):
         return True
     return (r.get("wavelet") == THESIS_DTCWT["wavelet"] and r.get("padding") == THESIS_DTCWT["padding"]
             and r.get("magbias") is not None and math.isclose(float(r["magbias"]), THESIS_DTCWT["magbias"]))
+
+
+IMPL_LABELS = {"fast": "scatnet fast", "reference": "pytorch_wavelets"}
+
+
+def is_learnable_scatternet(row: dict) -> bool:
+    """Whether a run's front end is a Learnable ScatterNet (by its config's target, whatever its name)."""
+    target = (row.get("settings") or {}).get("frontend._target_")
+    return target == "scatnet.frontends.LearnableScatterNet" if target else str(row.get("frontend")).startswith(
+        "learnable")
+
+
+def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict[tuple, list[float]]:
+    """Completed runs' accuracies by (front end, label, data): the Learnable ScatterNet's, or all others."""
+    acc = defaultdict(list)
+    for r in rows:
+        if is_learnable_scatternet(r) != learnable or r.get("status") != "completed" or r.get("test_acc") is None:
+            continue
+        if _is_thesis_setting(r):
+            fe = r["frontend"]
+            # each implementation apart: the suffix names the one that is not the front end's default
+            other = "reference" if learnable else "fast"
+            label = fe + (f" ({IMPL_LABELS[other]})" if r.get("impl") == other else "")
+            label += f" [{variant(r, keys)}]" if keys else ""
+            acc[(fe, label, r["data"])].append(float(r["test_acc"]))
+    return acc
+
+
+def _beside(acc: dict, published: dict, absent: str, mark: str = "") -> tuple[list[str], list[list]]:
+    headers = ["front end", "data", "measured (mean ± std)", "runs", "published", "difference"]
+    out = []
+    for (fe, label, data), values in sorted(acc.items()):
+        m, s = mean_std(values)
+        p = published.get((fe, data))
+        out.append([label, data, fmt(m, s), len(values), absent if p is None else f"{p}{mark}",
+                    "" if p is None else f"{m - p:+.2f}"])
+    return headers, out
 
 
 def table13(rows: list[dict], keys: list[str] = ()) -> tuple[list[str], list[list]]:
     """Measured mean ± std beside the published Table 1.3 number, for every cell with completed runs (one row
     per value of the extra keys the runs differ in); a dataset the thesis did not use (digits) has no number
     to compare with, and says so."""
-    acc = defaultdict(list)
-    for r in rows:
-        if r.get("status") == "completed" and r.get("test_acc") is not None and _is_thesis_setting(r):
-            label = r["frontend"] + (" (scatnet fast)" if r.get("impl") == "fast" else "")
-            label += f" [{variant(r, keys)}]" if keys else ""
-            acc[(r["frontend"], label, r["data"])].append(float(r["test_acc"]))
-    headers = ["front end", "data", "measured (mean ± std)", "runs", "published", "difference"]
-    out = []
-    for (fe, label, data), values in sorted(acc.items()):
-        m, s = mean_std(values)
-        published = TABLE13.get((fe, data))
-        out.append([label, data, fmt(m, s), len(values), "not in the thesis" if published is None else published,
-                    "" if published is None else f"{m - published:+.2f}"])
-    return headers, out
+    return _beside(_published_cells(rows, keys, learnable=False), TABLE13, "not in the thesis")
+
+
+def learnable_table3(rows: list[dict], keys: list[str] = ()) -> tuple[list[str], list[list]]:
+    """The Learnable ScatterNet's ScatNets A-D (frontend=learnable*) beside its paper's Table 3."""
+    mark = "" if LEARNABLE_TABLE3_VERIFIED else " (unverified)"
+    return _beside(_published_cells(rows, keys, learnable=True), LEARNABLE_TABLE3, "not in the paper's Table 3",
+                   mark)
 
 
 def missing(rows: list[dict], root: Path) -> list[str]:

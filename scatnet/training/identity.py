@@ -30,6 +30,10 @@ IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
 
 # Options whose null means "not used": a run without one is the run it was before the option existed.
 ABSENT_WHEN_NULL = {"model": ("body", "mix")}
+# Execution-only options that runs have always been recorded with: hashed at that one value, whatever they
+# say. model.frontend_grad only decides whether autograd runs through the front end (null: exactly when it
+# learns; false with a front end that learns is refused), never what the run computes.
+PINNED = {"model": {"frontend_grad": False}}
 
 
 def identity_dict(cfg: DictConfig) -> dict:
@@ -53,6 +57,9 @@ def without_ignored(d: dict) -> dict:
     for group, keys in ABSENT_WHEN_NULL.items():
         if isinstance(d.get(group), dict):
             d[group] = {k: v for k, v in d[group].items() if not (k in keys and v is None)}
+    for group, values in PINNED.items():
+        if isinstance(d.get(group), dict):
+            d[group] = {**d[group], **{k: v for k, v in values.items() if k in d[group]}}
     return d
 
 
