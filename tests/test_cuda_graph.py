@@ -108,19 +108,22 @@ def test_the_watch_sees_pytorch_wavelets_index_copies():
     assert "aten.lift_fresh.default" in watch.host_ops and len(watch.host_ops) >= 20
 
 
-@pytest.mark.parametrize("frontend", ["dtcwt", "dtcwt_fast", "morlet6", "morlet8"])
+@pytest.mark.parametrize("frontend", ["dtcwt", "dtcwt_fast", "morlet6", "morlet8", "learnable_a", "learnable_b",
+                                      "learnable_c", "learnable_d", "learnable_d frontend.impl=reference"])
 def test_a_front_end_marked_compilable_reads_nothing_from_the_host(frontend, tmp_path):
     """``Frontend.compilable`` (what fast.cuda_graph and fast.compile rely on) is true only of front ends whose
-    whole training step, front end and conv body (channels_last), forward and backward, stays on the device."""
+    whole training step, front end and conv body (channels_last), forward and backward, stays on the device:
+    the Learnable ScatterNet's learned stages and the gradient through its ScatLayers too."""
     from tests.conftest import compose
 
-    cfg = compose(["experiment=quickstart", f"frontend={frontend}", "data.image_size=32"], tmp_path)
+    cfg = compose(["experiment=quickstart", *f"frontend={frontend}".split(), "data.image_size=32"], tmp_path)
     net = HybridNet(hydra.utils.instantiate(cfg.frontend), num_classes=10, width=4)
     net.configure_speed(channels_last=True)
     watch = host_ops_in_training_pass(net, torch.zeros(8, 3, 32, 32), grad=False)
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
     assert net.frontend.compilable == (watch.host_ops == [])  # marked exactly when it never touches the host
-    assert net.frontend.compilable == (frontend != "dtcwt")  # the reference pytorch_wavelets pair is the one
+    # the reference pytorch_wavelets ScatLayers are the ones that do
+    assert net.frontend.compilable == ("dtcwt" != frontend and "reference" not in frontend)
 
 
 def test_only_a_front_end_that_never_touches_the_host_is_captured():

@@ -73,7 +73,7 @@ def test_the_learned_stem_has_the_scatterings_shape_and_learns():
     stem = LearnedStem()
     x = torch.randn(2, 3, 32, 32)
     assert stem(x).shape == DTCWTScattering()(x).shape == (2, 147, 8, 8)
-    net = HybridNet(stem, num_classes=10, width=4)  # model.frontend_grad left false: the stem still learns
+    net = HybridNet(stem, num_classes=10, width=4)  # model.frontend_grad left null: it follows the stem
     net(x).sum().backward()
     assert net.frontend_grad and stem.stem[0].weight.grad.abs().sum() > 0
 

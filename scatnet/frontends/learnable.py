@@ -49,8 +49,11 @@ class ScatterOrder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # fp32 whatever the learned stages compute in: the scattering's numerics are the study's subject
-        with torch.autocast(x.device.type, enabled=False):
-            z = self.scat(x.float())
+        if x.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                z = self.scat(x.float())
+        else:
+            z = self.scat(x)
         if self.mix is not None:
             z = torch.relu(self.mix(z))
         return z if self.norm is None else self.norm(z)

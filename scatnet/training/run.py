@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 
 import scatnet
 from scatnet.errors import ConfigError
+from scatnet.models.hybrid import frontend_grad_option
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
                                       cuda_will_be_used, optimizer_factories, precision_from_config,
@@ -66,6 +67,8 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         check_config(cfg)
         precision = precision_from_config(cfg)
         frontend = build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
+        if "frontend_grad" in cfg.model:  # a learning front end that would run without autograd
+            frontend_grad_option(frontend, cfg.model.frontend_grad)
     except ConfigError as e:
         if reraise:  # a single run: refused before anything is written
             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scatnet.frontends.fast_dtcwt.ops import magnitude, scat_linear, symmetric_index
+from scatnet.frontends.fast_dtcwt.ops import magnitude, scat_linear, symmetric_index, write
 from scatnet.frontends.fast_dtcwt.rows import row_pass_adjoint
 
 
@@ -71,11 +71,11 @@ def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mod
     # adjoint: ll + lh -> h0 rows, hl + hh -> h1 rows (near_sym_b_bp: hl -> h1, hh -> h2)
     n_branch = row_w.shape[0]
     branches = cols.new_empty(b, c, hp, n_branch, w)
-    torch.add(cols[:, :, 0], cols[:, :, 1], out=branches[:, :, :, 0])
+    write(branches[:, :, :, 0], torch.add, cols[:, :, 0], cols[:, :, 1])
     if n_branch == 3:
         branches[:, :, :, 1:] = cols[:, :, 2:].transpose(2, 3)
     else:
-        torch.add(cols[:, :, 2], cols[:, :, 3], out=branches[:, :, :, 1])
+        write(branches[:, :, :, 1], torch.add, cols[:, :, 2], cols[:, :, 3])
     xp = row_pass_adjoint(branches.view(b * c, hp, n_branch, w).transpose(1, 2), row_w, bands)
     g = _unpad(xp, 2 * h2, 2 * w2, m, mode).view(b, c, 2 * h2, 2 * w2)
     return _unextend(g, *in_hw)
@@ -94,8 +94,8 @@ def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Te
         f = torch.where(f > 0, g[:, :, 1:] / f, torch.zeros_like(f))
     dz = torch.empty_like(z)
     dz[:, :, 0] = g[:, :, 0]
-    torch.mul(f, re, out=dz[:, :, 1::2])
-    torch.mul(f, im, out=dz[:, :, 2::2])
+    write(dz[:, :, 1::2], torch.mul, f, re)
+    write(dz[:, :, 2::2], torch.mul, f, im)
     return dz
 
 

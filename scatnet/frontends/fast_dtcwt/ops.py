@@ -98,6 +98,16 @@ def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -
     return z.view(b, c, N_OUT, h // 2, w // 2)
 
 
+def write(out: torch.Tensor, op, *args) -> torch.Tensor:
+    """``op(*args, out=out)``: no temporary in eager mode. Under torch.compile, which cannot trace ``out=`` into
+    a strided view, an assignment (inductor fuses it into the op)."""
+    if torch.compiler.is_compiling():
+        out.copy_(op(*args))
+    else:
+        op(*args, out=out)
+    return out
+
+
 def magnitude(z: torch.Tensor, b: float, out: torch.Tensor | None = None) -> torch.Tensor:
     """(..., 13, h, w) linear outputs -> (..., 7, h, w): lowpass and 6 smoothed magnitudes
     sqrt(re^2 + im^2 + b^2) - b (pytorch_wavelets' formula; fp32 rounding may differ by ~1 ulp).
@@ -108,10 +118,7 @@ def magnitude(z: torch.Tensor, b: float, out: torch.Tensor | None = None) -> tor
         out = z.new_empty(*z.shape[:-3], 7, *z.shape[-2:])
     out[..., 0, :, :] = z[..., 0, :, :]
     mag = (re * re).addcmul_(im, im).add_(b * b).sqrt_()
-    if torch.compiler.is_compiling():
-        out[..., 1:, :, :] = mag.sub_(b)  # dynamo cannot trace out= into a strided view; inductor fuses it all
-    else:
-        torch.sub(mag, b, out=out[..., 1:, :, :])
+    write(out[..., 1:, :, :], torch.sub, mag, b)
     return out
 
 

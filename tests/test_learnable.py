@@ -1,0 +1,221 @@
+"""The Learnable ScatterNet (frontend=learnable_a..d): each of the paper's four networks built from its preset,
+its gradients through scatnet's fast ScatLayers against autograd through pytorch_wavelets' own, bf16 autocast of
+the learned stages around an fp32 scattering, torch.compile as one graph, and each learning the digits set."""
+from __future__ import annotations
+
+import hydra
+import pytest
+import torch
+
+from scatnet.errors import ConfigError
+from scatnet.frontends import LearnableScatterNet
+from scatnet.frontends.learnable import ScatterOrder
+from scatnet.models import HybridNet
+from tests.conftest import compose
+
+VARIANTS = "abcd"
+
+
+def _net(variant: str, tmp_path, *overrides: str):
+    from scatnet.training.run import _build_module
+
+    cfg = compose([f"experiment=learnable_{variant}_cifar10", *overrides], tmp_path)
+    return _build_module(cfg).net
+
+
+def _trainable(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _bn(c: int) -> int:
+    return 2 * c
+
+
+# The paper code's front ends (experiments/scat_exps.py), counted by hand: a 3x3 conv 3 -> 16 without bias and its
+# BatchNorm; a mixing 7C -> F with bias; a BatchNorm + ReLU after each order.
+FRONT_END_PARAMETERS = {
+    "a": _bn(21) + _bn(147),
+    "b": (21 * 21 + 21) + _bn(21) + (147 * 147 + 147) + _bn(147),
+    "c": (3 * 16 * 9 + _bn(16)) + _bn(112) + _bn(784),
+    "d": (3 * 16 * 9 + _bn(16)) + (112 * 112 + 112) + _bn(112) + (784 * 784 + 784) + _bn(784),
+}
+CHANNELS = {"a": 147, "b": 147, "c": 784, "d": 784}
+
+
+def _body_parameters(scat_ch: int, width: int = 96, classes: int = 10) -> int:
+    """The shared body: 3x3 convs (no bias) at 2C, 2C, 4C, 4C with BatchNorm, then fc; no BatchNorm before it."""
+    widths = [scat_ch, 2 * width, 2 * width, 4 * width, 4 * width]
+    convs = sum(9 * a * b + _bn(b) for a, b in zip(widths, widths[1:]))
+    return convs + 4 * width * classes + classes
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_builds_from_its_preset_with_the_papers_shape(variant, tmp_path):
+    net = _net(variant, tmp_path)
+    fe = net.frontend
+    assert isinstance(fe, LearnableScatterNet) and fe.name == f"learnable_{variant}" and fe.impl == "fast"
+    assert _trainable(fe) == FRONT_END_PARAMETERS[variant]
+    assert _trainable(net) == FRONT_END_PARAMETERS[variant] + _body_parameters(CHANNELS[variant])
+    assert fe.out_shape((3, 32, 32)) == (CHANNELS[variant], 8, 8)
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.3 for m in net.body) == 4
+    assert isinstance(net.body[0], torch.nn.Conv2d)  # the front end ends in BatchNorm + ReLU: none added
+    assert net.frontend_grad  # model.frontend_grad null follows the front end: every variant learns in it
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_the_preset_takes_the_papers_recipe_and_initialisation(tmp_path):
+    from scatnet.training.run import _build_module
+
+    module = _build_module(compose(["experiment=learnable_d_cifar100"], tmp_path))
+    opt = module.configure_optimizers()["optimizer"]
+    assert (opt.defaults["lr"], opt.defaults["momentum"], opt.defaults["weight_decay"]) == (0.5, 0.9, 5e-5)
+    assert module.net.fc.out_features == 100
+    mix = module.net.frontend.stages[2].mix
+    bound = 1.5 * (6 / (784 + 784)) ** 0.5  # xavier-uniform with the code's gain 1.5
+    assert mix.weight.abs().max() <= bound and mix.weight.abs().max() > 0.9 * bound and not mix.bias.any()
+
+
+def _pair_of_front_ends(stages, dtype):
+    """The same front end on scatnet's ScatLayers and on pytorch_wavelets', with the same weights."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # each ScatLayer builds its filters in the default dtype
+    try:
+        torch.manual_seed(0)
+        fast = LearnableScatterNet(stages, impl="fast")
+        ref = LearnableScatterNet(stages, impl="reference")
+    finally:
+        torch.set_default_dtype(default)
+    trained = {k: v for k, v in fast.state_dict().items()}
+    missing, unexpected = ref.load_state_dict(trained, strict=False)
+    assert not unexpected and all(".scat." in k for k in missing)  # only pytorch_wavelets' filters
+    return fast, ref
+
+
+def _gradients(fe, x, g):
+    fe.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    y = fe(x)
+    (y * g).sum().backward()
+    return y.detach(), x.grad, {n: p.grad for n, p in fe.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_gradient_equals_autograd_through_pytorch_wavelets_in_float64(variant, tmp_path):
+    """Forward, input gradient and every weight's gradient (the learned stages before and between the orders
+    train through the scattering's backward), at an odd batch and a non-square size."""
+    stages = compose([f"frontend=learnable_{variant}"], tmp_path).frontend.stages
+    fast, ref = _pair_of_front_ends(list(stages), torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 3, 16, 20, generator=gen, dtype=torch.float64)
+    g = torch.randn(3, CHANNELS[variant], 4, 5, generator=gen, dtype=torch.float64)
+    (y, gx, gp), (y_ref, gx_ref, gp_ref) = _gradients(fast, x, g), _gradients(ref, x, g)
+    assert (y - y_ref).abs().max() <= 1e-10
+    assert (gx - gx_ref).abs().max() <= 1e-10 * gx_ref.abs().max()
+    assert gp.keys() == gp_ref.keys() and len(gp) >= 4
+    for name in gp:
+        assert (gp[name] - gp_ref[name]).abs().max() <= 1e-10 * max(gp_ref[name].abs().max(), 1e-3), name
+
+
+def test_in_fp32_the_gradients_agree_to_what_fp32_allows(tmp_path):
+    """ScatNet D (every kind of stage) in fp32, both implementations against the float64 truth: scatnet's error is
+    within 4x of pytorch_wavelets' own (measured: weight gradients ~1e-6 relative for both)."""
+    stages = list(compose(["frontend=learnable_d"], tmp_path).frontend.stages)
+    truth, _ = _pair_of_front_ends(stages, torch.float64)
+    fast, ref = _pair_of_front_ends(stages, torch.float32)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 3, 16, 20, generator=gen, dtype=torch.float64)
+    g = torch.randn(3, 784, 4, 5, generator=gen, dtype=torch.float64)
+    _, gx64, gp64 = _gradients(truth, x, g)
+    _, gx, gp = _gradients(fast, x.float(), g.float())
+    _, gx_ref, gp_ref = _gradients(ref, x.float(), g.float())
+
+    def rel(a, b):
+        return float((a.double() - b).abs().max() / b.abs().max())
+
+    assert rel(gx, gx64) <= max(4 * rel(gx_ref, gx64), 1e-5)
+    for name in gp64:
+        assert rel(gp[name], gp64[name]) <= max(4 * rel(gp_ref[name], gp64[name]), 1e-5), name
+
+
+def test_a_learned_stage_before_the_scattering_trains(tmp_path):
+    net = _net("c", tmp_path, "model.width=8")
+    conv = net.frontend.stages[0][0]
+    net(torch.randn(4, 3, 32, 32)).logsumexp(1).mean().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_under_bf16_autocast_the_learned_stages_run_in_bf16_and_the_scattering_in_fp32(tmp_path):
+    net = _net("d", tmp_path, "model.width=8")
+    net.configure_speed(bf16=True)
+    seen = {}
+    for name, m in net.frontend.named_modules():
+        if isinstance(m, ScatterOrder):
+            m.scat.register_forward_hook(lambda mod, i, o, name=name: seen.update({name: (i[0].dtype, o.dtype)}))
+            m.mix.register_forward_hook(lambda mod, i, o, name=name: seen.update({name + ".mix": o.dtype}))
+    net(torch.randn(4, 3, 32, 32)).logsumexp(1).mean().backward()
+    assert seen == {"stages.1": (torch.float32, torch.float32), "stages.1.mix": torch.bfloat16,
+                    "stages.2": (torch.float32, torch.float32), "stages.2.mix": torch.bfloat16}
+    grads = [p.grad for p in net.frontend.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads) and grads[0].abs().sum() > 0
+
+
+def test_the_fast_front_end_compiles_as_one_graph_with_its_gradient():
+    fe = LearnableScatterNet([{"conv": 4}, {"scat": {"mix": 28}}, {"scat": {"mix": 196}}])
+    x = torch.randn(2, 3, 32, 32)
+    explained = torch._dynamo.explain(fe)(x)
+    assert explained.graph_count == 1 and explained.graph_break_count == 0, explained.break_reasons
+    eager = _gradients(fe, x, torch.ones(2, 196, 8, 8))[2]
+    fe.compile()  # in place: the same parameters
+    compiled = _gradients(fe, x, torch.ones(2, 196, 8, 8))[2]
+    for name in eager:
+        assert torch.allclose(compiled[name], eager[name], rtol=1e-3, atol=1e-4 * eager[name].abs().max()), name
+
+
+def test_frontend_grad_false_is_refused_only_for_a_front_end_that_learns():
+    from scatnet.frontends import DTCWTScattering
+
+    with pytest.raises(ConfigError, match=r"^model.frontend_grad=false, but frontend=learnable has learned stages "
+                                          r"\(mix, norm\) before or between"):
+        HybridNet(LearnableScatterNet([{"scat": {"mix": 21}}, {"scat": {}}]), 10, frontend_grad=False)
+    fixed = LearnableScatterNet([{"scat": {"norm": False}}, {"scat": {"norm": False}}])
+    assert not fixed.learnable and not HybridNet(fixed, 10, frontend_grad=False).frontend_grad
+    assert not HybridNet(fixed, 10).frontend_grad  # null: nothing to train, no autograd
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(fixed(x), DTCWTScattering(impl="fast")(x), atol=1e-6)  # no stage: the fixed pair
+
+
+@pytest.mark.parametrize("stages,needle", [
+    ([], "frontend.stages=[] is not a list of stages"),
+    ([{"conv": 0}, {"scat": {}}], "frontend.stages[0].conv=0 is not valid; give a number of channels >= 1"),
+    ([{"pool": 2}, {"scat": {}}], "frontend.stages[0] is a 'pool' stage; choose conv or scat"),
+    ([{"scat": {"mix": -3}}], "frontend.stages[0].scat.mix=-3 is not valid"),
+])
+def test_bad_stages_are_one_line(stages, needle):
+    with pytest.raises(ConfigError) as e:
+        LearnableScatterNet(stages)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def digits_accuracy(tmp_path_factory):
+    """Each variant trained briefly on the digits set from its preset (the paper's front end, recipe and dropout;
+    a narrower body): test accuracy %."""
+    from scatnet.training.run import train
+
+    acc = {}
+    for v in VARIANTS:
+        cfg = compose([f"experiment=learnable_{v}_cifar10", "data=digits", "model.width=32", "trainer.max_epochs=6",
+                       "logger=none"], tmp_path_factory.mktemp(v))
+        m = train(cfg)
+        assert m["status"] == "completed"
+        acc[v] = m["test_acc"]
+    return acc
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_learns_digits(variant, digits_accuracy):
+    assert digits_accuracy[variant] > 60.0, digits_accuracy  # chance: 10%
+
+
+def test_learned_mixing_at_least_matches_the_fixed_scatternet_on_digits(digits_accuracy):
+    assert min(digits_accuracy["b"], digits_accuracy["d"]) >= digits_accuracy["a"] - 3.0, digits_accuracy
