@@ -64,12 +64,21 @@ def test_ratios_are_computed_from_the_times(bench_run):
 def test_training_rows_and_outputs(bench_run):
     out, res = bench_run
     steps = {t["frontend"]: t for t in res["training"]}
-    assert sorted(steps) == ["dtcwt", "dtcwt_fast", "morlet6", "morlet6_kymatio", "morlet8", "morlet8_kymatio"]
-    for t in steps.values():
+    learnable = [f"learnable_{v}{impl}" for v in "abcd" for impl in ("", " [pytorch_wavelets]")]
+    assert list(steps) == ["morlet8_kymatio", "morlet6_kymatio", "morlet8", "morlet6", "dtcwt", "dtcwt_fast",
+                           *learnable]
+    for name, t in steps.items():
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
         # Two medians timed apart: on a busy machine the share can pass 1, so check how it is made, not its size.
         assert t["frontend_ms"] > 0 and t["frontend_share"] == pytest.approx(t["frontend_ms"] / t["step_ms"])
+        # a front end that learns is timed forward and backward (the step runs its gradient); a fixed one forward
+        assert (t["frontend_bwd_ms"] > 0) == name.startswith("learnable")
+        assert t["frontend_ms"] == pytest.approx(t["frontend_fwd_ms"] + t["frontend_bwd_ms"])
     table = (out / "table12.md").read_text()
+    for v in "abcd":  # each network on scatnet's ScatLayers beside itself on pytorch_wavelets'
+        ratio = steps[f"learnable_{v} [pytorch_wavelets]"]["step_ms"] / steps[f"learnable_{v}"]["step_ms"]
+        assert f"| cpu | learnable_{v} | {steps[f'learnable_{v}']['step_ms']:.2f} |" in table
+        assert f"% | {ratio:.2f}x |" in table
     assert all(r["name"] in table for r in res["frontends"]) and "CPU rows: thesis-size batch reduced to 1" in table
     assert table.count("a diagnostic row: auto takes it on CPU for small images only") == 1  # said once, below
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"

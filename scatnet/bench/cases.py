@@ -109,3 +109,29 @@ def check_against_reference(case: Case, module: nn.Module, x: torch.Tensor) -> f
         raise BenchMismatch(f"{case.name}: output differs from its reference library by {err:.3g} "
                             f"(> {case.tolerance:g}); no timing reported. Fix the front end before timing it")
     return err
+
+
+@dataclass(frozen=True)
+class StepCase:
+    """A training-step row built from a preset (the network as training builds it, front end and body)."""
+    frontend: str                 # the row's label: the preset's front end, "[pytorch_wavelets]" for the reference
+    overrides: tuple[str, ...]    # scatnet-train overrides composing it
+
+
+REFERENCE_STEP_SUFFIX = " [pytorch_wavelets]"
+
+
+def learnable_step_cases() -> list[StepCase]:
+    """The Learnable ScatterNet's four networks (experiment=learnable_*: the gradient runs through the front end),
+    each on scatnet's ScatLayers and on pytorch_wavelets', side by side."""
+    return [StepCase(f"learnable_{v}" + ("" if impl == "fast" else REFERENCE_STEP_SUFFIX),
+                     (f"experiment=learnable_{v}_cifar10", f"frontend.impl={impl}"))
+            for v in "abcd" for impl in ("fast", "reference")]
+
+
+def build_step_net(case: StepCase, width: int, num_classes: int = 10) -> nn.Module:
+    from scatnet.training.builders import build, composed_config
+
+    cfg = composed_config([*case.overrides, f"model.width={width}"])
+    return build(cfg.model, frontend=build(cfg.frontend), num_classes=num_classes, in_channels=3)
+

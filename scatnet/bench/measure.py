@@ -87,8 +87,9 @@ STEPS_PER_TIMED_BLOCK = 10
 
 def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int, warmup: int,
                        bf16: bool, channels_last: bool, compile: bool | str = False, cuda_graph: bool = False) -> dict:
-    """One SGD step of a hybrid network (front end without autograd, as in training; the trainer's fused SGD):
-    images/s (on a GPU from blocks of back-to-back steps) and the front end's share of the step. ``compile``:
+    """One SGD step of a hybrid network (the front end with autograd only when it learns, as in training; the
+    trainer's fused SGD): images/s (on a GPU from blocks of back-to-back steps) and the front end's share of the
+    step (its forward, plus its backward when it learns: timed on their own after each step). ``compile``:
     as HybridNet.configure_speed; ``cuda_graph``: HybridNet.capture_cuda_graph (as fast.cuda_graph does in
     training). Their warm-up (compilation, CUDA-graph recording) is kept out of the timed repeats."""
     net.configure_speed(channels_last=channels_last, bf16=bf16, compile=compile)
@@ -105,9 +106,13 @@ def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats
         loss.backward()
         opt.step()
 
-    def frontend():
-        with torch.no_grad():
-            net.frontend(x)
+    def frontend() -> tuple[float, float]:
+        """The front end's forward as the step runs it (with autograd when it learns), and then its backward."""
+        out = {}
+        tf = timer(lambda: out.setdefault("z", net.features(x)))
+        if not out["z"].requires_grad:
+            return tf, 0.0
+        return tf, timer(lambda: out["z"].backward(torch.ones_like(out["z"])))
 
     # Throughput, not latency: on a GPU each timed repeat is a block of back-to-back steps, so the host
     # queues step k+1 while the GPU runs step k, as in training (a sync after every step would add the
@@ -118,13 +123,15 @@ def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats
         for _ in range(block):
             step()
 
-    steps, fronts = [], []
+    steps, fronts, backs = [], [], []
     for i in range(warmup + repeats):
-        ts, tf = timer(steps_block) / block, timer(frontend)
+        ts = timer(steps_block) / block
+        tf, tb = frontend()
         if i >= warmup:
             steps.append(ts)
             fronts.append(tf)
-    s, f = statistics.median(steps), statistics.median(fronts)
-    return {"step_ms": s * 1e3, "frontend_ms": f * 1e3, "images_per_second": x.shape[0] / s,
-            "frontend_share": f / s, "bf16": bf16, "channels_last": channels_last, "compile": compile,
-            "cuda_graph": cuda_graph}
+            backs.append(tb)
+    s, f, b = statistics.median(steps), statistics.median(fronts), statistics.median(backs)
+    return {"step_ms": s * 1e3, "frontend_ms": (f + b) * 1e3, "frontend_fwd_ms": f * 1e3, "frontend_bwd_ms": b * 1e3,
+            "images_per_second": x.shape[0] / s, "frontend_share": (f + b) / s, "bf16": bf16,
+            "channels_last": channels_last, "compile": compile, "cuda_graph": cuda_graph}

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX
+from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX, REFERENCE_STEP_SUFFIX
 from scatnet.report.tables import markdown
 
 KYMATIO_ROW = "KyMatIO Morlet L=8"
@@ -34,6 +34,17 @@ def add_ratios(rows: list[dict]) -> None:
         if twin:
             r["fwd_speedup_vs_reference"] = twin["fwd_ms"] / r["fwd_ms"]
             r["fwd_bwd_speedup_vs_reference"] = (twin["fwd_ms"] + twin["bwd_ms"]) / (r["fwd_ms"] + r["bwd_ms"])
+
+
+def add_step_ratios(rows: list[dict]) -> None:
+    """Each scatnet step row's speed-up against the same network on pytorch_wavelets' ScatLayers (same device and
+    speed options), where the run has both."""
+    key = ("device", "compile", "cuda_graph")
+    by_key = {(*(r.get(k) for k in key), r["frontend"]): r for r in rows}
+    for r in rows:
+        twin = by_key.get((*(r.get(k) for k in key), r["frontend"] + REFERENCE_STEP_SUFFIX))
+        if twin:
+            r["step_speedup_vs_reference"] = twin["step_ms"] / r["step_ms"]
 
 
 def _x(v) -> str:
@@ -71,12 +82,19 @@ def table12(result: dict) -> str:
         s = result["settings"]
         out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
                    f" width {s['width']}, SGD step included)\n\n")
-        out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms", "front end share",
-                             "bf16 body", "channels_last", "compile", "CUDA graph"],
+        add_step_ratios(result["training"])
+        out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms (of which bwd)",
+                             "front end share", "step vs pytorch_wavelets", "bf16 body", "channels_last", "compile",
+                             "CUDA graph"],
                             [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
-                              f"{r['frontend_ms']:.2f}", f"{100 * r['frontend_share']:.0f}%", r["bf16"],
+                              f"{r['frontend_ms']:.2f}" + (f" ({r['frontend_bwd_ms']:.2f})"
+                                                           if r.get("frontend_bwd_ms") else ""),
+                              f"{100 * r['frontend_share']:.0f}%", _x(r.get("step_speedup_vs_reference")), r["bf16"],
                               r["channels_last"], r.get("compile") or "-", "yes" if r.get("cuda_graph") else "-"]
                              for r in result["training"]]))
+        if any(r.get("frontend_bwd_ms") for r in result["training"]):
+            out.append("\nA front end that learns (the Learnable ScatterNets) runs with autograd: its time is its "
+                       "forward plus its backward (in brackets), timed on their own.\n")
     if result["settings"].get("note"):
         out.append(f"\nNote: {result['settings']['note']}\n")
     return "".join(out)
@@ -120,7 +138,10 @@ def write_json(result: dict, out_dir: Path) -> Path:
 def write_all(result: dict, out_dir: Path) -> dict[str, Path]:
     paths = {"json": write_json(result, out_dir), "md": out_dir / "table12.md", "png": out_dir / "bench.png"}
     paths["md"].write_text(table12(result))
-    bar_chart(result, paths["png"])
+    if result["frontends"]:  # --only with step rows alone (--only learnable) has no front-end times to draw
+        bar_chart(result, paths["png"])
+    else:
+        del paths["png"]
     return paths
 
 

@@ -18,7 +18,8 @@ from typing import Callable, Iterator
 
 import torch
 
-from scatnet.bench.cases import all_cases, check_against_reference
+from scatnet.bench.cases import (REFERENCE_STEP_SUFFIX, Case, StepCase, all_cases, build_step_net,
+                                 check_against_reference, learnable_step_cases)
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
@@ -106,16 +107,30 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterato
             yield r
 
 
-def extra_runs(args, cases, cuda: bool) -> list[tuple]:
+def extra_runs(args, cases, cuda: bool, learnable: list[StepCase] = ()) -> list[tuple]:
     """(case, compile mode, CUDA graph) for the --compile and --cuda-graph step rows, the DTCWT hybrids' first
-    (a part cut off by a time limit keeps those). The Morlet hybrids are compiled on a GPU only: inductor takes
-    ~30 s a row for kymatio's ~400-op graph on a CPU, where the Morlet step is no target."""
+    (a part cut off by a time limit keeps those), then the Learnable ScatterNets on scatnet's ScatLayers. The
+    Morlet hybrids and the Learnable ScatterNets are compiled on a GPU only: inductor takes ~30 s a row for their
+    graphs on a CPU, where their step is no target."""
     hybrids = [case for case in cases if case.frontend is not None]
+    fast = [case for case in learnable if not case.frontend.endswith(REFERENCE_STEP_SUFFIX)]
     runs = [(case, mode, False) for mode in args.compile for case in hybrids if cuda or "Morlet" not in case.name]
+    runs += [(case, mode, False) for mode in args.compile for case in fast if cuda]
     if args.cuda_graph and cuda:  # eager step, forward/backward as CUDA-graph replays (fast.cuda_graph)
         # a front end a CUDA graph can record says so itself (Frontend.compilable); the size does not matter
         runs += [(case, False, True) for case in hybrids if case.build(32).compilable]
-    return sorted(runs, key=lambda run: "Morlet" in run[0].name)  # stable: DTCWT rows first
+        runs += [(case, False, True) for case in fast]
+    # stable: the DTCWT hybrids, the Morlet ones, the Learnable ScatterNets
+    return sorted(runs, key=lambda run: 2 if isinstance(run[0], StepCase) else "Morlet" in run[0].name)
+
+
+def run_name(case) -> str:
+    return case.name if isinstance(case, Case) else case.frontend
+
+
+def step_cases(args, cases) -> list[StepCase]:
+    """The Learnable ScatterNets' step rows (all, or those --only names)."""
+    return [c for c in learnable_step_cases() if not args.only or any(s in c.frontend for s in args.only)]
 
 
 def training_rows(args, device, repeats, warmup, cases, precision: Precision) -> Iterator[dict]:
@@ -125,13 +140,18 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
     y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
-    runs = [(case, False, False) for case in cases if case.frontend is not None] + extra_runs(args, cases, cuda)
+    learnable = step_cases(args, cases)
+    runs = [(case, False, False) for case in [*(c for c in cases if c.frontend is not None), *learnable]]
+    runs += extra_runs(args, cases, cuda, learnable)
     for case, mode, graph in runs:
-        net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
-        r = {"frontend": case.frontend, "name": case.name, "device": device.type}
+        if isinstance(case, Case):
+            net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
+        else:
+            net = build_step_net(case, args.width).to(device)
+        r = {"frontend": case.frontend, "name": run_name(case), "device": device.type}
         r.update(time_training_step(net, x, y, repeats, warmup, bf16=precision.bf16, channels_last=cuda,
                                     compile=mode, cuda_graph=graph))
-        print(f"  step {device.type} {case.frontend:12s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
+        print(f"  step {device.type} {case.frontend:32s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
               f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}"
               f"{'  CUDA graph' if graph else ''}", flush=True)
         yield r
@@ -202,8 +222,9 @@ def main(argv=None) -> None:
         fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
-    if args.only and not any(s in c.name for c in all_cases() for s in args.only):
-        fail(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(c.name for c in all_cases())}")
+    names = [*(c.name for c in all_cases()), *(c.frontend for c in learnable_step_cases())]
+    if args.only and not any(s in name for name in names for s in args.only):
+        fail(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(names)}")
     result = new_result(args)
     # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
     previous = signal.signal(signal.SIGTERM, _terminated)
@@ -215,7 +236,7 @@ def main(argv=None) -> None:
         signal.signal(signal.SIGTERM, previous)
     paths = write_all(result, args.out)
     print(table12(result))
-    print(f"scatnet-bench: wrote {paths['json']}, {paths['md']}, {paths['png']}")
+    print(f"scatnet-bench: wrote {', '.join(str(p) for p in paths.values())}")
 
 
 if __name__ == "__main__":

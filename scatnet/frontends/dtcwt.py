@@ -14,6 +14,10 @@ from scatnet.frontends.base import Frontend
 from scatnet.frontends.options import DTCWT_IMPLS, check_dtcwt_options
 
 
+REFERENCE_HOST_COPIES = ("pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
+                         "frontend.impl=fast computes the same without")
+
+
 def reference_scat_pair(wavelet: str, padding: str, magbias: float) -> nn.Sequential:
     """Two stacked ``pytorch_wavelets.scatternet.ScatLayer`` (the thesis' code)."""
     from pytorch_wavelets.scatternet import ScatLayer  # heavy import (pkg_resources), done lazily
@@ -58,8 +62,7 @@ class DTCWTScattering(Frontend):
         return groups
 
     def not_compilable_because(self) -> str:
-        return ("pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
-                "frontend.impl=fast computes the same without")
+        return REFERENCE_HOST_COPIES
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.out_shape(x.shape)

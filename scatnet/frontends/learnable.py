@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
+from scatnet.frontends.dtcwt import REFERENCE_HOST_COPIES
 from scatnet.frontends.options import DTCWT_IMPLS, check_dtcwt_options
 
 
@@ -155,8 +156,7 @@ class LearnableScatterNet(Frontend):
         return self.channels
 
     def not_compilable_because(self) -> str:
-        return ("pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
-                "frontend.impl=fast computes the same without")
+        return REFERENCE_HOST_COPIES
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.out_shape(x.shape)

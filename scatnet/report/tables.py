@@ -72,7 +72,9 @@ def _beside(acc: dict, published: dict, absent: str, mark: str = "") -> tuple[li
     for (fe, label, data), values in sorted(acc.items()):
         m, s = mean_std(values)
         p = published.get((fe, data))
-        out.append([label, data, fmt(m, s), len(values), absent if p is None else f"{p}{mark}",
+        # a cell the source has but whose number was not transcribed, or one it does not have
+        note = "not transcribed" if (fe, data) in published else absent
+        out.append([label, data, fmt(m, s), len(values), note if p is None else f"{p}{mark}",
                     "" if p is None else f"{m - p:+.2f}"])
     return headers, out
 
