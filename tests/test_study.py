@@ -119,7 +119,7 @@ def test_a_failing_run_is_listed_the_others_complete_and_the_exit_is_1(tmp_path,
 def test_an_unknown_study_is_one_line(tmp_path, cli_env):
     res = study(["study=nosuch"], cli_env)
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
-    assert "study=nosuch is not a study; choose one of: quick, smoke, thesis" in res.stderr
+    assert "study=nosuch is not a study; choose one of: learnable, quick, smoke, thesis" in res.stderr
 
 
 @pytest.mark.parametrize("name", ["thesis"])  # study=quick: the same plan, one seed
@@ -138,6 +138,23 @@ def test_the_full_studies_plan_every_run_of_the_thesis(name):
     seeds = 3 if name == "thesis" else 1
     assert len(runs) == (27 + 216 - 9) * seeds // 3
     assert runs[0].data == "tiny_imagenet" and runs[0].frontend == "morlet8" and runs[-1].data != "tiny_imagenet"
+
+
+def test_the_learnable_study_plans_table3_on_both_cifars():
+    """study=learnable: ScatNets A-D x 3 seeds x CIFAR-10/100, the slowest networks (C, D) first, each composed as
+    its preset (the paper code's body and recipe), the benchmark limited to their step rows."""
+    from hydra import initialize_config_dir
+
+    from scatnet.cli.common import config_dir
+    from scatnet.cli.study import composer
+    from scatnet.study.plan import load_study, plan
+
+    s = load_study(Path(config_dir()), "learnable", [])
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+        runs = plan(s, Path("/nonexistent"), composer(Path("/nonexistent/runs")))
+    assert len(runs) == 4 * 3 * 2 and len({r.run_id for r in runs}) == 24
+    assert {r.frontend for r in runs[:6]} == {"learnable_d"} and runs[-1].frontend in ("learnable_a", "learnable_b")
+    assert list(s.bench) == ["--only", "learnable"]
 
 
 def test_slots_pack_runs_per_gpu_on_the_gpus_the_study_may_use(monkeypatch):

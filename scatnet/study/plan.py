@@ -20,7 +20,9 @@ from scatnet.training.identity import run_id, slug
 # Relative cost of one epoch, to start the long runs first (the tail of a packed study is then short):
 # training images x pixels, and the Morlet front ends' extra work on top of the body.
 DATA_COST = {"digits": 0.03, "cifar10": 1.0, "cifar100": 1.0, "synthetic_cifar": 1.0, "tiny_imagenet": 8.0}
-FRONTEND_COST = {"morlet8": 1.6, "morlet6": 1.4}
+FRONTEND_COST = {"morlet8": 1.6, "morlet6": 1.4,
+                 # the Learnable ScatterNets' steps against ScatNet A's (scatnet-bench, 2-core CPU, docs/PERFORMANCE.md)
+                 "learnable_c": 1.4, "learnable_d": 1.6}
 
 
 @dataclasses.dataclass
