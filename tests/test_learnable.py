@@ -175,7 +175,7 @@ def test_frontend_grad_false_is_refused_only_for_a_front_end_that_learns():
     from scatnet.frontends import DTCWTScattering
 
     with pytest.raises(ConfigError, match=r"^model.frontend_grad=false, but frontend=learnable has learned stages "
-                                          r"\(mix, norm\) before or between"):
+                                          r"\(mix, norm\): without autograd through the front end they would never train"):
         HybridNet(LearnableScatterNet([{"scat": {"mix": 21}}, {"scat": {}}]), 10, frontend_grad=False)
     fixed = LearnableScatterNet([{"scat": {"norm": False}}, {"scat": {"norm": False}}])
     assert not fixed.learnable and not HybridNet(fixed, 10, frontend_grad=False).frontend_grad

@@ -90,7 +90,7 @@ BAD_INPUT = [
     ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
     ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
     ("frontend=learnable_d model.frontend_grad=false", "model.frontend_grad=false, but frontend=learnable_d has "
-     "learned stages (conv, mix, norm) before or between its scattering orders: they would never train; leave "
+     "learned stages (conv, mix, norm): without autograd through the front end they would never train; leave "
      "model.frontend_grad null (it follows the front end) or set it true"),
     ("frontend=learnable frontend.stages=[{{conv:4}}]", "frontend.stages has no scat stage"),
     ("frontend=learnable frontend.stages=[{{scat:{{mx:4}}}}]", "frontend.stages[0].scat has unknown option(s) ['mx']"),

@@ -140,7 +140,7 @@ class LearnableScatterNet(Frontend):
                 kinds += [k for k in ("mix", "norm") if getattr(m, k) is not None]
             else:
                 kinds.append("conv")
-        return sorted(set(kinds), key=kinds.index)
+        return list(dict.fromkeys(kinds))
 
     def reset_parameters(self) -> None:
         """The paper code's initialisation: xavier-uniform mixing weights with gain ``mix_gain``, zero biases."""

@@ -41,8 +41,8 @@ def frontend_grad_option(frontend: Frontend, frontend_grad: bool | None) -> bool
         name = getattr(frontend, "name", type(frontend).__name__)
         what = getattr(frontend, "learned_stages", lambda: [])()
         stages = f" ({', '.join(what)})" if what else ""
-        raise ConfigError(f"model.frontend_grad=false, but frontend={name} has learned stages{stages} before or "
-                          "between its scattering orders: they would never train; leave model.frontend_grad "
+        raise ConfigError(f"model.frontend_grad=false, but frontend={name} has learned stages{stages}: without "
+                          "autograd through the front end they would never train; leave model.frontend_grad "
                           "null (it follows the front end) or set it true")
     return bool(frontend_grad)
 
