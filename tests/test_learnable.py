@@ -199,13 +199,14 @@ def test_bad_stages_are_one_line(stages, needle):
 @pytest.fixture(scope="module")
 def digits_accuracy(tmp_path_factory):
     """Each variant trained briefly on the digits set from its preset (the paper's front end, recipe and dropout;
-    a narrower body): test accuracy %."""
+    a narrower body, smaller batches for more steps in 3 epochs): test accuracy %. Measured: A 82, B 88, C 95,
+    D 92."""
     from scatnet.training.run import train
 
     acc = {}
     for v in VARIANTS:
-        cfg = compose([f"experiment=learnable_{v}_cifar10", "data=digits", "model.width=32", "trainer.max_epochs=6",
-                       "logger=none"], tmp_path_factory.mktemp(v))
+        cfg = compose([f"experiment=learnable_{v}_cifar10", "data=digits", "model.width=32", "trainer.max_epochs=3",
+                       "data.batch_size=32", "logger=none"], tmp_path_factory.mktemp(v))
         m = train(cfg)
         assert m["status"] == "completed"
         acc[v] = m["test_acc"]
