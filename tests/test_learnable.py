@@ -61,6 +61,9 @@ def test_each_variant_builds_from_its_preset_with_the_papers_shape(variant, tmp_
     assert isinstance(net.body[0], torch.nn.Conv2d)  # the front end ends in BatchNorm + ReLU: none added
     assert net.frontend_grad  # model.frontend_grad null follows the front end: every variant learns in it
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    groups = fe.channel_groups()  # what scatnet-inspect draws: every channel once
+    assert sorted(sum(groups.values(), [])) == list(range(CHANNELS[variant]))
+    assert len(groups) == (1 if variant in "bd" else 2)  # mixed channels, or an order's low-pass and bands
 
 
 def test_the_preset_takes_the_papers_recipe_and_initialisation(tmp_path):

@@ -178,10 +178,10 @@ def test_the_front_ends_name_their_channels_by_scattering_order():
 def test_inspect_draws_every_stage(overrides, panels, tmp_path):
     from PIL import Image
 
-    from scatnet.cli.inspect import main
+    from scatnet.cli.inspect import draw
 
     out = tmp_path / "inspect.png"
-    assert main([*overrides, "data=digits", "--images", "3", "--out", str(out)]) == panels
+    assert draw([*overrides, "data=digits", "--images", "3", "--out", str(out)]) == panels
     width, height = Image.open(out).size
     assert width > height and abs(width / height - len(panels) / 3) < 0.5  # 3 rows of len(panels) panels
 
@@ -244,3 +244,19 @@ def test_a_bad_body_is_one_line(body, message):
     with pytest.raises(ConfigError) as err:
         HybridNet(DTCWTScattering(), num_classes=10, width=4, body=body)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_the_inspect_command_exits_0_once_the_picture_is_written(tmp_path, cli_env):
+    """The console script (``sys.exit(main())``): exit status 0 and one line naming the picture, nothing on
+    stderr: a returned value would have been printed there and become exit status 1."""
+    import subprocess
+
+    from tests.conftest import script
+
+    out = tmp_path / "l.png"
+    proc = subprocess.run([script("scatnet-inspect"), "frontend=learnable_c", "model=learnable", "data=digits",
+                           "model.width=8", "--images", "2", "--out", str(out)],
+                          env=cli_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-800:]
+    assert proc.stdout.strip().endswith(f"-> {out}") and out.read_bytes()[:4] == b"\x89PNG"
+    assert "front end: the last order's 6 orientations" in proc.stdout  # ScatNet C's channels by kind

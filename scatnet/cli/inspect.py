@@ -15,7 +15,14 @@ from scatnet.cli.common import OneLineParser, quiet_upstream_warnings, report_er
 from scatnet.errors import ScatnetError
 
 
-def main(argv: list[str] | None = None) -> list[str]:
+def main(argv: list[str] | None = None) -> None:
+    """The console script: exit status 0 once the picture is written (a return value would become the exit
+    status of ``sys.exit(main())``)."""
+    draw(argv)
+
+
+def draw(argv: list[str] | None = None) -> list[str]:
+    """Writes the picture; returns its panels' titles."""
     ap = OneLineParser(prog="scatnet-inspect", description=__doc__.split("\n\n")[0])
     ap.add_argument("overrides", nargs="*", help="scatnet-train overrides (ignored with --run)")
     ap.add_argument("--run", type=Path, help="a run folder or checkpoint: its config and trained weights")

@@ -155,6 +155,16 @@ class LearnableScatterNet(Frontend):
                               f"{in_channels}; set frontend.in_channels={in_channels}")
         return self.channels
 
+    def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
+        """By what the last stage outputs: an unmixed order's low-pass and its six orientations' magnitudes
+        (channel k * C + c, as a ScatLayer stacks them), or the learned mixing's channels."""
+        last = self.stages[-1]
+        if not isinstance(last, ScatterOrder) or last.mix is not None:
+            return {"learned channels": list(range(self.out_channels(in_channels)))}
+        c = self.out_channels(in_channels) // 7
+        return {"low-pass of the last order": list(range(c)),
+                "the last order's 6 orientations": list(range(c, 7 * c))}
+
     def not_compilable_because(self) -> str:
         return REFERENCE_HOST_COPIES
 
