@@ -1,7 +1,8 @@
 """The interface every scattering front end implements.
 
-A front end is a fixed (non-learnable) nn.Module mapping (B, C, H, W) images to (B, C', H/4, W/4) features.
-It reports its output shape for an input shape so networks are built without a dry run.
+A front end is an nn.Module mapping (B, C, H, W) images to (B, C', H/4, W/4) features: a fixed scattering,
+or one with learned stages (``learnable``: the Learnable ScatterNet, the learned stem). It reports its output
+shape for an input shape so networks are built without a dry run.
 """
 from __future__ import annotations
 

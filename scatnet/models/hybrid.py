@@ -1,4 +1,5 @@
-"""The hybrid ScatterNet of thesis Table 1.3: fixed scattering front end -> BatchNorm -> small CNN.
+"""The hybrid ScatterNet of thesis Table 1.3: fixed scattering front end -> BatchNorm -> small CNN (and the
+Learnable ScatterNet's networks: a front end with learned stages, trained through it, then the same CNN).
 
 CIFAR (32x32 -> 8x8 after scattering), with C = ``width`` (96 in the thesis code):
     scat -> BN -> conv(2C) -> conv(2C) -> conv(4C) -> conv(4C) -> global avg pool -> fc
