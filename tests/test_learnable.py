@@ -120,24 +120,31 @@ def test_every_gradient_equals_autograd_through_pytorch_wavelets_in_float64(vari
 
 
 def test_in_fp32_the_gradients_agree_to_what_fp32_allows(tmp_path):
-    """ScatNet D (every kind of stage) in fp32, both implementations against the float64 truth: scatnet's error is
-    within 4x of pytorch_wavelets' own (measured: weight gradients ~1e-6 relative for both)."""
+    """ScatNet D (every kind of stage) in fp32 with the float64 network's weights, both implementations against the
+    float64 truth, relative to the largest entry. Measured: scatnet's output 4.3e-6, input gradient 3.7e-6, weight
+    gradients 6e-8 to 4.2e-6; pytorch_wavelets' 1.3e-5, 4.8e-6, 6e-8 to 1.2e-5. Asserted: <= 1e-5 and within 4x
+    of pytorch_wavelets' own error (as for the pair)."""
     stages = list(compose(["frontend=learnable_d"], tmp_path).frontend.stages)
     truth, _ = _pair_of_front_ends(stages, torch.float64)
     fast, ref = _pair_of_front_ends(stages, torch.float32)
+    weights = {k: v.float() for k, v in truth.state_dict().items()}  # the same weights, rounded to fp32
+    for fe in (fast, ref):
+        fe.load_state_dict(weights, strict=False)
+    assert torch.equal(fast.stages[2].mix.weight, truth.stages[2].mix.weight.float())
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(3, 3, 16, 20, generator=gen, dtype=torch.float64)
     g = torch.randn(3, 784, 4, 5, generator=gen, dtype=torch.float64)
-    _, gx64, gp64 = _gradients(truth, x, g)
-    _, gx, gp = _gradients(fast, x.float(), g.float())
-    _, gx_ref, gp_ref = _gradients(ref, x.float(), g.float())
+    y64, gx64, gp64 = _gradients(truth, x, g)
+    y, gx, gp = _gradients(fast, x.float(), g.float())
+    y_ref, gx_ref, gp_ref = _gradients(ref, x.float(), g.float())
 
     def rel(a, b):
         return float((a.double() - b).abs().max() / b.abs().max())
 
-    assert rel(gx, gx64) <= max(4 * rel(gx_ref, gx64), 1e-5)
+    assert rel(y, y64) <= min(1e-5, max(4 * rel(y_ref, y64), 1e-6))
+    assert rel(gx, gx64) <= min(1e-5, max(4 * rel(gx_ref, gx64), 1e-6))
     for name in gp64:
-        assert rel(gp[name], gp64[name]) <= max(4 * rel(gp_ref[name], gp64[name]), 1e-5), name
+        assert rel(gp[name], gp64[name]) <= min(1e-5, max(4 * rel(gp_ref[name], gp64[name]), 1e-6)), name
 
 
 def test_a_learned_stage_before_the_scattering_trains(tmp_path):
