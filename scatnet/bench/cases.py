@@ -117,6 +117,10 @@ class StepCase:
     frontend: str                 # the row's label: the preset's front end, "[pytorch_wavelets]" for the reference
     overrides: tuple[str, ...]    # scatnet-train overrides composing it
 
+    @property
+    def name(self) -> str:  # as a Case's: what --only matches and the JSON row records
+        return self.frontend
+
 
 REFERENCE_STEP_SUFFIX = " [pytorch_wavelets]"
 

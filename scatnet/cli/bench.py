@@ -124,13 +124,9 @@ def extra_runs(args, cases, cuda: bool, learnable: list[StepCase] = ()) -> list[
     return sorted(runs, key=lambda run: 2 if isinstance(run[0], StepCase) else "Morlet" in run[0].name)
 
 
-def run_name(case) -> str:
-    return case.name if isinstance(case, Case) else case.frontend
-
-
-def step_cases(args, cases) -> list[StepCase]:
+def step_cases(args) -> list[StepCase]:
     """The Learnable ScatterNets' step rows (all, or those --only names)."""
-    return [c for c in learnable_step_cases() if not args.only or any(s in c.frontend for s in args.only)]
+    return [c for c in learnable_step_cases() if not args.only or any(s in c.name for s in args.only)]
 
 
 def training_rows(args, device, repeats, warmup, cases, precision: Precision) -> Iterator[dict]:
@@ -140,7 +136,7 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
     y = torch.randint(0, 10, (args.train_batch,), generator=gen).to(device)
-    learnable = step_cases(args, cases)
+    learnable = step_cases(args)
     runs = [(case, False, False) for case in [*(c for c in cases if c.frontend is not None), *learnable]]
     runs += extra_runs(args, cases, cuda, learnable)
     for case, mode, graph in runs:
@@ -148,7 +144,7 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
             net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
         else:
             net = build_step_net(case, args.width).to(device)
-        r = {"frontend": case.frontend, "name": run_name(case), "device": device.type}
+        r = {"frontend": case.frontend, "name": case.name, "device": device.type}
         r.update(time_training_step(net, x, y, repeats, warmup, bf16=precision.bf16, channels_last=cuda,
                                     compile=mode, cuda_graph=graph))
         print(f"  step {device.type} {case.frontend:32s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
@@ -222,7 +218,7 @@ def main(argv=None) -> None:
         fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
     if args.thesis_size % 4 or args.train_size % 4:
         fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
-    names = [*(c.name for c in all_cases()), *(c.frontend for c in learnable_step_cases())]
+    names = [c.name for c in (*all_cases(), *learnable_step_cases())]
     if args.only and not any(s in name for name in names for s in args.only):
         fail(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(names)}")
     result = new_result(args)

@@ -24,6 +24,7 @@ from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
 from scatnet.frontends.dtcwt import REFERENCE_HOST_COPIES
 from scatnet.frontends.options import DTCWT_IMPLS, check_dtcwt_options
+from scatnet.models.blocks import conv_bn_relu
 
 
 def scat_layer(wavelet: str, padding: str, magbias: float, impl: str, strategy: str) -> nn.Module:
@@ -60,11 +61,6 @@ class ScatterOrder(nn.Module):
         return z if self.norm is None else self.norm(z)
 
 
-def learned_conv(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
-
-
 def _positive_int(where: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{where}={value!r} is not valid; give a number of channels >= 1")
@@ -84,7 +80,7 @@ def build_stages(stages: list, in_channels: int, make_scat) -> tuple[list[nn.Mod
         ((kind, options),) = stage.items()
         if kind == "conv":
             out = _positive_int(f"frontend.stages[{n}].conv", options)
-            modules.append(learned_conv(channels, out))
+            modules.append(nn.Sequential(*conv_bn_relu(channels, out)))  # the body's conv block
             channels = out
         elif kind == "scat":
             options = dict(options or {})
