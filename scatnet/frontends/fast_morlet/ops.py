@@ -34,24 +34,24 @@ def filter_blocks(psi: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
-    """Every filter applied to every spectrum, then periodised by k: (n, P, M, N) spectra and (k*k, L, ...)
-    filter blocks -> (n, P, L, M/k, N/k) spectra. One multiply-add per alias block."""
-    n, p, m, w = u.shape
-    r = alias_blocks(u, k)[:, :, None]                     # (n, P, 1, k*k, D)
-    out = r[:, :, :, 0] * psi_blocks[0]
+    """Every filter applied to every spectrum, then periodised by k: (..., M, N) spectra and (k*k, L, ...)
+    filter blocks -> (..., L, M/k, N/k) spectra. One multiply-add per alias block."""
+    *lead, m, w = u.shape
+    r = alias_blocks(u, k).unsqueeze(-3)                   # (..., 1, k*k, D)
+    out = r[..., 0, :] * psi_blocks[0]
     for b in range(1, k * k):
-        out = out.addcmul_(r[:, :, :, b], psi_blocks[b])
-    return torch.view_as_complex(out.view(n, p, -1, m // k, w // k, 2))
+        out = out.addcmul_(r[..., b, :], psi_blocks[b])
+    return torch.view_as_complex(out.view(*lead, -1, m // k, w // k, 2))
 
 
 def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
-    """The adjoint of ``filtered``: (n, P, L, M/k, N/k) -> (n, P, M, N); each alias block gets the sum over
+    """The adjoint of ``filtered``: (..., L, M/k, N/k) -> (..., M, N); each alias block gets the sum over
     the filters of gradient times filter (periodisation's adjoint repeats a spectrum over its aliases)."""
-    n, p, l_, m, w = g.shape
-    r = torch.view_as_real(g).reshape(n, p, l_, 1, -1)
-    blocks = r[:, :, 0] * psi_blocks[:, 0]                  # (n, P, k*k, D)
+    *lead, l_, m, w = g.shape
+    r = torch.view_as_real(g).reshape(*lead, l_, 1, -1)
+    blocks = r[..., 0, :, :] * psi_blocks[:, 0]             # (..., k*k, D)
     for f in range(1, l_):
-        blocks = blocks.addcmul_(r[:, :, f], psi_blocks[:, f])
+        blocks = blocks.addcmul_(r[..., f, :, :], psi_blocks[:, f])
     return from_alias_blocks(blocks, k, m * k, w * k)
 
 
@@ -65,14 +65,6 @@ def modulus(z: torch.Tensor) -> torch.Tensor:
 def times_real(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Complex z times real w, as two real products (a complex product would first make w complex)."""
     return torch.view_as_complex(torch.view_as_real(z) * w[..., None])
-
-
-def periodize(x: torch.Tensor, k: int) -> torch.Tensor:
-    """kymatio's subsample_fourier: the mean of the k x k aliases of a spectrum."""
-    if k == 1:
-        return x
-    r = alias_blocks(x, k).sum(-2) * (1.0 / (k * k))
-    return torch.view_as_complex(r.view(*x.shape[:-2], x.shape[-2] // k, x.shape[-1] // k, 2))
 
 
 def symmetric_part(phi: torch.Tensor) -> torch.Tensor:
@@ -93,21 +85,28 @@ def _unpaired(z: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(z).movedim(-1, -3).flatten(-4, -3)
 
 
-def lowpass_fft(maps: torch.Tensor, phi_sym: torch.Tensor, k: int) -> torch.Tensor:
+def lowpass_fft(maps: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """kymatio's averaging of real maps: ifft2(periodize(fft2(maps) * phi, k)).real, unpadded by one pixel,
-    with phi's symmetric part (the same values): two maps per complex FFT when their number is even."""
+    with phi's symmetric part (the same values; ``phi_blocks``, its alias blocks): two maps per complex FFT
+    when their number is even."""
     paired = maps.dim() >= 3 and maps.shape[-3] % 2 == 0
-    spectra = torch.fft.fft2(_paired(maps) if paired else maps)
-    out = torch.fft.ifft2(periodize(spectra * phi_sym, k))[..., 1:-1, 1:-1]
+    out = lowpass_of_spectra(torch.fft.fft2(_paired(maps) if paired else maps), phi_blocks, k)
     return _unpaired(out) if paired else out.real
 
 
-def lowpass_fft_adjoint(g: torch.Tensor, phi_sym: torch.Tensor, k: int) -> torch.Tensor:
+def lowpass_of_spectra(u: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """The same averaging from spectra at hand: (..., M, N) -> complex (..., M/k - 2, N/k - 2), whose real
+    part is the averaging of a real map (for a pair's spectrum, real and imaginary parts are the pair's)."""
+    return torch.fft.ifft2(filtered(u, phi_blocks, k)[..., 0, :, :])[..., 1:-1, 1:-1]
+
+
+def lowpass_fft_adjoint(g: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """The adjoint of lowpass_fft: the unpadding's adjoint pads with zeros, periodisation's repeats the
-    spectrum over its k x k aliases; the FFT scalings (1/(M/k N/k), 1/k^2, M N) cancel. Paired as forward."""
+    spectrum over its k x k aliases; the FFT scalings (1/(M/k N/k), 1/k^2, M N) cancel, less the 1/k^2
+    that ``phi_blocks`` holds (put back on the small padded maps). Paired as forward."""
     paired = g.dim() >= 3 and g.shape[-3] % 2 == 0
-    spectra = torch.fft.fft2(torch.nn.functional.pad(_paired(g) if paired else g, (1, 1, 1, 1)))
-    out = torch.fft.ifft2(spectra.repeat(*([1] * (g.dim() - 2)), k, k) * phi_sym)
+    padded = torch.nn.functional.pad(_paired(g) if paired else g, (1, 1, 1, 1)).mul_(k * k)
+    out = torch.fft.ifft2(filtered_adjoint(torch.fft.fft2(padded).unsqueeze(-3), phi_blocks, k))
     return _unpaired(out) if paired else out.real
 
 

@@ -12,7 +12,9 @@ first path, then second scale and angle). What changes is how:
 - the low-pass averaging is linear and ends in a few output pixels: low-pass, periodisation, inverse FFT and
   unpadding together are one matrix from a map to its coefficients (``lowpass_operator``, built in float64
   from kymatio's filter), so a coefficient map costs one matrix product instead of an FFT, a product, a
-  periodisation and an inverse FFT. Where that matrix would be large (images over 64 x 64), the FFT way.
+  periodisation and an inverse FFT. Where that matrix would be large (images over 64 x 64), the FFT way:
+  the low-pass applied per alias block like the wavelets, from the first-order spectra the second order
+  needs anyway, and for the second order's maps two real maps per complex FFT.
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
@@ -22,8 +24,8 @@ import torch
 import torch.nn as nn
 
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
-                                          lowpass_fft_adjoint, lowpass_operator, modulus,
-                                          symmetric_part, times_real)
+                                               lowpass_fft_adjoint, lowpass_of_spectra, lowpass_operator,
+                                               modulus, symmetric_part, times_real)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
@@ -59,7 +61,7 @@ class FastMorletScattering(nn.Module):
                 # kept in float64 too (as phi below): a float64 module is then exact
                 self.register_buffer(f"lowpass64_{res}", t, persistent=False)
             else:
-                phi_sym = symmetric_part(phi[res])
+                phi_sym = filter_blocks(symmetric_part(phi[res])[None], 2 ** (J - res))
                 self.register_buffer(f"phi_{res}", phi_sym.float(), persistent=False)
                 self.register_buffer(f"phi64_{res}", phi_sym, persistent=False)
         for j in range(J):
@@ -76,13 +78,18 @@ class FastMorletScattering(nn.Module):
         z = torch.fft.ifft2(filtered(u, getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)))
         return z, modulus(z)
 
-    def lowpass(self, maps: torch.Tensor, res: int) -> torch.Tensor:
-        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J)."""
+    def lowpass(self, maps: torch.Tensor, res: int, spectra: torch.Tensor | None = None) -> torch.Tensor:
+        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``spectra``,
+        the maps' FFT where it is at hand (the FFT way then starts from it)."""
         if self.dense_lowpass:
             return (maps.flatten(-2) @ self.lowpass_matrix(res, maps.dtype)).unflatten(-1, self.out_shape)
-        return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))
+        phi, k = self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res)
+        return lowpass_fft(maps, phi, k) if spectra is None else lowpass_of_spectra(spectra, phi, k).real
 
-    def lowpass_adjoint(self, g: torch.Tensor, res: int) -> torch.Tensor:
+    def lowpass_adjoint(self, g: torch.Tensor, res: int, scale: float = 1.0) -> torch.Tensor:
+        """The adjoint of ``lowpass``, times ``scale`` (applied to the few coefficients, which also makes a
+        sliced gradient contiguous for the matrix product)."""
+        g = g * scale if scale != 1.0 else g
         if self.dense_lowpass:
             size = (self.padded[0] // 2**res, self.padded[1] // 2**res)
             return (g.flatten(-2) @ self.lowpass_matrix(res, g.dtype).T).unflatten(-1, size)
@@ -96,54 +103,79 @@ class FastMorletScattering(nn.Module):
 
     # -- the transform and its adjoint -----------------------------------------------------------------------
 
-    def scattering2d(self, x: torch.Tensor) -> torch.Tensor:
+    def scattering2d(self, x: torch.Tensor, angles: int) -> torch.Tensor:
         """(n, Mp, Np) padded maps -> (n, K, Mp / 2^J - 2, Np / 2^J - 2): S0, S1 by scale then angle, S2 by
-        first path, then second scale and angle (kymatio's order)."""
+        first path (scale, then angle), then second scale and angle (kymatio's order). ``angles``: how many
+        first-order maps go through the second order together (``chunking``)."""
         u0 = torch.fft.fft2(x)[:, None]
-        coeffs, second = [self.lowpass(x, 0)[:, None]], []
+        first, second = [self.lowpass(x, 0)[:, None]], []
         for j1 in range(self.J):
             _, m1 = self.wavelet_modulus(u0, j1, 0)
             m1 = m1[:, 0]                                                      # (n, L, M_j1, N_j1)
-            coeffs.append(self.lowpass(m1, j1))
             u1 = torch.fft.fft2(m1) if j1 + 1 < self.J else None
-            for j2 in range(j1 + 1, self.J):
-                second.append(self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2))  # (n, L1, L2, h, w)
-        if second:  # by first path (angle of j1), then j2 and its angle
-            coeffs.append(torch.cat(second, dim=2).flatten(1, 2))
-        return torch.cat(coeffs, dim=1)
+            first.append(self.lowpass(m1, j1, u1))
+            if u1 is not None:  # (n, L1 * paths, h, w): by first angle, then second scale and angle
+                parts = [self.second_order(u, j1) for u in u1.split(angles, dim=1)]
+                second.append(torch.cat(parts, dim=1).flatten(1, 2))
+        return torch.cat(first + second, dim=1)
 
-    def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    def second_order(self, u1: torch.Tensor, j1: int) -> torch.Tensor:
+        """Spectra of first-order maps (n, P, M_j1, N_j1) -> their second-order coefficients (n, P, paths, h, w),
+        the paths by second scale, then angle."""
+        return torch.cat([self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2) for j2 in range(j1 + 1, self.J)],
+                         dim=2)
+
+    def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
         reverse, with the intermediates recomputed from x. The adjoint of ifft2 is fft2 / size, of fft2 on a
         real map size * ifft2's real part, of the modulus g z / |z|."""
         J, L = self.J, self.L
-        sizes = [(self.padded[0] // 2**j) * (self.padded[1] // 2**j) for j in range(J)]
         gs1 = g[:, 1:1 + J * L].unflatten(1, (J, L))
-        gs2 = g[:, 1 + J * L:].unflatten(1, (L, -1))            # (n, L1, the paths after each first path, ..)
         u0 = torch.fft.fft2(x)[:, None]
-        gu0, first = 0, 0                                        # first: where j1's paths start in gs2
+        gu0, start = 0, 1 + J * L                                # start: where j1's second-order paths begin in g
         for j1 in range(J):
             z1, m1 = self.wavelet_modulus(u0, j1, 0)
             # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
-            gm1 = self.lowpass_adjoint(gs1[:, j1], j1).mul_(1 / sizes[j1])
+            gm1 = self.lowpass_adjoint(gs1[:, j1], j1, 1 / self.size(j1))
             if j1 + 1 < J:
-                u1, gu1 = torch.fft.fft2(m1[:, 0]), 0
-                for j2 in range(j1 + 1, J):
-                    z2, m2 = self.wavelet_modulus(u1, j2, j1)
-                    gm2 = self.lowpass_adjoint(gs2[:, :, first:first + L], j2).mul_(1 / sizes[j2])
-                    gy2 = torch.fft.fft2(times_real(z2, gm2.div_(m2)))
-                    gu1 = gu1 + filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1))
-                    first += L
+                paths = (J - 1 - j1) * L
+                gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
+                start += L * paths
+                u1 = torch.fft.fft2(m1[:, 0])
+                gu1 = torch.cat([self.second_order_adjoint(u, gu, j1)
+                                 for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
             gy1 = torch.fft.fft2(times_real(z1[:, 0], gm1.div_(m1[:, 0])))[:, None]
             gu0 = gu0 + filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1)
-        return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0[:, 0]).real, alpha=sizes[0])
+        return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0[:, 0]).real, alpha=self.size(0))
+
+    def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int) -> torch.Tensor:
+        """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1), for the gradient g2 (n, P, paths, h, w) of
+        its output: the gradient w.r.t. u1 (before the inverse FFT that made m1 from it)."""
+        gu1, L = 0, self.L
+        for i, j2 in enumerate(range(j1 + 1, self.J)):
+            z2, m2 = self.wavelet_modulus(u1, j2, j1)
+            gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
+            gy2 = torch.fft.fft2(times_real(z2, gm2.div_(m2)))
+            gu1 = gu1 + filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1))
+        return gu1
+
+    def size(self, res: int) -> int:
+        """Pixels of a map at resolution res (the scale of an FFT there)."""
+        return (self.padded[0] // 2**res) * (self.padded[1] // 2**res)
 
     # -- batches ---------------------------------------------------------------------------------------------
 
-    def chunk_maps(self, x: torch.Tensor) -> int:
-        second_order_bytes = self.L**2 * (self.padded[0] // 2) * (self.padded[1] // 2) * 2 * x.element_size()
-        return max(1, (CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES) // second_order_bytes)
+    def chunking(self, x: torch.Tensor) -> tuple[int, int]:
+        """(maps per chunk, first-order angles per second-order pass), so that the second-order spectra in
+        flight stay near the budget: whole maps while one map's fit (L^2 spectra), else fewer first-order
+        angles at a time, so that the working set stays bounded for any image size (one map's are 8.9 MB at
+        256 x 256, L=8; 140 MB at 1024 x 1024)."""
+        budget = CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES
+        per_angle = self.L * (self.padded[0] // 2) * (self.padded[1] // 2) * 2 * x.element_size()
+        if self.L * per_angle <= budget:
+            return budget // (self.L * per_angle), self.L
+        return 1, max(1, budget // per_angle)
 
     def padded_maps(self, x: torch.Tensor) -> torch.Tensor:
         b, c, m, n = x.shape
@@ -152,7 +184,8 @@ class FastMorletScattering(nn.Module):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
         maps = self.padded_maps(x)
-        chunks = [self.scattering2d(chunk) for chunk in maps.split(self.chunk_maps(maps))]
+        step, angles = self.chunking(maps)
+        chunks = [self.scattering2d(chunk, angles) for chunk in maps.split(step)]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,8 +212,8 @@ class MorletScatteringFunction(torch.autograd.Function):
         with torch.enable_grad():  # the reflection padding's adjoint, by autograd (cheap, holds nothing)
             xi = x.detach().requires_grad_(True)
             maps = module.padded_maps(xi)
-        step = module.chunk_maps(maps)
-        g_maps = torch.cat([module.scattering2d_backward(xc, gc)
+        step, angles = module.chunking(maps)
+        g_maps = torch.cat([module.scattering2d_backward(xc, gc, angles)
                             for xc, gc in zip(maps.detach().split(step), g.split(step))])
         (gx,) = torch.autograd.grad(maps, xi, g_maps)
         return gx, None
