@@ -29,9 +29,9 @@ from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
-# Maps are transformed a chunk at a time, so that the second order's spectra of one chunk stay near this many
-# bytes: on a CPU so that they stay in cache (16-32 maps at 32 x 32 measured best), on a GPU so that a
-# thesis-size batch (128 x 3 x 256 x 256: 3.4 GB of such spectra at once) fits beside training on any card.
+# Maps are transformed a chunk at a time, so that one chunk's spectra (first and second order) stay near this
+# many bytes: on a CPU so that they stay in cache (20 maps at L=8 and 32 at L=6 at 32 x 32 measured best), on
+# a GPU so that a thesis-size batch (128 x 3 x 256 x 256: 5 GB of such spectra at once) fits beside training.
 CPU_CHUNK_BYTES = 6 << 20
 GPU_CHUNK_BYTES = 1 << 30
 
@@ -167,14 +167,17 @@ class FastMorletScattering(nn.Module):
     # -- batches ---------------------------------------------------------------------------------------------
 
     def chunking(self, x: torch.Tensor) -> tuple[int, int]:
-        """(maps per chunk, first-order angles per second-order pass), so that the second-order spectra in
-        flight stay near the budget: whole maps while one map's fit (L^2 spectra), else fewer first-order
-        angles at a time, so that the working set stays bounded for any image size (one map's are 8.9 MB at
-        256 x 256, L=8; 140 MB at 1024 x 1024)."""
+        """(maps per chunk, first-order angles per second-order pass), so that a chunk's spectra (a map's L
+        first-order and L^2 second-order ones) stay near the budget: whole maps while one map's fit, else
+        one map, its second order a few first-order angles at a time within the budget, so that the working
+        set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
+        Counting the first order too keeps L=6 chunks as small as L=8 ones: at 6 MB of second order alone
+        they had been 54 maps, and 30-50% slower than 32 (the CPU measured, docs/PERFORMANCE.md)."""
         budget = CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES
-        per_angle = self.L * (self.padded[0] // 2) * (self.padded[1] // 2) * 2 * x.element_size()
-        if self.L * per_angle <= budget:
-            return budget // (self.L * per_angle), self.L
+        first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
+        per_angle = first // 4                                  # one first-order map's second order, at H/2
+        if first + self.L * per_angle <= budget:
+            return budget // (first + self.L * per_angle), self.L
         return 1, max(1, budget // per_angle)
 
     def padded_maps(self, x: torch.Tensor) -> torch.Tensor:
