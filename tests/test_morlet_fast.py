@@ -16,6 +16,16 @@ def _pair(L: int, size: int, dtype=torch.float32):
     return (MorletScattering(L, size, impl="kymatio").to(dtype), MorletScattering(L, size, impl="fast").to(dtype))
 
 
+def _input_gradients(modules, x: torch.Tensor, g: torch.Tensor) -> list[torch.Tensor]:
+    """Each module's gradient of <module(x), g> w.r.t. x."""
+    grads = []
+    for module in modules:
+        xi = x.clone().requires_grad_(True)
+        (module(xi) * g).sum().backward()
+        grads.append(xi.grad)
+    return grads
+
+
 @pytest.mark.parametrize("L,size,batch", CASES)
 def test_forward_equals_kymatio(L, size, batch):
     gen = torch.Generator().manual_seed(L * size + batch)
@@ -35,11 +45,7 @@ def test_input_gradient_equals_kymatios_autograd(L):
     ref, fast = _pair(L, 32, torch.float64)
     x = torch.randn(2, 3, 32, 32, generator=gen, dtype=torch.float64)
     g = torch.randn(2, 3 * (1 + 2 * L + L * L), 8, 8, generator=gen, dtype=torch.float64)
-    grads = []
-    for module in (ref, fast):
-        xi = x.clone().requires_grad_(True)
-        (module(xi) * g).sum().backward()
-        grads.append(xi.grad)
+    grads = _input_gradients((ref, fast), x, g)
     assert float((grads[0] - grads[1]).abs().max()) <= 1e-10
     # fp32 against the float64 truth, beside kymatio's own fp32 gradient: the same order of error
     errs = []
@@ -69,6 +75,30 @@ def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
         outs.append(y.detach())
         grads.append(xi.grad)
     assert float((outs[0] - outs[1]).abs().max()) <= 1e-10 and float((grads[0] - grads[1]).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize("size", [4, 8])
+def test_the_padding_adjoint_of_small_images(size):
+    """At 4 x 4 kymatio's padding equals the side and it adds one more reflected row and column each side: the
+    hand-written adjoint of that too (and at 8 x 8, of the plain reflection)."""
+    gen = torch.Generator().manual_seed(size)
+    ref, fast = _pair(6, size, torch.float64)
+    x = torch.randn(2, 1, size, size, generator=gen, dtype=torch.float64)
+    g = torch.randn(2, 1 + 2 * 6 + 36, size // 4, size // 4, generator=gen, dtype=torch.float64)
+    grads = _input_gradients((ref, fast), x, g)
+    assert float((grads[0] - grads[1]).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize("L", [6, 8])
+def test_dynamo_captures_forward_and_backward_whole(L):
+    """No host syncs, numpy or autograd calls in the forward or the hand-written backward: one graph (what
+    torch.compile and CUDA graphs need), with and without a gradient to the input."""
+    fast = MorletScattering(L, 16, impl="fast")
+    for grad in (False, True):
+        torch._dynamo.reset()
+        explain = torch._dynamo.explain(fast)(torch.randn(2, 3, 16, 16, requires_grad=grad))
+        assert explain.graph_count == 1 and explain.graph_break_count == 0, (grad, explain.break_reasons)
+    torch._dynamo.reset()
 
 
 # one first-order angle's second-order spectra at 32 x 32, L=6, float64 (padded to 40 x 40: 6 of 20 x 20)

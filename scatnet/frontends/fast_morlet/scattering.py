@@ -184,6 +184,18 @@ class FastMorletScattering(nn.Module):
         b, c, m, n = x.shape
         return self.pad(x.reshape(b * c, m, n))[..., 0]
 
+    def padded_maps_adjoint(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The adjoint of ``padded_maps`` at x: (B*C, Mp, Np) -> (B, C, H, W). kymatio's Pad is a
+        ReflectionPad2d, then, where the padding equals the side (4-pixel images), one more reflected row or
+        column each side; aten's own adjoint of the first (no autograd call: dynamo traces it whole)."""
+        g, (m, n) = g[:, None], self.shape
+        if self.pad.pad_size[0] == m:
+            g = _fold_edges(g, 2)
+        if self.pad.pad_size[2] == n:
+            g = _fold_edges(g, 3)
+        padding = list(self.pad.padding_module.padding)
+        return torch.ops.aten.reflection_pad2d_backward(g, x.reshape(-1, 1, m, n), padding).reshape(x.shape)
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
         maps = self.padded_maps(x)
@@ -212,11 +224,17 @@ class MorletScatteringFunction(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor):
         (x,) = ctx.saved_tensors
         module = ctx.module
-        with torch.enable_grad():  # the reflection padding's adjoint, by autograd (cheap, holds nothing)
-            xi = x.detach().requires_grad_(True)
-            maps = module.padded_maps(xi)
+        maps = module.padded_maps(x)
         step, angles = module.chunking(maps)
         g_maps = torch.cat([module.scattering2d_backward(xc, gc, angles)
-                            for xc, gc in zip(maps.detach().split(step), g.split(step))])
-        (gx,) = torch.autograd.grad(maps, xi, g_maps)
-        return gx, None
+                            for xc, gc in zip(maps.split(step), g.split(step))])
+        return module.padded_maps_adjoint(g_maps, x), None
+
+
+def _fold_edges(g: torch.Tensor, dim: int) -> torch.Tensor:
+    """The adjoint of ``cat([y[1], y, y[-2]], dim)`` (kymatio's extra reflection): (.., s + 2, ..) -> (.., s, ..)."""
+    s = g.shape[dim] - 2
+    inner = g.narrow(dim, 1, s).clone()
+    inner.narrow(dim, 1, 1).add_(g.narrow(dim, 0, 1))
+    inner.narrow(dim, s - 2, 1).add_(g.narrow(dim, s + 1, 1))
+    return inner
