@@ -62,9 +62,11 @@ def modulus(z: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(re * re, im, im).sqrt_()
 
 
-def times_real(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Complex z times real w, as two real products (a complex product would first make w complex)."""
-    return torch.view_as_complex(torch.view_as_real(z) * w[..., None])
+def times_real_(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """z *= w in place, complex z times real w as two real products (a complex product would first make w
+    complex)."""
+    torch.view_as_real(z).mul_(w.unsqueeze(-1))
+    return z
 
 
 def symmetric_part(phi: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
                                                lowpass_fft_adjoint, lowpass_of_spectra, lowpass_operator,
-                                               modulus, symmetric_part, times_real)
+                                               modulus, symmetric_part, times_real_)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
@@ -116,7 +116,7 @@ class FastMorletScattering(nn.Module):
             first.append(self.lowpass(m1, j1, u1))
             if u1 is not None:  # (n, L1 * paths, h, w): by first angle, then second scale and angle
                 parts = [self.second_order(u, j1) for u in u1.split(angles, dim=1)]
-                second.append(torch.cat(parts, dim=1).flatten(1, 2))
+                second.append(_cat(parts, dim=1).flatten(1, 2))
         return torch.cat(first + second, dim=1)
 
     def second_order(self, u1: torch.Tensor, j1: int) -> torch.Tensor:
@@ -132,7 +132,7 @@ class FastMorletScattering(nn.Module):
         J, L = self.J, self.L
         gs1 = g[:, 1:1 + J * L].unflatten(1, (J, L))
         u0 = torch.fft.fft2(x)[:, None]
-        gu0, start = 0, 1 + J * L                                # start: where j1's second-order paths begin in g
+        gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
         for j1 in range(J):
             z1, m1 = self.wavelet_modulus(u0, j1, 0)
             # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
@@ -142,22 +142,22 @@ class FastMorletScattering(nn.Module):
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
                 u1 = torch.fft.fft2(m1[:, 0])
-                gu1 = torch.cat([self.second_order_adjoint(u, gu, j1)
-                                 for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
+                gu1 = _cat([self.second_order_adjoint(u, gu, j1)
+                            for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(times_real(z1[:, 0], gm1.div_(m1[:, 0])))[:, None]
-            gu0 = gu0 + filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1)
+            gy1 = torch.fft.fft2(times_real_(z1[:, 0], gm1.div_(m1[:, 0])))[:, None]   # z1, m1 end here
+            gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0[:, 0]).real, alpha=self.size(0))
 
     def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int) -> torch.Tensor:
         """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1), for the gradient g2 (n, P, paths, h, w) of
         its output: the gradient w.r.t. u1 (before the inverse FFT that made m1 from it)."""
-        gu1, L = 0, self.L
+        gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
             z2, m2 = self.wavelet_modulus(u1, j2, j1)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
-            gy2 = torch.fft.fft2(times_real(z2, gm2.div_(m2)))
-            gu1 = gu1 + filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1))
+            gy2 = torch.fft.fft2(times_real_(z2, gm2.div_(m2)))                   # z2, m2 end here
+            gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
         return gu1
 
     def size(self, res: int) -> int:
@@ -229,6 +229,16 @@ class MorletScatteringFunction(torch.autograd.Function):
         g_maps = torch.cat([module.scattering2d_backward(xc, gc, angles)
                             for xc, gc in zip(maps.split(step), g.split(step))])
         return module.padded_maps_adjoint(g_maps, x), None
+
+
+def _cat(parts: list[torch.Tensor], dim: int) -> torch.Tensor:
+    """torch.cat, without its copy when there is one part (the usual case: all first-order angles at once)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
+
+
+def _accumulate(total: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """total + x, in place after the first term (a sum started from 0 would copy the first term)."""
+    return x if total is None else total.add_(x)
 
 
 def _fold_edges(g: torch.Tensor, dim: int) -> torch.Tensor:
