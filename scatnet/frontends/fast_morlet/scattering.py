@@ -74,7 +74,7 @@ class FastMorletScattering(nn.Module):
     # -- the pieces, at the resolution of a scale ------------------------------------------------------------
 
     def wavelet_modulus(self, u: torch.Tensor, j: int, res: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spectra (n, P, M_res, N_res) -> (z, |z|): every angle of scale j, (n, P, L, M_j, N_j)."""
+        """Spectra (..., M_res, N_res) -> (z, |z|): every angle of scale j, (..., L, M_j, N_j)."""
         z = torch.fft.ifft2(filtered(u, getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)))
         return z, modulus(z)
 
@@ -107,11 +107,10 @@ class FastMorletScattering(nn.Module):
         """(n, Mp, Np) padded maps -> (n, K, Mp / 2^J - 2, Np / 2^J - 2): S0, S1 by scale then angle, S2 by
         first path (scale, then angle), then second scale and angle (kymatio's order). ``angles``: how many
         first-order maps go through the second order together (``chunking``)."""
-        u0 = torch.fft.fft2(x)[:, None]
+        u0 = torch.fft.fft2(x)
         first, second = [self.lowpass(x, 0)[:, None]], []
         for j1 in range(self.J):
-            _, m1 = self.wavelet_modulus(u0, j1, 0)
-            m1 = m1[:, 0]                                                      # (n, L, M_j1, N_j1)
+            _, m1 = self.wavelet_modulus(u0, j1, 0)                            # (n, L, M_j1, N_j1)
             u1 = torch.fft.fft2(m1) if j1 + 1 < self.J else None
             first.append(self.lowpass(m1, j1, u1))
             if u1 is not None:  # (n, L1 * paths, h, w): by first angle, then second scale and angle
@@ -131,7 +130,7 @@ class FastMorletScattering(nn.Module):
         real map size * ifft2's real part, of the modulus g z / |z|."""
         J, L = self.J, self.L
         gs1 = g[:, 1:1 + J * L].unflatten(1, (J, L))
-        u0 = torch.fft.fft2(x)[:, None]
+        u0 = torch.fft.fft2(x)
         gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
         for j1 in range(J):
             z1, m1 = self.wavelet_modulus(u0, j1, 0)
@@ -141,13 +140,13 @@ class FastMorletScattering(nn.Module):
                 paths = (J - 1 - j1) * L
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
-                u1 = torch.fft.fft2(m1[:, 0])
+                u1 = torch.fft.fft2(m1)
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1)
                             for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(times_real_(z1[:, 0], gm1.div_(m1[:, 0])))[:, None]   # z1, m1 end here
+            gy1 = torch.fft.fft2(times_real_(z1, gm1.div_(m1)))                    # z1, m1 end here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
-        return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0[:, 0]).real, alpha=self.size(0))
+        return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
     def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int) -> torch.Tensor:
         """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1), for the gradient g2 (n, P, paths, h, w) of
