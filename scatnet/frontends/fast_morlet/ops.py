@@ -2,11 +2,14 @@
 
 Spectra are complex tensors; a filter bank is real (kymatio's Morlet filters are real in the Fourier domain),
 kept as its k x k alias blocks (``filter_blocks``), so that a product with every filter and the periodisation
-that follows it are one multiply-add per alias block on the real view of the spectra.
+that follows it are one multiply-add per alias block on the real view of the spectra. On a CPU the filtering,
+its adjoint, the modulus and its adjoint run as fused loops (native.py) where those can be built.
 """
 from __future__ import annotations
 
 import torch
+
+from scatnet.frontends.fast_morlet import native
 
 
 def alias_blocks(u: torch.Tensor, k: int) -> torch.Tensor:
@@ -36,6 +39,8 @@ def filter_blocks(psi: torch.Tensor, k: int) -> torch.Tensor:
 def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """Every filter applied to every spectrum, then periodised by k: (..., M, N) spectra and (k*k, L, ...)
     filter blocks -> (..., L, M/k, N/k) spectra. One multiply-add per alias block."""
+    if native.applies(u, psi_blocks):
+        return native.filtered(u, psi_blocks, k)
     *lead, m, w = u.shape
     r = alias_blocks(u, k).unsqueeze(-3)                   # (..., 1, k*k, D)
     out = r[..., 0, :] * psi_blocks[0]
@@ -47,6 +52,8 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
 def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """The adjoint of ``filtered``: (..., L, M/k, N/k) -> (..., M, N); each alias block gets the sum over
     the filters of gradient times filter (periodisation's adjoint repeats a spectrum over its aliases)."""
+    if native.applies(g, psi_blocks):
+        return native.filtered_adjoint(g, psi_blocks, k)
     *lead, l_, m, w = g.shape
     r = torch.view_as_real(g).reshape(*lead, l_, 1, -1)
     blocks = r[..., 0, :, :] * psi_blocks[:, 0]             # (..., k*k, D)
@@ -57,15 +64,19 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
 
 def modulus(z: torch.Tensor) -> torch.Tensor:
     """|z| as kymatio computes it, sqrt(re^2 + im^2); complex abs is a slower hypot on a CPU."""
+    if native.applies(z):
+        return native.modulus(z)
     r = torch.view_as_real(z)
     re, im = r[..., 0], r[..., 1]
     return torch.addcmul(re * re, im, im).sqrt_()
 
 
-def times_real_(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """z *= w in place, complex z times real w as two real products (a complex product would first make w
-    complex)."""
-    torch.view_as_real(z).mul_(w.unsqueeze(-1))
+def modulus_adjoint_(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """g z / |z|, the modulus' adjoint for the gradient g of m = |z|, in z (and g) in place: complex z times
+    the real ratio as two real products (a complex product would first make it complex)."""
+    if native.applies(z, g, m) and z.is_contiguous():
+        return native.times_ratio_(z, g, m)
+    torch.view_as_real(z).mul_(g.div_(m).unsqueeze(-1))
     return z
 
 

@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
                                                lowpass_fft_adjoint, lowpass_of_spectra, lowpass_operator,
-                                               modulus, symmetric_part, times_real_)
+                                               modulus, modulus_adjoint_, symmetric_part)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
@@ -144,7 +144,7 @@ class FastMorletScattering(nn.Module):
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1)
                             for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(times_real_(z1, gm1.div_(m1)))                    # z1, m1 end here
+            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1, m1))                 # z1, m1 end here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
@@ -155,7 +155,7 @@ class FastMorletScattering(nn.Module):
         for i, j2 in enumerate(range(j1 + 1, self.J)):
             z2, m2 = self.wavelet_modulus(u1, j2, j1)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
-            gy2 = torch.fft.fft2(times_real_(z2, gm2.div_(m2)))                   # z2, m2 end here
+            gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2, m2))                # z2, m2 end here
             gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
         return gu1
 

@@ -1,0 +1,76 @@
+/* Fused CPU loops of scatnet's fast Morlet scattering (loaded by native.py; the eager PyTorch steps they
+ * replace are in ops.py, with the same arithmetic in the same order).
+ *
+ * Complex values are interleaved (re, im) pairs, as torch lays out complex tensors. A filter bank is kept
+ * as its k x k alias blocks (ops.filter_blocks): psi[b, l, i, t], each value repeated for re and im, so
+ * every loop below runs over plain contiguous reals and the compiler vectorises it.
+ * Each eager step reads and writes the spectra 3-4 times (a product, then one in-place pass per alias
+ * block or per real part); these do it once. Threads: the caller's count, over independent outputs. */
+#include <math.h>
+
+#define SCATNET_KERNELS(T, S, SQRT)                                                                         \
+/* out[r, l] = sum over the k x k alias blocks b of u[r]'s block b times psi[b, l]: every filter applied  \
+ * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex. */  \
+void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,              \
+                  int threads) {                                                                         \
+    const long mk = m / k, nk = n / k, w = 2 * nk, d = mk * w;                                             \
+    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
+    for (long r = 0; r < rows; r++)                                                                        \
+        for (long l = 0; l < L; l++) {                                                                     \
+            T *o = out + (r * L + l) * d;                                                                  \
+            for (long b = 0; b < k * k; b++) {                                                             \
+                const T *p = psi + (b * L + l) * d;                                                        \
+                const T *src = u + 2 * (r * m * n + (b / k) * mk * n + (b % k) * nk);                      \
+                for (long i = 0; i < mk; i++) {                                                            \
+                    const T *si = src + 2 * i * n, *pi = p + i * w;                                        \
+                    T *oi = o + i * w;                                                                     \
+                    if (b == 0)                                                                            \
+                        for (long t = 0; t < w; t++) oi[t] = si[t] * pi[t];                                \
+                    else                                                                                   \
+                        for (long t = 0; t < w; t++) oi[t] += si[t] * pi[t];                               \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+}                                                                                                          \
+                                                                                                           \
+/* The adjoint of filtered: u's block b = sum over the filters l of g[r, l] times psi[b, l].               \
+ * g: (rows, L, mk, nk) complex, out: (rows, mk k, nk k) complex. */                                       \
+void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, long k, long mk, long nk,    \
+                          int threads) {                                                                 \
+    const long n = nk * k, w = 2 * nk, d = mk * w;                                                         \
+    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
+    for (long r = 0; r < rows; r++)                                                                        \
+        for (long b = 0; b < k * k; b++) {                                                                 \
+            T *dst = out + 2 * (r * mk * k * n + (b / k) * mk * n + (b % k) * nk);                         \
+            for (long l = 0; l < L; l++) {                                                                 \
+                const T *gl = g + (r * L + l) * d, *p = psi + (b * L + l) * d;                             \
+                for (long i = 0; i < mk; i++) {                                                            \
+                    const T *gi = gl + i * w, *pi = p + i * w;                                             \
+                    T *di = dst + 2 * i * n;                                                               \
+                    if (l == 0)                                                                            \
+                        for (long t = 0; t < w; t++) di[t] = gi[t] * pi[t];                                \
+                    else                                                                                   \
+                        for (long t = 0; t < w; t++) di[t] += gi[t] * pi[t];                               \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+}                                                                                                          \
+                                                                                                           \
+/* out[i] = |z[i]| = sqrt(re^2 + im^2) (kymatio's modulus). */                                             \
+void modulus_##S(const T *z, T *out, long count, int threads) {                                            \
+    _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
+    for (long i = 0; i < count; i++) out[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);     \
+}                                                                                                          \
+                                                                                                           \
+/* z[i] *= g[i] / m[i] in place: the modulus' adjoint (g z / |z|), z complex, g and m real. */             \
+void times_ratio_##S(T *z, const T *g, const T *m, long count, int threads) {                              \
+    _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
+    for (long i = 0; i < count; i++) {                                                                     \
+        const T q = g[i] / m[i];                                                                           \
+        z[2 * i] *= q;                                                                                     \
+        z[2 * i + 1] *= q;                                                                                 \
+    }                                                                                                      \
+}
+
+SCATNET_KERNELS(float, f32, sqrtf)
+SCATNET_KERNELS(double, f64, sqrt)

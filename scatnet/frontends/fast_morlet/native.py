@@ -1,0 +1,132 @@
+"""Fused CPU loops for the fast Morlet scattering's elementwise steps (kernels.c): the filtering with its
+periodisation, its adjoint, the modulus and the modulus' adjoint, each one pass over memory where eager
+PyTorch takes 3-4 (written by hand because PyTorch has no such kernels, and inductor's fused loops for the
+filtering were slower than eager; docs/PERFORMANCE.md).
+
+The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
+machine's CPU, into a temporary folder, and linked to the OpenMP runtime PyTorch has loaded, so that both
+share one thread pool. Where that cannot be done (no compiler, not Linux, ``SCATNET_NATIVE=0``) the eager
+PyTorch steps run instead: the same results, one warning line. Only used on a CPU, outside torch.compile and
+autograd (the fast Morlet's backward is written by hand and calls them itself).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("kernels.c")
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
+_SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
+_REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+log = logging.getLogger(__name__)
+
+
+def applies(*tensors: torch.Tensor) -> bool:
+    """Whether the fused loops run for these operands: complex spectra and real filters or maps of the same
+    precision, on a CPU, in eager mode without autograd, and the loops could be built here."""
+    if torch.compiler.is_compiling():
+        return False
+    spectra = tensors[0]
+    if spectra.device.type != "cpu" or spectra.dtype not in _SUFFIX:
+        return False
+    real = _REAL[spectra.dtype]
+    if any(t.device.type != "cpu" or (t.dtype != real and t.dtype != spectra.dtype) for t in tensors[1:]):
+        return False
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return library() is not None
+
+
+def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """ops.filtered: (..., M, N) spectra, (k*k, L, D) filter blocks -> (..., L, M/k, N/k)."""
+    *lead, m, n = u.shape
+    u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    out = u.new_empty(*lead, psi_blocks.shape[1], m // k, n // k)
+    _call("filtered", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n)
+    return out
+
+
+def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """ops.filtered_adjoint: (..., L, M/k, N/k) -> (..., M, N)."""
+    *lead, filters, mk, nk = g.shape
+    g, psi_blocks = g.contiguous(), psi_blocks.contiguous()
+    out = g.new_empty(*lead, mk * k, nk * k)
+    _call("filtered_adjoint", g, psi_blocks, out, g.numel() // (filters * mk * nk), filters, k, mk, nk)
+    return out
+
+
+def modulus(z: torch.Tensor) -> torch.Tensor:
+    """|z| of complex z, a new real tensor."""
+    z = z.contiguous()
+    out = torch.empty(z.shape, dtype=_REAL[z.dtype])
+    _call("modulus", z, out, z.numel())
+    return out
+
+
+def times_ratio_(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """z *= g / m in place (z complex and contiguous, g and m real of z's shape)."""
+    _call("times_ratio", z, g.contiguous(), m.contiguous(), z.numel())
+    return z
+
+
+def _call(name: str, *args) -> None:
+    """The kernel for the first tensor's precision, with the tensors as pointers and PyTorch's thread count
+    (ctypes releases the GIL during the call)."""
+    fn = getattr(library(), f"{name}_{_SUFFIX[args[0].dtype]}")
+    fn(*[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads())
+
+
+@functools.lru_cache(maxsize=None)
+def library() -> ctypes.CDLL | None:
+    """The compiled loops, or None (with one warning) where they cannot be built; built once per process."""
+    if os.environ.get("SCATNET_NATIVE", "1") == "0":
+        return None
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not sys.platform.startswith("linux") or compiler is None:
+        log.warning("scatnet: no C compiler (or not Linux); the fast Morlet uses its eager PyTorch steps")
+        return None
+    openmp = _openmp_runtime()
+    with tempfile.TemporaryDirectory(prefix="scatnet-kernels-") as tmp:
+        obj, lib = os.path.join(tmp, "kernels.o"), os.path.join(tmp, "kernels.so")
+        compile_ = [compiler, *FLAGS, *(["-fopenmp"] if openmp else []), "-c", str(SOURCE), "-o", obj]
+        link = [compiler, "-shared", obj, *([openmp] if openmp else []), "-o", lib]
+        try:
+            for cmd in (compile_, link):
+                subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+            handle = ctypes.CDLL(lib)  # mapped now: the folder can go
+        except (OSError, subprocess.SubprocessError) as err:
+            detail = getattr(err, "stderr", None) or str(err)
+            log.warning("scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager "
+                        "PyTorch steps", detail.strip().splitlines()[-1] if detail.strip() else err)
+            return None
+    pointer, long_, int_ = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+    for suffix in _SUFFIX.values():
+        for name, shape in (("filtered", [pointer] * 3 + [long_] * 5), ("filtered_adjoint", [pointer] * 3 + [long_] * 5),
+                            ("modulus", [pointer] * 2 + [long_]), ("times_ratio", [pointer] * 3 + [long_])):
+            fn = getattr(handle, f"{name}_{suffix}")
+            fn.argtypes, fn.restype = [*shape, int_], None
+    return handle
+
+
+def _openmp_runtime() -> str | None:
+    """The OpenMP library this process has loaded (PyTorch's libgomp, or an Intel / LLVM one, all of which
+    serve gcc's OpenMP calls), so the loops use PyTorch's threads rather than a second pool; None: serial."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {fields[5] for fields in map(str.split, maps) if len(fields) == 6}
+    except OSError:
+        return None
+    for prefix in ("libgomp", "libiomp5", "libomp"):
+        for path in sorted(paths):
+            if os.path.basename(path).startswith(prefix) and os.path.exists(path):
+                return path
+    return None

@@ -1,0 +1,85 @@
+"""The fast Morlet's fused CPU loops (fast_morlet/native.py, kernels.c) against the eager PyTorch steps they
+replace, on the same input; and the eager steps where the loops cannot be built."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from scatnet.frontends.fast_morlet import native, ops
+from scatnet.frontends.morlet import MorletScattering
+
+needs_loops = pytest.mark.skipif(native.library() is None, reason="no C compiler here: the eager steps run")
+PRECISIONS = [(torch.complex64, torch.float32), (torch.complex128, torch.float64)]
+
+
+def _steps(k: int, cdtype, rdtype):
+    gen = torch.Generator().manual_seed(k)
+    u = torch.randn(3, 2, 8 * k, 4 * k, generator=gen, dtype=cdtype)
+    psi = torch.rand(k * k, 5, 8 * 4 * 2, generator=gen, dtype=rdtype)
+    g = torch.randn(3, 2, 5, 8, 4, generator=gen, dtype=cdtype)
+    grad, m = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.rand(3, 7, generator=gen, dtype=rdtype) + 0.5
+    z = torch.randn(3, 7, generator=gen, dtype=cdtype)
+    return (ops.filtered(u, psi, k), ops.filtered_adjoint(g, psi, k), ops.modulus(z),
+            ops.modulus_adjoint_(z.clone(), grad.clone(), m))
+
+
+@needs_loops
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("cdtype,rdtype", PRECISIONS)
+def test_each_loop_equals_its_eager_step(k, cdtype, rdtype, monkeypatch):
+    fused = _steps(k, cdtype, rdtype)
+    monkeypatch.setattr(native, "applies", lambda *tensors: False)
+    expected = _steps(k, cdtype, rdtype)
+    eps = torch.finfo(rdtype).eps
+    for name, got, want in zip(("filtered", "filtered_adjoint", "modulus", "modulus_adjoint_"), fused, expected):
+        assert got.shape == want.shape and got.dtype == want.dtype, name
+        # the same products in the same order; the modulus' sum of squares may be one fused multiply-add
+        assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), name
+
+
+@needs_loops
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-13)])
+def test_the_transform_and_its_gradient_are_those_of_the_eager_steps(dtype, tol, monkeypatch):
+    gen = torch.Generator().manual_seed(3)
+    module = MorletScattering(8, 32, impl="fast").to(dtype)
+    x = torch.randn(3, 3, 32, 32, generator=gen, dtype=dtype, requires_grad=True)
+    g = torch.randn(3, 3 * 81, 8, 8, generator=gen, dtype=dtype)
+    results = []
+    for loops in (True, False):
+        if not loops:
+            monkeypatch.setattr(native, "applies", lambda *tensors: False)
+        x.grad = None
+        out = module(x)
+        (out * g).sum().backward()
+        results.append((out.detach(), x.grad.clone()))
+    (out_loops, grad_loops), (out_eager, grad_eager) = results
+    assert float((out_loops - out_eager).abs().max()) <= tol
+    assert float((grad_loops - grad_eager).abs().max()) <= tol
+
+
+def test_without_a_compiler_the_eager_steps_run_and_say_so(monkeypatch, caplog):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    native.library.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=native.__name__):
+            assert native.library() is None
+        assert "eager PyTorch steps" in caplog.text
+        u = torch.randn(2, 8, 8, dtype=torch.complex64)
+        assert not native.applies(u)
+        # the transform still runs, on the eager steps
+        out = MorletScattering(6, 8, impl="fast")(torch.randn(1, 1, 8, 8))
+        assert out.shape == (1, 1 + 2 * 6 + 36, 2, 2) and bool(torch.isfinite(out).all())
+    finally:
+        native.library.cache_clear()
+
+
+def test_the_loops_stay_out_of_autograd_and_other_devices():
+    u = torch.randn(2, 8, 8, dtype=torch.complex64)
+    psi = torch.rand(1, 3, 128)
+    assert not native.applies(u.to("meta"), psi)
+    assert not native.applies(u, psi.double())               # mixed precision: eager promotes as it should
+    assert not native.applies(u.requires_grad_(True), psi)   # autograd records the eager steps
+    with torch.no_grad():
+        assert native.applies(u, psi) == (native.library() is not None)
