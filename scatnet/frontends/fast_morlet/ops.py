@@ -135,3 +135,17 @@ def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
     dc = (cols[:, None] - torch.arange(n)) % n             # (Q, N)
     t = h[dr[:, None, :, None], dc[None, :, None, :]]      # (P, Q, M, N)
     return t.reshape(len(rows) * len(cols), m * n).T.contiguous()
+
+
+def separable_factors(t: torch.Tensor, in_shape: tuple[int, int], out_shape: tuple[int, int]):
+    """lowpass_operator's T (M*N, P*Q) -> (rows (M, P), cols (N, Q), residual) with T[(i, j), (p, q)] ~=
+    rows[i, p] cols[j, q], so that a map's coefficients are rows^T @ m @ cols (M N Q + P M Q multiply-adds
+    against M N P Q). kymatio's phi is a Gaussian, separable, but its spectrum is rounded to float32, which
+    leaves T ~1e-8 from rank 1: residual, the largest |T - rows cols| over the largest |T|. The factors are
+    T's largest entry's column and row, scaled (exact for a rank-1 T; no SVD of a matrix of up to 1152^2)."""
+    (m, n), (p, q) = in_shape, out_shape
+    r = t.reshape(m, n, p, q).permute(2, 0, 3, 1).reshape(p * m, q * n)    # [(p, i), (q, j)]
+    i, j = divmod(int(r.abs().argmax()), r.shape[1])
+    a, b = r[:, j], r[i, :] / r[i, j]
+    residual = float((r - torch.outer(a, b)).abs().max() / r.abs().max())
+    return a.reshape(p, m).T.contiguous(), b.reshape(q, n).T.contiguous(), residual
