@@ -14,7 +14,9 @@ first path, then second scale and angle). What changes is how:
   from kymatio's filter), so a coefficient map costs one matrix product instead of an FFT, a product, a
   periodisation and an inverse FFT. Where that matrix would be large (images over 64 x 64), the FFT way:
   the low-pass applied per alias block like the wavelets, from the first-order spectra the second order
-  needs anyway, and for the second order's maps two real maps per complex FFT.
+  needs anyway, and for the second order's maps two real maps per complex FFT. In fp32 the matrix is applied
+  as its separable factors (``separable_factors``: phi is a Gaussian; they reproduce it to fp32's resolution).
+- on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be built.
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
