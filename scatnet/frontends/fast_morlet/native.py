@@ -27,6 +27,8 @@ SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+# each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
+_SIGNATURES = {"filtered": (3, 5), "filtered_adjoint": (3, 5), "modulus": (2, 1), "times_ratio": (3, 1)}
 log = logging.getLogger(__name__)
 
 
@@ -104,16 +106,15 @@ def library() -> ctypes.CDLL | None:
                 subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
             handle = ctypes.CDLL(lib)  # mapped now: the folder can go
         except (OSError, subprocess.SubprocessError) as err:
-            detail = getattr(err, "stderr", None) or str(err)
+            detail = (getattr(err, "stderr", None) or str(err)).strip().splitlines() or [type(err).__name__]
             log.warning("scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager "
-                        "PyTorch steps", detail.strip().splitlines()[-1] if detail.strip() else err)
+                        "PyTorch steps", detail[-1])
             return None
-    pointer, long_, int_ = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
     for suffix in _SUFFIX.values():
-        for name, shape in (("filtered", [pointer] * 3 + [long_] * 5), ("filtered_adjoint", [pointer] * 3 + [long_] * 5),
-                            ("modulus", [pointer] * 2 + [long_]), ("times_ratio", [pointer] * 3 + [long_])):
+        for name, (pointers, sizes) in _SIGNATURES.items():
             fn = getattr(handle, f"{name}_{suffix}")
-            fn.argtypes, fn.restype = [*shape, int_], None
+            fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_long] * sizes + [ctypes.c_int]  # + threads
+            fn.restype = None
     return handle
 
 
