@@ -136,8 +136,8 @@ class FastMorletScattering(nn.Module):
     def second_order(self, u1: torch.Tensor, j1: int) -> torch.Tensor:
         """Spectra of first-order maps (n, P, M_j1, N_j1) -> their second-order coefficients (n, P, paths, h, w),
         the paths by second scale, then angle."""
-        return torch.cat([self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2) for j2 in range(j1 + 1, self.J)],
-                         dim=2)
+        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2) for j2 in range(j1 + 1, self.J)],
+                    dim=2)
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
@@ -246,7 +246,8 @@ class MorletScatteringFunction(torch.autograd.Function):
 
 
 def _cat(parts: list[torch.Tensor], dim: int) -> torch.Tensor:
-    """torch.cat, without its copy when there is one part (the usual case: all first-order angles at once)."""
+    """torch.cat, without its copy when there is one part (the usual case: all first-order angles at once, and
+    J = 2's one second scale)."""
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
 
 
