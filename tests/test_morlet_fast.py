@@ -77,6 +77,29 @@ def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
     assert float((outs[0] - outs[1]).abs().max()) <= 1e-10 and float((grads[0] - grads[1]).abs().max()) <= 1e-10
 
 
+def test_fp32_over_the_dense_lowpass_size():
+    """At 128 x 128 (no dense low-pass matrix) fp32 averages with the separable factors, and the first order
+    from its spectra: forward and gradient against the float64 truth, beside kymatio's own fp32."""
+    L, size = 6, 128
+    gen = torch.Generator().manual_seed(128)
+    x = torch.randn(1, 3, size, size, generator=gen, dtype=torch.float64)
+    g = torch.randn(1, 3 * (1 + 2 * L + L * L), size // 4, size // 4, generator=gen, dtype=torch.float64)
+    truth = MorletScattering(L, size, impl="fast").double()
+    assert not truth.scattering.dense_lowpass
+    xi = x.clone().requires_grad_(True)
+    y64 = truth(xi)
+    (y64 * g).sum().backward()
+    errs = []
+    for module in _pair(L, size):
+        xf = x.float().requires_grad_(True)
+        y = module(xf)
+        (y * g.float()).sum().backward()
+        errs.append((float((y.detach().double() - y64).abs().max()), float((xf.grad.double() - xi.grad).abs().max())))
+    (ref_fwd, ref_grad), (fwd, grad) = errs
+    # measured: forward 1.8e-7 both, gradient 6.8e-7 both (values of order 1 and 0.5)
+    assert fwd <= max(2 * ref_fwd, 1e-6) and grad <= max(2 * ref_grad, 1e-5), errs
+
+
 @pytest.mark.parametrize("size", [4, 8])
 def test_the_padding_adjoint_of_small_images(size):
     """At 4 x 4 kymatio's padding equals the side and it adds one more reflected row and column each side: the

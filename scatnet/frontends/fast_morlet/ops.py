@@ -123,6 +123,12 @@ def lowpass_fft_adjoint(g: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> to
     return _unpaired(out) if paired else out.real
 
 
+def _offsets(m: int, k: int) -> torch.Tensor:
+    """(P, M): the circular offsets from each of M input positions to each output position of the averaging
+    (every k-th pixel, less the one-pixel unpadding at each end)."""
+    return (torch.arange(1, m // k - 1)[:, None] * k - torch.arange(m)) % m
+
+
 def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
     """The matrix T with ``m.flatten() @ T`` = lowpass_fft(m, phi, k). Periodisation then an inverse FFT at
     1/k the size is the inverse FFT sampled every k pixels, and the real part of ifft2(fft2(m) * phi) is m
@@ -130,22 +136,21 @@ def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
     input positions. (M*N, P*Q), float64."""
     m, n = phi.shape
     h = torch.fft.ifft2(phi.double()).real
-    rows, cols = torch.arange(1, m // k - 1) * k, torch.arange(1, n // k - 1) * k
-    dr = (rows[:, None] - torch.arange(m)) % m             # (P, M)
-    dc = (cols[:, None] - torch.arange(n)) % n             # (Q, N)
+    dr, dc = _offsets(m, k), _offsets(n, k)                # (P, M), (Q, N)
     t = h[dr[:, None, :, None], dc[None, :, None, :]]      # (P, Q, M, N)
-    return t.reshape(len(rows) * len(cols), m * n).T.contiguous()
+    return t.reshape(dr.shape[0] * dc.shape[0], m * n).T.contiguous()
 
 
-def separable_factors(t: torch.Tensor, in_shape: tuple[int, int], out_shape: tuple[int, int]):
-    """lowpass_operator's T (M*N, P*Q) -> (rows (M, P), cols (N, Q), residual) with T[(i, j), (p, q)] ~=
-    rows[i, p] cols[j, q], so that a map's coefficients are rows^T @ m @ cols (M N Q + P M Q multiply-adds
-    against M N P Q). kymatio's phi is a Gaussian, separable, but its spectrum is rounded to float32, which
-    leaves T ~1e-8 from rank 1: residual, the largest |T - rows cols| over the largest |T|. The factors are
-    T's largest entry's column and row, scaled (exact for a rank-1 T; no SVD of a matrix of up to 1152^2)."""
-    (m, n), (p, q) = in_shape, out_shape
-    r = t.reshape(m, n, p, q).permute(2, 0, 3, 1).reshape(p * m, q * n)    # [(p, i), (q, j)]
-    i, j = divmod(int(r.abs().argmax()), r.shape[1])
-    a, b = r[:, j], r[i, :] / r[i, j]
-    residual = float((r - torch.outer(a, b)).abs().max() / r.abs().max())
-    return a.reshape(p, m).T.contiguous(), b.reshape(q, n).T.contiguous(), residual
+def separable_lowpass(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """lowpass_operator's T as two factors, (rows (M, P), cols (N, Q), residual), with T[(i, j), (p, q)] ~=
+    rows[i, p] cols[j, q]: a map's coefficients are then rows^T @ m @ cols (M N Q + P M Q multiply-adds
+    against M N P Q, and nothing of size M N P Q is built). kymatio's phi is a Gaussian, so h = Re ifft2(phi)
+    is an outer product up to the float32 rounding of phi: h ~= a b^T, from h's largest entry's column and
+    row (exact for a rank-1 h). residual: the largest |h - a b^T| over the largest |h|, which is T's too
+    (T's entries are h's)."""
+    m, n = phi.shape
+    h = torch.fft.ifft2(phi.double()).real
+    i, j = divmod(int(h.abs().argmax()), n)
+    a, b = h[:, j], h[i, :] / h[i, j]
+    residual = float((h - torch.outer(a, b)).abs().max() / h.abs().max())
+    return a[_offsets(m, k)].T.contiguous(), b[_offsets(n, k)].T.contiguous(), residual
