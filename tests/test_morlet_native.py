@@ -17,7 +17,7 @@ PRECISIONS = [(torch.complex64, torch.float32), (torch.complex128, torch.float64
 def _steps(k: int, cdtype, rdtype):
     gen = torch.Generator().manual_seed(k)
     u = torch.randn(3, 2, 8 * k, 4 * k, generator=gen, dtype=cdtype)
-    psi = torch.rand(k * k, 5, 8 * 4 * 2, generator=gen, dtype=rdtype)
+    psi = torch.rand(k * k, 5, 8 * 4, generator=gen, dtype=rdtype)
     g = torch.randn(3, 2, 5, 8, 4, generator=gen, dtype=cdtype)
     grad, m = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.rand(3, 7, generator=gen, dtype=rdtype) + 0.5
     z = torch.randn(3, 7, generator=gen, dtype=cdtype)

@@ -28,7 +28,10 @@ FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
-_SIGNATURES = {"filtered": (3, 5), "filtered_adjoint": (3, 5), "modulus": (2, 1), "times_ratio": (3, 1)}
+_SIGNATURES = {"filtered": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1), "times_ratio": (3, 1)}
+# The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
+# (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
+FILTER_BAND_BYTES = 64 << 10
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +56,8 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
     out = u.new_empty(*lead, psi_blocks.shape[1], m // k, n // k)
-    _call("filtered", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n)
+    _call("filtered", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
+          _band_rows(psi_blocks, m // k))
     return out
 
 
@@ -62,7 +66,8 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
     *lead, filters, mk, nk = g.shape
     g, psi_blocks = g.contiguous(), psi_blocks.contiguous()
     out = g.new_empty(*lead, mk * k, nk * k)
-    _call("filtered_adjoint", g, psi_blocks, out, g.numel() // (filters * mk * nk), filters, k, mk, nk)
+    _call("filtered_adjoint", g, psi_blocks, out, g.numel() // (filters * mk * nk), filters, k, mk, nk,
+          _band_rows(psi_blocks, mk))
     return out
 
 
@@ -78,6 +83,11 @@ def times_ratio_(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Ten
     """z *= g / m in place (z complex and contiguous, g and m real of z's shape)."""
     _call("times_ratio", z, g.contiguous(), m.contiguous(), z.numel())
     return z
+
+
+def _band_rows(psi_blocks: torch.Tensor, rows: int) -> int:
+    """How many of a filter bank's ``rows`` (output rows) make one band of about FILTER_BAND_BYTES."""
+    return max(1, min(rows, FILTER_BAND_BYTES * rows // (psi_blocks.numel() * psi_blocks.element_size())))
 
 
 def _call(name: str, *args) -> None:

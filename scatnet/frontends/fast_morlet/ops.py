@@ -30,22 +30,25 @@ def from_alias_blocks(r: torch.Tensor, k: int, m: int, n: int) -> torch.Tensor:
 
 
 def filter_blocks(psi: torch.Tensor, k: int) -> torch.Tensor:
-    """(L, M, N) real filters -> (k*k, L, M/k * N/k * 2): each alias block divided by k*k (the mean of
-    periodisation; a power of two, so exact), the value repeated for the real and imaginary parts."""
-    blocks = alias_blocks(torch.complex(psi, psi), k)
-    return (blocks / (k * k)).transpose(0, 1).contiguous()
+    """(L, M, N) real filters -> (k*k, L, M/k * N/k): each alias block divided by k*k (the mean of
+    periodisation; a power of two, so exact)."""
+    *lead, m, n = psi.shape
+    blocks = psi.reshape(*lead, k, m // k, k, n // k).movedim(-3, -2).flatten(-4, -3).flatten(-2)
+    return (blocks / (k * k)).movedim(-2, 0).contiguous()
 
 
 def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """Every filter applied to every spectrum, then periodised by k: (..., M, N) spectra and (k*k, L, ...)
-    filter blocks -> (..., L, M/k, N/k) spectra. One multiply-add per alias block."""
+    filter blocks -> (..., L, M/k, N/k) spectra. One multiply-add per alias block (a real filter value
+    times both parts of a complex one)."""
     if native.applies(u, psi_blocks):
         return native.filtered(u, psi_blocks, k)
     *lead, m, w = u.shape
-    r = alias_blocks(u, k).unsqueeze(-3)                   # (..., 1, k*k, D)
-    out = r[..., 0, :] * psi_blocks[0]
+    r = alias_blocks(u, k).unflatten(-1, (-1, 2)).unsqueeze(-4)    # (..., 1, k*k, D, 2)
+    psi = psi_blocks.unsqueeze(-1)                                 # (k*k, L, D, 1)
+    out = r[..., 0, :, :] * psi[0]
     for b in range(1, k * k):
-        out = out.addcmul_(r[..., b, :], psi_blocks[b])
+        out = out.addcmul_(r[..., b, :, :], psi[b])
     return torch.view_as_complex(out.view(*lead, -1, m // k, w // k, 2))
 
 
@@ -55,11 +58,12 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
     if native.applies(g, psi_blocks):
         return native.filtered_adjoint(g, psi_blocks, k)
     *lead, l_, m, w = g.shape
-    r = torch.view_as_real(g).reshape(*lead, l_, 1, -1)
-    blocks = r[..., 0, :, :] * psi_blocks[:, 0]             # (..., k*k, D)
+    r = torch.view_as_real(g).reshape(*lead, l_, 1, m * w, 2)
+    psi = psi_blocks.unsqueeze(-1)                                 # (k*k, L, D, 1)
+    blocks = r[..., 0, :, :, :] * psi[:, 0]                        # (..., k*k, D, 2)
     for f in range(1, l_):
-        blocks = blocks.addcmul_(r[..., f, :, :], psi_blocks[:, f])
-    return from_alias_blocks(blocks, k, m * k, w * k)
+        blocks = blocks.addcmul_(r[..., f, :, :, :], psi[:, f])
+    return from_alias_blocks(blocks.flatten(-2), k, m * k, w * k)
 
 
 def modulus(z: torch.Tensor) -> torch.Tensor:

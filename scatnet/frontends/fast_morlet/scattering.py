@@ -95,8 +95,8 @@ class FastMorletScattering(nn.Module):
             return lowpass_fft(maps, phi, k) if spectra is None else lowpass_of_spectra(spectra, phi, k).real
         if maps.dtype == torch.float64:
             return (maps.flatten(-2) @ self.lowpass64(res)).unflatten(-1, self.out_shape)
-        rows, cols = self.lowpass_factors(res, maps.dtype)  # rows^T @ m @ cols, as two wide matrix products
-        return ((maps @ cols).transpose(-1, -2) @ rows).transpose(-1, -2)
+        rows, cols = self.lowpass_factors(res, maps.dtype)  # rows^T @ m @ cols: a wide product, a batched one
+        return rows.T @ (maps @ cols)
 
     def lowpass_adjoint(self, g: torch.Tensor, res: int, scale: float = 1.0) -> torch.Tensor:
         """The adjoint of ``lowpass``, times ``scale`` (applied to the few coefficients, which also makes a
@@ -108,7 +108,7 @@ class FastMorletScattering(nn.Module):
             size = (self.padded[0] // 2**res, self.padded[1] // 2**res)
             return (g.flatten(-2) @ self.lowpass64(res).T).unflatten(-1, size)
         rows, cols = self.lowpass_factors(res, g.dtype)  # rows @ g @ cols^T
-        return ((g @ cols.T).transpose(-1, -2) @ rows.T).transpose(-1, -2)
+        return rows @ (g @ cols.T)
 
     def lowpass64(self, res: int) -> torch.Tensor:
         return getattr(self, f"lowpass64_{res}").to(torch.float64)
