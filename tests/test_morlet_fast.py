@@ -128,7 +128,7 @@ def test_dynamo_captures_forward_and_backward_whole(L):
 PER_ANGLE = 6 * 20 * 20 * 16
 
 
-@pytest.mark.parametrize("budget,chunking", [(1, (1, 1)), (4 * PER_ANGLE, (1, 4))])
+@pytest.mark.parametrize("budget,chunking", [(1, (1, 2)), (4 * PER_ANGLE, (1, 4))])
 def test_the_chunks_of_a_cpu_batch_change_nothing(monkeypatch, budget, chunking):
     """A CPU batch is transformed a few maps at a time, and where one map's second order is over the budget a
     few first-order angles at a time (forward and backward; 4 of 6 leaves an uneven last pass): the same."""

@@ -8,41 +8,85 @@
  * block or per real part); these do it once. Threads: the caller's count, over independent outputs. */
 #include <math.h>
 
+#include <stdlib.h>
+
 #define SCATNET_KERNELS(T, S, SQRT)                                                                         \
+/* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b   \
+ * of a spectrum's block b times psi_l's block b (psi_l: the filter's block 0; block b is b L dp further). \
+ * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
+ * column (b % k) nk. Each output row is written by the first block and added to by the others, in cache. */ \
+static void filter_rows_##S(const T *src, long block_rows, long ibase, const T *psi_l, long L, long dp,      \
+                            T *o, long k, long n, long nk, long i0, long i1) {                           \
+    for (long b = 0; b < k * k; b++) {                                                                     \
+        const T *p = psi_l + b * L * dp, *sb = src + 2 * ((b / k) * block_rows * n + (b % k) * nk);        \
+        for (long i = i0; i < i1; i++) {                                                                   \
+            const T *si = sb + 2 * (i - ibase) * n, *pi = p + i * nk;                                      \
+            T *oi = o + 2 * i * nk;                                                                        \
+            if (b == 0)                                                                                    \
+                for (long t = 0; t < nk; t++) {                                                            \
+                    oi[2 * t] = si[2 * t] * pi[t];                                                         \
+                    oi[2 * t + 1] = si[2 * t + 1] * pi[t];                                                 \
+                }                                                                                          \
+            else                                                                                           \
+                for (long t = 0; t < nk; t++) {                                                            \
+                    oi[2 * t] += si[2 * t] * pi[t];                                                        \
+                    oi[2 * t + 1] += si[2 * t + 1] * pi[t];                                                \
+                }                                                                                          \
+        }                                                                                                  \
+    }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
 /* out[r, l] = sum over the k x k alias blocks b of u[r]'s block b times psi[b, l]: every filter applied  \
  * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex.    \
  * A band of `tile` output rows at a time, every spectrum and filter for it: the band's filter rows stay  \
- * in cache across spectra (the whole bank is 4.5 MB at 256 x 256, over a core's cache).                  \
- * Each output row is written by the first block and added to by the others, in cache. */                 \
+ * in cache across spectra (the whole bank is 2.2 MB at 256 x 256, over a core's cache). */               \
 void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,              \
                   long tile, int threads) {                                                              \
-    const long mk = m / k, nk = n / k, w = 2 * nk, d = mk * w, dp = mk * nk;                               \
-    const long bands = (mk + tile - 1) / tile;                                                             \
+    const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
         for (long r = 0; r < rows; r++) {                                                                  \
             const long i0 = band * tile, i1 = i0 + tile < mk ? i0 + tile : mk;                             \
-            for (long l = 0; l < L; l++) {                                                                 \
-                T *o = out + (r * L + l) * d;                                                              \
-                for (long b = 0; b < k * k; b++) {                                                         \
-                    const T *p = psi + (b * L + l) * dp;                                                   \
-                    const T *src = u + 2 * (r * m * n + (b / k) * mk * n + (b % k) * nk);                  \
-                    for (long i = i0; i < i1; i++) {                                                       \
-                        const T *si = src + 2 * i * n, *pi = p + i * nk;                                   \
-                        T *oi = o + i * w;                                                                 \
-                        if (b == 0)                                                                        \
-                            for (long t = 0; t < nk; t++) {                                                \
-                                oi[2 * t] = si[2 * t] * pi[t];                                             \
-                                oi[2 * t + 1] = si[2 * t + 1] * pi[t];                                     \
-                            }                                                                              \
-                        else                                                                               \
-                            for (long t = 0; t < nk; t++) {                                                \
-                                oi[2 * t] += si[2 * t] * pi[t];                                            \
-                                oi[2 * t + 1] += si[2 * t + 1] * pi[t];                                    \
-                            }                                                                              \
+            for (long l = 0; l < L; l++)                                                                   \
+                filter_rows_##S(u + 2 * r * m * n, mk, 0, psi + l * dp, L, dp, out + 2 * (r * L + l) * dp, \
+                                k, n, nk, i0, i1);                                                         \
+        }                                                                                                  \
+}                                                                                                          \
+                                                                                                           \
+/* filtered for two real maps a, b per spectrum u = fft2(a + i b) (ops.filtered_pairs): a's spectrum is   \
+ * (u(w) + conj u(-w)) / 2, b's (u(w) - conj u(-w)) / 2i; a band's rows of both are made first, in a      \
+ * buffer, then filtered as filtered does. out: (2 rows, L, m/k, n/k), a's outputs then b's. */            \
+void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,        \
+                        long tile, int threads) {                                                        \
+    const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
+    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
+    for (long band = 0; band < bands; band++)                                                              \
+        for (long r = 0; r < rows; r++) {                                                                  \
+            const long i0 = band * tile, i1 = i0 + tile < mk ? i0 + tile : mk, h = i1 - i0;                \
+            T *a = malloc(sizeof(T) * 4 * k * h * n), *b = a + 2 * k * h * n;                              \
+            for (long bi = 0; bi < k; bi++)                                                                \
+                for (long i = i0; i < i1; i++) {                                                           \
+                    const long row = bi * mk + i, at = 2 * (bi * h + i - i0) * n;                          \
+                    const T *p = u + 2 * (r * m + row) * n, *q = u + 2 * (r * m + (m - row) % m) * n;      \
+                    T *ai = a + at, *bi_ = b + at;                                                         \
+                    /* column c's mirror is n - c, column 0's is 0 */                                      \
+                    ai[0] = (p[0] + q[0]) / 2, ai[1] = (p[1] - q[1]) / 2;                                  \
+                    bi_[0] = (p[1] + q[1]) / 2, bi_[1] = (q[0] - p[0]) / 2;                                \
+                    for (long c = 1; c < n; c++) {                                                         \
+                        const long nc = n - c;                                                             \
+                        ai[2 * c] = (p[2 * c] + q[2 * nc]) / 2;                                            \
+                        ai[2 * c + 1] = (p[2 * c + 1] - q[2 * nc + 1]) / 2;                                \
+                        bi_[2 * c] = (p[2 * c + 1] + q[2 * nc + 1]) / 2;                                   \
+                        bi_[2 * c + 1] = (q[2 * nc] - p[2 * c]) / 2;                                       \
                     }                                                                                      \
                 }                                                                                          \
+            for (long l = 0; l < L; l++) {                                                                 \
+                filter_rows_##S(a, h, i0, psi + l * dp, L, dp, out + 2 * (2 * r * L + l) * dp, k, n, nk,   \
+                                i0, i1);                                                                   \
+                filter_rows_##S(b, h, i0, psi + l * dp, L, dp, out + 2 * ((2 * r + 1) * L + l) * dp, k, n, \
+                                nk, i0, i1);                                                               \
             }                                                                                              \
+            free(a);                                                                                       \
         }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
@@ -64,13 +108,13 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
                         T *di = dst + 2 * i * n;                                                           \
                         if (l == 0)                                                                        \
                             for (long t = 0; t < nk; t++) {                                                \
-                                di[2 * t] = gi[2 * t] * pi[t];                                           \
-                                di[2 * t + 1] = gi[2 * t + 1] * pi[t];                                   \
+                                di[2 * t] = gi[2 * t] * pi[t];                                             \
+                                di[2 * t + 1] = gi[2 * t + 1] * pi[t];                                     \
                             }                                                                              \
                         else                                                                               \
                             for (long t = 0; t < nk; t++) {                                                \
-                                di[2 * t] += gi[2 * t] * pi[t];                                          \
-                                di[2 * t + 1] += gi[2 * t + 1] * pi[t];                                  \
+                                di[2 * t] += gi[2 * t] * pi[t];                                            \
+                                di[2 * t + 1] += gi[2 * t + 1] * pi[t];                                    \
                             }                                                                              \
                     }                                                                                      \
                 }                                                                                          \

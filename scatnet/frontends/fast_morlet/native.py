@@ -28,7 +28,7 @@ FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
-_SIGNATURES = {"filtered": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1), "times_ratio": (3, 1)}
+_SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1), "times_ratio": (3, 1)}
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -51,13 +51,16 @@ def applies(*tensors: torch.Tensor) -> bool:
     return library() is not None
 
 
-def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
-    """ops.filtered: (..., M, N) spectra, (k*k, L, D) filter blocks -> (..., L, M/k, N/k)."""
+def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False) -> torch.Tensor:
+    """ops.filtered: (..., M, N) spectra, (k*k, L, D) filter blocks -> (..., L, M/k, N/k); with ``pairs``,
+    ops.filtered_pairs: (..., P, M, N) spectra of map pairs -> (..., 2P, L, M/k, N/k)."""
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    if pairs:
+        lead[-1] *= 2
     out = u.new_empty(*lead, psi_blocks.shape[1], m // k, n // k)
-    _call("filtered", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
-          _band_rows(psi_blocks, m // k))
+    _call("filtered_pairs" if pairs else "filtered", u, psi_blocks, out, u.numel() // (m * n),
+          psi_blocks.shape[1], k, m, n, _band_rows(psi_blocks, m // k))
     return out
 
 

@@ -52,6 +52,30 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     return torch.view_as_complex(out.view(*lead, -1, m // k, w // k, 2))
 
 
+def pair_spectra(maps: torch.Tensor) -> torch.Tensor:
+    """(..., 2P, M, N) real maps -> (..., P, M, N): fft2(a + i b) for each pair (a, b) of consecutive maps,
+    half the FFTs of the maps one by one (``filtered_pairs`` separates the two)."""
+    return torch.fft.fft2(_paired(maps))
+
+
+def unpair_spectra(u: torch.Tensor) -> torch.Tensor:
+    """The inverse of pair_spectra after its FFT: (..., P, M, N) -> (..., 2P, M, N), the maps' own spectra.
+    For u = fft2(a + i b) and q = u(-w): fft2(a) = (u + conj q) / 2, fft2(b) = (u - conj q) / 2i, in real
+    arithmetic as kernels.c does it."""
+    p = torch.view_as_real(u)
+    q = torch.view_as_real(torch.roll(u.flip(-2, -1), (1, 1), (-2, -1)))
+    a = torch.stack(((p[..., 0] + q[..., 0]) / 2, (p[..., 1] - q[..., 1]) / 2), -1)
+    b = torch.stack(((p[..., 1] + q[..., 1]) / 2, (q[..., 0] - p[..., 0]) / 2), -1)
+    return torch.view_as_complex(torch.stack((a, b), -4).flatten(-5, -4))
+
+
+def filtered_pairs(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
+    """``filtered`` of both maps of each pair from pair_spectra: (..., P, M, N) -> (..., 2P, L, M/k, N/k)."""
+    if native.applies(u, psi_blocks):
+        return native.filtered(u, psi_blocks, k, pairs=True)
+    return filtered(unpair_spectra(u), psi_blocks, k)
+
+
 def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     """The adjoint of ``filtered``: (..., L, M/k, N/k) -> (..., M, N); each alias block gets the sum over
     the filters of gradient times filter (periodisation's adjoint repeats a spectrum over its aliases)."""
@@ -97,7 +121,7 @@ def _paired(maps: torch.Tensor) -> torch.Tensor:
     return torch.view_as_complex(maps.unflatten(-3, (-1, 2)).movedim(-3, -1).contiguous())
 
 
-def _unpaired(z: torch.Tensor) -> torch.Tensor:
+def unpaired(z: torch.Tensor) -> torch.Tensor:
     """The inverse of _paired, on real-valued results: (..., P, M, N) complex -> (..., 2P, M, N) real."""
     return torch.view_as_real(z).movedim(-1, -3).flatten(-4, -3)
 
@@ -108,7 +132,7 @@ def lowpass_fft(maps: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> torch.T
     when their number is even."""
     paired = maps.dim() >= 3 and maps.shape[-3] % 2 == 0
     out = lowpass_of_spectra(torch.fft.fft2(_paired(maps) if paired else maps), phi_blocks, k)
-    return _unpaired(out) if paired else out.real
+    return unpaired(out) if paired else out.real
 
 
 def lowpass_of_spectra(u: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> torch.Tensor:
@@ -124,7 +148,7 @@ def lowpass_fft_adjoint(g: torch.Tensor, phi_blocks: torch.Tensor, k: int) -> to
     paired = g.dim() >= 3 and g.shape[-3] % 2 == 0
     padded = torch.nn.functional.pad(_paired(g) if paired else g, (1, 1, 1, 1)).mul_(k * k)
     out = torch.fft.ifft2(filtered_adjoint(torch.fft.fft2(padded).unsqueeze(-3), phi_blocks, k))
-    return _unpaired(out) if paired else out.real
+    return unpaired(out) if paired else out.real
 
 
 def _offsets(m: int, k: int) -> torch.Tensor:

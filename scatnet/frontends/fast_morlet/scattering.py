@@ -25,9 +25,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, lowpass_fft,
-                                               lowpass_fft_adjoint, lowpass_of_spectra, lowpass_operator,
-                                               modulus, modulus_adjoint_, separable_lowpass, symmetric_part)
+from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, filtered_pairs,
+                                               lowpass_fft, lowpass_fft_adjoint, lowpass_of_spectra,
+                                               lowpass_operator, modulus, modulus_adjoint_, pair_spectra,
+                                               separable_lowpass, symmetric_part, unpaired)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
@@ -48,6 +49,9 @@ class FastMorletScattering(nn.Module):
         from kymatio.scattering2d.filter_bank import filter_bank
         from kymatio.scattering2d.utils import compute_padding
 
+        if L % 2:
+            raise ValueError(f"FastMorletScattering needs an even number of angles (L={L}): its first-order "
+                             "maps go two to an FFT")
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
         self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
         self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
@@ -80,19 +84,24 @@ class FastMorletScattering(nn.Module):
 
     # -- the pieces, at the resolution of a scale ------------------------------------------------------------
 
-    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spectra (..., M_res, N_res) -> (z, |z|): every angle of scale j, (..., L, M_j, N_j)."""
-        z = torch.fft.ifft2(filtered(u, getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)))
+    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int, pairs: bool = False):
+        """Spectra (..., M_res, N_res) -> (z, |z|): every angle of scale j, (..., L, M_j, N_j). ``pairs``: u
+        holds two maps per spectrum (pair_spectra), and the result both maps' (..., 2P, L, M_j, N_j)."""
+        psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
+        z = torch.fft.ifft2(filtered_pairs(u, psi, k) if pairs else filtered(u, psi, k))
         return z, modulus(z)
 
-    def lowpass(self, maps: torch.Tensor, res: int, spectra: torch.Tensor | None = None) -> torch.Tensor:
-        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``spectra``,
-        the maps' FFT where it is at hand (the FFT way then starts from it)."""
-        if not self.dense_lowpass and (spectra is not None or maps.dtype == torch.float64):
-            # the FFT way: float64's exact way for large maps, and from spectra at hand faster than the
-            # separable products (the first order at 256 x 256: 4 against 5.4 ms)
-            phi, k = self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res)
-            return lowpass_fft(maps, phi, k) if spectra is None else lowpass_of_spectra(spectra, phi, k).real
+    def lowpass(self, maps: torch.Tensor, res: int, pairs: torch.Tensor | None = None) -> torch.Tensor:
+        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``pairs``,
+        the maps' spectra two to an FFT (pair_spectra) where at hand (the FFT way then starts from them)."""
+        if not self.dense_lowpass and pairs is not None:
+            # from spectra at hand faster than the separable products (the first order at 256 x 256: 4
+            # against 5.4 ms); phi's symmetric part keeps a pair's averages apart, in the real and imaginary
+            # parts
+            phi = self.lowpass_filter(res, maps.dtype)
+            return unpaired(lowpass_of_spectra(pairs, phi, 2 ** (self.J - res)))
+        if not self.dense_lowpass and maps.dtype == torch.float64:
+            return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))  # exact
         if maps.dtype == torch.float64:
             return (maps.flatten(-2) @ self.lowpass64(res)).unflatten(-1, self.out_shape)
         rows, cols = self.lowpass_factors(res, maps.dtype)  # rows^T @ m @ cols: a wide product, a batched one
@@ -129,18 +138,18 @@ class FastMorletScattering(nn.Module):
         first, second = [self.lowpass(x, 0)[:, None]], []
         for j1 in range(self.J):
             _, m1 = self.wavelet_modulus(u0, j1, 0)                            # (n, L, M_j1, N_j1)
-            u1 = torch.fft.fft2(m1) if j1 + 1 < self.J else None
+            u1 = pair_spectra(m1) if j1 + 1 < self.J else None                 # (n, L / 2, M_j1, N_j1)
             first.append(self.lowpass(m1, j1, u1))
             if u1 is not None:  # (n, L1 * paths, h, w): by first angle, then second scale and angle
-                parts = [self.second_order(u, j1) for u in u1.split(angles, dim=1)]
+                parts = [self.second_order(u, j1) for u in u1.split(angles // 2, dim=1)]
                 second.append(_cat(parts, dim=1).flatten(1, 2))
         return torch.cat(first + second, dim=1)
 
     def second_order(self, u1: torch.Tensor, j1: int) -> torch.Tensor:
-        """Spectra of first-order maps (n, P, M_j1, N_j1) -> their second-order coefficients (n, P, paths, h, w),
-        the paths by second scale, then angle."""
-        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1)[1], j2) for j2 in range(j1 + 1, self.J)],
-                    dim=2)
+        """Spectra of first-order maps, two to an FFT (n, P, M_j1, N_j1) -> their second-order coefficients
+        (n, 2P, paths, h, w), the paths by second scale, then angle."""
+        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs=True)[1], j2)
+                     for j2 in range(j1 + 1, self.J)], dim=2)
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
@@ -158,20 +167,21 @@ class FastMorletScattering(nn.Module):
                 paths = (J - 1 - j1) * L
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
-                u1 = torch.fft.fft2(m1)
+                u1 = pair_spectra(m1)
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1)
-                            for u, gu in zip(u1.split(angles, dim=1), gs2.split(angles, dim=1))], dim=1)
+                            for u, gu in zip(u1.split(angles // 2, dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
             gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1, m1))                 # z1, m1 end here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
     def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int) -> torch.Tensor:
-        """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1), for the gradient g2 (n, P, paths, h, w) of
-        its output: the gradient w.r.t. u1 (before the inverse FFT that made m1 from it)."""
+        """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1: two maps to a spectrum), for the gradient g2
+        (n, 2P, paths, h, w) of its output: the gradient w.r.t. the maps' own spectra (n, 2P, M_j1, N_j1),
+        before the inverse FFT that made them."""
         gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            z2, m2 = self.wavelet_modulus(u1, j2, j1)
+            z2, m2 = self.wavelet_modulus(u1, j2, j1, pairs=True)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
             gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2, m2))                # z2, m2 end here
             gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
@@ -189,13 +199,14 @@ class FastMorletScattering(nn.Module):
         one map, its second order a few first-order angles at a time within the budget, so that the working
         set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
         Counting the first order too keeps L=6 chunks as small as L=8 ones: at 6 MB of second order alone
-        they had been 54 maps, and 30-50% slower than 32 (the CPU measured, docs/PERFORMANCE.md)."""
+        they had been 54 maps, and 30-50% slower than 32 (the CPU measured, docs/PERFORMANCE.md). The angles
+        are an even number: two first-order maps share an FFT (pair_spectra)."""
         budget = CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
         per_angle = first // 4                                  # one first-order map's second order, at H/2
         if first + self.L * per_angle <= budget:
             return budget // (first + self.L * per_angle), self.L
-        return 1, max(1, budget // per_angle)
+        return 1, max(2, budget // per_angle // 2 * 2)
 
     def padded_maps(self, x: torch.Tensor) -> torch.Tensor:
         b, c, m, n = x.shape
