@@ -21,8 +21,8 @@ def _steps(k: int, cdtype, rdtype):
     g = torch.randn(3, 2, 5, 8, 4, generator=gen, dtype=cdtype)
     grad, m = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.rand(3, 7, generator=gen, dtype=rdtype) + 0.5
     z = torch.randn(3, 7, generator=gen, dtype=cdtype)
-    return (ops.filtered(u, psi, k), ops.filtered_adjoint(g, psi, k), ops.modulus(z),
-            ops.modulus_adjoint_(z.clone(), grad.clone(), m))
+    return (ops.filtered(u, psi, k), ops.filtered_pairs(u, psi, k), ops.filtered_adjoint(g, psi, k),
+            ops.modulus(z), ops.modulus_adjoint_(z.clone(), grad.clone(), m))
 
 
 @needs_loops
@@ -33,10 +33,20 @@ def test_each_loop_equals_its_eager_step(k, cdtype, rdtype, monkeypatch):
     monkeypatch.setattr(native, "applies", lambda *tensors: False)
     expected = _steps(k, cdtype, rdtype)
     eps = torch.finfo(rdtype).eps
-    for name, got, want in zip(("filtered", "filtered_adjoint", "modulus", "modulus_adjoint_"), fused, expected):
+    names = ("filtered", "filtered_pairs", "filtered_adjoint", "modulus", "modulus_adjoint_")
+    for name, got, want in zip(names, fused, expected):
         assert got.shape == want.shape and got.dtype == want.dtype, name
-        # the same products in the same order; the modulus' sum of squares may be one fused multiply-add
+        # the same products in the same order, but sums may be fused multiply-adds
         assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), name
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-14)])
+def test_two_real_maps_share_an_fft(dtype, tol):
+    """pair_spectra's FFT of a + ib, separated (unpair_spectra, as filtered_pairs does it), is each map's own."""
+    maps = torch.randn(2, 6, 12, 10, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    want = torch.fft.fft2(maps)
+    got = ops.unpair_spectra(ops.pair_spectra(maps))
+    assert got.shape == want.shape and float((got - want).abs().max()) <= tol * float(want.abs().max())
 
 
 @needs_loops

@@ -38,13 +38,16 @@ log = logging.getLogger(__name__)
 def applies(*tensors: torch.Tensor) -> bool:
     """Whether the fused loops run for these operands: complex spectra and real filters or maps of the same
     precision, on a CPU, in eager mode without autograd, and the loops could be built here."""
-    if torch.compiler.is_compiling():
-        return False
     spectra = tensors[0]
-    if spectra.device.type != "cpu" or spectra.dtype not in _SUFFIX:
+    if spectra.dtype not in _SUFFIX or not runs_on(*tensors):
         return False
     real = _REAL[spectra.dtype]
-    if any(t.device.type != "cpu" or (t.dtype != real and t.dtype != spectra.dtype) for t in tensors[1:]):
+    return all(t.dtype == real or t.dtype == spectra.dtype for t in tensors[1:])
+
+
+def runs_on(*tensors: torch.Tensor) -> bool:
+    """Whether the loops run here at all: CPU tensors, eager mode, no autograd, the loops built."""
+    if torch.compiler.is_compiling() or any(t.device.type != "cpu" for t in tensors):
         return False
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return False

@@ -52,9 +52,18 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     return torch.view_as_complex(out.view(*lead, -1, m // k, w // k, 2))
 
 
+def first_order_spectra(maps: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """fft2 of real maps (..., L, M, N), and whether they are paired: where the fused CPU loops run, two maps
+    to an FFT (pair_spectra: half the FFTs, separated inside the filtering); elsewhere one each (on a GPU
+    separating them would take more passes over the spectra than the FFTs it saves)."""
+    if maps.shape[-3] % 2 == 0 and native.runs_on(maps):
+        return pair_spectra(maps), True
+    return torch.fft.fft2(maps), False
+
+
 def pair_spectra(maps: torch.Tensor) -> torch.Tensor:
-    """(..., 2P, M, N) real maps -> (..., P, M, N): fft2(a + i b) for each pair (a, b) of consecutive maps,
-    half the FFTs of the maps one by one (``filtered_pairs`` separates the two)."""
+    """(..., 2P, M, N) real maps -> (..., P, M, N): fft2(a + i b) for each pair (a, b) of consecutive maps
+    (``filtered_pairs`` separates the two)."""
     return torch.fft.fft2(_paired(maps))
 
 

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, filtered_pairs,
                                                lowpass_fft, lowpass_fft_adjoint, lowpass_of_spectra,
-                                               lowpass_operator, modulus, modulus_adjoint_, pair_spectra,
+                                               lowpass_operator, modulus, modulus_adjoint_, first_order_spectra,
                                                separable_lowpass, symmetric_part, unpaired)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
@@ -49,9 +49,6 @@ class FastMorletScattering(nn.Module):
         from kymatio.scattering2d.filter_bank import filter_bank
         from kymatio.scattering2d.utils import compute_padding
 
-        if L % 2:
-            raise ValueError(f"FastMorletScattering needs an even number of angles (L={L}): its first-order "
-                             "maps go two to an FFT")
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
         self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
         self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
@@ -91,15 +88,16 @@ class FastMorletScattering(nn.Module):
         z = torch.fft.ifft2(filtered_pairs(u, psi, k) if pairs else filtered(u, psi, k))
         return z, modulus(z)
 
-    def lowpass(self, maps: torch.Tensor, res: int, pairs: torch.Tensor | None = None) -> torch.Tensor:
-        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``pairs``,
-        the maps' spectra two to an FFT (pair_spectra) where at hand (the FFT way then starts from them)."""
-        if not self.dense_lowpass and pairs is not None:
+    def lowpass(self, maps: torch.Tensor, res: int, spectra: torch.Tensor | None = None,
+                pairs: bool = False) -> torch.Tensor:
+        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``spectra``,
+        the maps' FFT where it is at hand (the FFT way then starts from it), two maps to one if ``pairs``."""
+        if not self.dense_lowpass and spectra is not None:
             # from spectra at hand faster than the separable products (the first order at 256 x 256: 4
             # against 5.4 ms); phi's symmetric part keeps a pair's averages apart, in the real and imaginary
             # parts
-            phi = self.lowpass_filter(res, maps.dtype)
-            return unpaired(lowpass_of_spectra(pairs, phi, 2 ** (self.J - res)))
+            out = lowpass_of_spectra(spectra, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))
+            return unpaired(out) if pairs else out.real
         if not self.dense_lowpass and maps.dtype == torch.float64:
             return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))  # exact
         if maps.dtype == torch.float64:
@@ -138,17 +136,20 @@ class FastMorletScattering(nn.Module):
         first, second = [self.lowpass(x, 0)[:, None]], []
         for j1 in range(self.J):
             _, m1 = self.wavelet_modulus(u0, j1, 0)                            # (n, L, M_j1, N_j1)
-            u1 = pair_spectra(m1) if j1 + 1 < self.J else None                 # (n, L / 2, M_j1, N_j1)
-            first.append(self.lowpass(m1, j1, u1))
-            if u1 is not None:  # (n, L1 * paths, h, w): by first angle, then second scale and angle
-                parts = [self.second_order(u, j1) for u in u1.split(angles // 2, dim=1)]
-                second.append(_cat(parts, dim=1).flatten(1, 2))
+            if j1 + 1 == self.J:
+                first.append(self.lowpass(m1, j1))
+                continue
+            u1, pairs = first_order_spectra(m1)                               # (n, L or L / 2, M_j1, N_j1)
+            first.append(self.lowpass(m1, j1, u1, pairs))
+            # (n, L1 * paths, h, w): by first angle, then second scale and angle
+            parts = [self.second_order(u, j1, pairs) for u in u1.split(angles // (1 + pairs), dim=1)]
+            second.append(_cat(parts, dim=1).flatten(1, 2))
         return torch.cat(first + second, dim=1)
 
-    def second_order(self, u1: torch.Tensor, j1: int) -> torch.Tensor:
-        """Spectra of first-order maps, two to an FFT (n, P, M_j1, N_j1) -> their second-order coefficients
-        (n, 2P, paths, h, w), the paths by second scale, then angle."""
-        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs=True)[1], j2)
+    def second_order(self, u1: torch.Tensor, j1: int, pairs: bool) -> torch.Tensor:
+        """Spectra of first-order maps (n, P, M_j1, N_j1), two to an FFT if ``pairs`` -> their second-order
+        coefficients (n, P or 2P, paths, h, w), the paths by second scale, then angle."""
+        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs)[1], j2)
                      for j2 in range(j1 + 1, self.J)], dim=2)
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
@@ -167,21 +168,20 @@ class FastMorletScattering(nn.Module):
                 paths = (J - 1 - j1) * L
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
-                u1 = pair_spectra(m1)
-                gu1 = _cat([self.second_order_adjoint(u, gu, j1)
-                            for u, gu in zip(u1.split(angles // 2, dim=1), gs2.split(angles, dim=1))], dim=1)
+                u1, pairs = first_order_spectra(m1)
+                gu1 = _cat([self.second_order_adjoint(u, gu, j1, pairs) for u, gu in
+                            zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
             gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1, m1))                 # z1, m1 end here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
-    def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int) -> torch.Tensor:
-        """The adjoint of ``second_order`` at u1 (n, P, M_j1, N_j1: two maps to a spectrum), for the gradient g2
-        (n, 2P, paths, h, w) of its output: the gradient w.r.t. the maps' own spectra (n, 2P, M_j1, N_j1),
-        before the inverse FFT that made them."""
+    def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int, pairs: bool) -> torch.Tensor:
+        """The adjoint of ``second_order`` at u1, for the gradient g2 (n, maps, paths, h, w) of its output: the
+        gradient w.r.t. the maps' own spectra (n, maps, M_j1, N_j1), before the inverse FFT that made them."""
         gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            z2, m2 = self.wavelet_modulus(u1, j2, j1, pairs=True)
+            z2, m2 = self.wavelet_modulus(u1, j2, j1, pairs)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
             gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2, m2))                # z2, m2 end here
             gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
@@ -200,7 +200,7 @@ class FastMorletScattering(nn.Module):
         set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
         Counting the first order too keeps L=6 chunks as small as L=8 ones: at 6 MB of second order alone
         they had been 54 maps, and 30-50% slower than 32 (the CPU measured, docs/PERFORMANCE.md). The angles
-        are an even number: two first-order maps share an FFT (pair_spectra)."""
+        are an even number: on a CPU two first-order maps share an FFT (first_order_spectra)."""
         budget = CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
         per_angle = first // 4                                  # one first-order map's second order, at H/2
