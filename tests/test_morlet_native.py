@@ -19,10 +19,9 @@ def _steps(k: int, cdtype, rdtype):
     u = torch.randn(3, 2, 8 * k, 4 * k, generator=gen, dtype=cdtype)
     psi = torch.rand(k * k, 5, 8 * 4, generator=gen, dtype=rdtype)
     g = torch.randn(3, 2, 5, 8, 4, generator=gen, dtype=cdtype)
-    grad, m = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.rand(3, 7, generator=gen, dtype=rdtype) + 0.5
-    z = torch.randn(3, 7, generator=gen, dtype=cdtype)
+    grad, z = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.randn(3, 7, generator=gen, dtype=cdtype)
     return (ops.filtered(u, psi, k), ops.filtered_pairs(u, psi, k), ops.filtered_adjoint(g, psi, k),
-            ops.modulus(z), ops.modulus_adjoint_(z.clone(), grad.clone(), m))
+            ops.modulus(z), ops.modulus_adjoint_(z.clone(), grad.clone()))
 
 
 @needs_loops

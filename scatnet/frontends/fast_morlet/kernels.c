@@ -144,11 +144,12 @@ void modulus_##S(const T *z, T *out, long count, int threads) {                 
     for (long i = 0; i < count; i++) out[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);     \
 }                                                                                                          \
                                                                                                            \
-/* z[i] *= g[i] / m[i] in place: the modulus' adjoint (g z / |z|), z complex, g and m real. */             \
-void times_ratio_##S(T *z, const T *g, const T *m, long count, int threads) {                              \
+/* z[i] *= g[i] / |z[i]| in place: the modulus' adjoint (g z / |z|), z complex, g real; |z| recomputed as \
+ * modulus does it (cheaper than reading it back). */                                                      \
+void times_phase_##S(T *z, const T *g, long count, int threads) {                                          \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
     for (long i = 0; i < count; i++) {                                                                     \
-        const T q = g[i] / m[i];                                                                           \
+        const T q = g[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);                        \
         z[2 * i] *= q;                                                                                     \
         z[2 * i + 1] *= q;                                                                                 \
     }                                                                                                      \

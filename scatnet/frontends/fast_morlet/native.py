@@ -28,7 +28,7 @@ FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
-_SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1), "times_ratio": (3, 1)}
+_SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1), "times_phase": (2, 1)}
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -85,9 +85,9 @@ def modulus(z: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def times_ratio_(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """z *= g / m in place (z complex and contiguous, g and m real of z's shape)."""
-    _call("times_ratio", z, g.contiguous(), m.contiguous(), z.numel())
+    _call("times_phase", z, g.contiguous(), z.numel())
     return z
 
 

@@ -108,12 +108,13 @@ def modulus(z: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(re * re, im, im).sqrt_()
 
 
-def modulus_adjoint_(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """g z / |z|, the modulus' adjoint for the gradient g of m = |z|, in z (and g) in place: complex z times
-    the real ratio as two real products (a complex product would first make it complex)."""
-    if native.applies(z, g, m) and z.is_contiguous():
-        return native.times_ratio_(z, g, m)
-    torch.view_as_real(z).mul_(g.div_(m).unsqueeze(-1))
+def modulus_adjoint_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """g z / |z|, the modulus' adjoint for the gradient g of |z|, in z (and g) in place: complex z times the
+    real ratio as two real products (a complex product would first make it complex). |z| is recomputed, as
+    ``modulus`` computes it: one pass less than reading it back."""
+    if native.applies(z, g) and z.is_contiguous():
+        return native.times_phase_(z, g)
+    torch.view_as_real(z).mul_(g.div_(modulus(z)).unsqueeze(-1))
     return z
 
 

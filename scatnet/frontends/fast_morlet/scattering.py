@@ -81,11 +81,15 @@ class FastMorletScattering(nn.Module):
 
     # -- the pieces, at the resolution of a scale ------------------------------------------------------------
 
-    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int, pairs: bool = False):
-        """Spectra (..., M_res, N_res) -> (z, |z|): every angle of scale j, (..., L, M_j, N_j). ``pairs``: u
-        holds two maps per spectrum (pair_spectra), and the result both maps' (..., 2P, L, M_j, N_j)."""
+    def wavelets(self, u: torch.Tensor, j: int, res: int, pairs: bool = False) -> torch.Tensor:
+        """Spectra (..., M_res, N_res) -> every angle of scale j applied, (..., L, M_j, N_j). ``pairs``: u
+        holds two maps per spectrum (pair_spectra), and the result is both maps' (..., 2P, L, M_j, N_j)."""
         psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
-        z = torch.fft.ifft2(filtered_pairs(u, psi, k) if pairs else filtered(u, psi, k))
+        return torch.fft.ifft2(filtered_pairs(u, psi, k) if pairs else filtered(u, psi, k))
+
+    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int, pairs: bool = False):
+        """``wavelets`` and their modulus: (z, |z|)."""
+        z = self.wavelets(u, j, res, pairs)
         return z, modulus(z)
 
     def lowpass(self, maps: torch.Tensor, res: int, spectra: torch.Tensor | None = None,
@@ -172,7 +176,7 @@ class FastMorletScattering(nn.Module):
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1, pairs) for u, gu in
                             zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1, m1))                 # z1, m1 end here
+            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1))                     # z1, m1 end here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
@@ -181,9 +185,9 @@ class FastMorletScattering(nn.Module):
         gradient w.r.t. the maps' own spectra (n, maps, M_j1, N_j1), before the inverse FFT that made them."""
         gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            z2, m2 = self.wavelet_modulus(u1, j2, j1, pairs)
+            z2 = self.wavelets(u1, j2, j1, pairs)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
-            gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2, m2))                # z2, m2 end here
+            gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2))                    # z2 ends here
             gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
         return gu1
 
