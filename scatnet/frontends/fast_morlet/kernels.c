@@ -1,5 +1,5 @@
 /* Fused CPU loops of scatnet's fast Morlet scattering (loaded by native.py; the eager PyTorch steps they
- * replace are in ops.py, with the same arithmetic in the same order).
+ * replace are in ops.py, with the same arithmetic, sums in the same order, maybe fused multiply-adds).
  *
  * Complex values are interleaved (re, im) pairs, as torch lays out complex tensors. A filter bank is kept
  * as its k x k alias blocks (ops.filter_blocks): real psi[b, l, i, t], each value times both parts of a
@@ -7,7 +7,6 @@
  * Each eager step reads and writes the spectra 3-4 times (a product, then one in-place pass per alias
  * block or per real part); these do it once. Threads: the caller's count, over independent outputs. */
 #include <math.h>
-
 #include <stdlib.h>
 
 #define SCATNET_KERNELS(T, S, SQRT)                                                                         \

@@ -1,7 +1,8 @@
 """Fused CPU loops for the fast Morlet scattering's elementwise steps (kernels.c): the filtering with its
-periodisation, its adjoint, the modulus and the modulus' adjoint, each one pass over memory where eager
-PyTorch takes 3-4 (written by hand because PyTorch has no such kernels, and inductor's fused loops for the
-filtering were slower than eager; docs/PERFORMANCE.md).
+periodisation (also of two real maps' spectra from one FFT, separated on the way), its adjoint, the modulus
+and the modulus' adjoint, each one pass over memory where eager PyTorch takes 3-4 (written by hand because
+PyTorch has no such kernels, and inductor's fused loops for the filtering were slower than eager;
+docs/PERFORMANCE.md).
 
 The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
 machine's CPU, into a temporary folder, and linked to the OpenMP runtime PyTorch has loaded, so that both

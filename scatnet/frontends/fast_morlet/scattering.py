@@ -11,12 +11,15 @@ first path, then second scale and angle). What changes is how:
   scale. kymatio's torch backend runs each path on its own (a few hundred small kernels).
 - the low-pass averaging is linear and ends in a few output pixels: low-pass, periodisation, inverse FFT and
   unpadding together are one matrix from a map to its coefficients (``lowpass_operator``, built in float64
-  from kymatio's filter), so a coefficient map costs one matrix product instead of an FFT, a product, a
-  periodisation and an inverse FFT. Where that matrix would be large (images over 64 x 64), the FFT way:
-  the low-pass applied per alias block like the wavelets, from the first-order spectra the second order
-  needs anyway, and for the second order's maps two real maps per complex FFT. In fp32 the matrix is applied
-  as its separable factors (``separable_factors``: phi is a Gaussian; they reproduce it to fp32's resolution).
-- on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be built.
+  from kymatio's filter), so a coefficient map costs a matrix product instead of an FFT, a product, a
+  periodisation and an inverse FFT. phi is a Gaussian, so in fp32 that matrix is applied as its separable
+  factors at any image size (``separable_lowpass``: they reproduce it to fp32's resolution; two products of
+  a map with a 64 x 132 matrix at 256 x 256). float64 keeps the whole matrix up to 64 x 64 and the FFT way
+  over that (the low-pass applied per alias block like the wavelets), both exact. Over 64 x 64 both take
+  the FFT way from the first-order spectra the second order needs anyway.
+- on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be
+  built, and then two real first-order maps share one FFT (``first_order_spectra``), separated inside the
+  filtering.
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
