@@ -77,9 +77,13 @@ def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
     assert float((outs[0] - outs[1]).abs().max()) <= 1e-10 and float((grads[0] - grads[1]).abs().max()) <= 1e-10
 
 
-def test_fp32_over_the_dense_lowpass_size():
-    """At 128 x 128 (no dense low-pass matrix) fp32 averages with the separable factors, and the first order
-    from its spectra: forward and gradient against the float64 truth, beside kymatio's own fp32."""
+@pytest.mark.parametrize("fft_way", [False, True])
+def test_fp32_over_the_dense_lowpass_size(fft_way, monkeypatch):
+    """At 128 x 128 (no dense low-pass matrix) fp32 averages with the separable factors on a CPU, the FFT way
+    on a GPU (forced here), and the first order from its spectra: forward and gradient against the float64
+    truth, beside kymatio's own fp32."""
+    from scatnet.frontends.fast_morlet import FastMorletScattering
+
     L, size = 6, 128
     gen = torch.Generator().manual_seed(128)
     x = torch.randn(1, 3, size, size, generator=gen, dtype=torch.float64)
@@ -89,6 +93,8 @@ def test_fp32_over_the_dense_lowpass_size():
     xi = x.clone().requires_grad_(True)
     y64 = truth(xi)
     (y64 * g).sum().backward()
+    if fft_way:
+        monkeypatch.setattr(FastMorletScattering, "fft_lowpass", lambda self, maps: True)
     errs = []
     for module in _pair(L, size):
         xf = x.float().requires_grad_(True)

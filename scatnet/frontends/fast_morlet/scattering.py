@@ -13,10 +13,10 @@ first path, then second scale and angle). What changes is how:
   unpadding together are one matrix from a map to its coefficients (``lowpass_operator``, built in float64
   from kymatio's filter), so a coefficient map costs a matrix product instead of an FFT, a product, a
   periodisation and an inverse FFT. phi is a Gaussian, so in fp32 that matrix is applied as its separable
-  factors at any image size (``separable_lowpass``: they reproduce it to fp32's resolution; two products of
-  a map with a 64 x 132 matrix at 256 x 256). float64 keeps the whole matrix up to 64 x 64 and the FFT way
-  over that (the low-pass applied per alias block like the wavelets), both exact. Over 64 x 64 both take
-  the FFT way from the first-order spectra the second order needs anyway.
+  factors (``separable_lowpass``: they reproduce it to fp32's resolution; two products of a map with a
+  64 x 132 matrix at 256 x 256). float64 keeps the whole matrix up to 64 x 64, both exact. Over 64 x 64
+  float64 and a GPU take the FFT way (the low-pass applied per alias block like the wavelets; ``fft_lowpass``),
+  and the first order is averaged that way from the spectra the second order needs anyway.
 - on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be
   built, and then two real first-order maps share one FFT (``first_order_spectra``), separated inside the
   filtering.
@@ -67,7 +67,7 @@ class FastMorletScattering(nn.Module):
             self.register_buffer(f"lowpass_rows_{res}", rows.float(), persistent=False)
             self.register_buffer(f"lowpass_cols_{res}", cols.float(), persistent=False)
             # float64 (a float64 module is then exact): the whole matrix, or the FFT way where it is large;
-            # its filter blocks also serve fp32 where spectra are at hand
+            # its filter blocks also serve fp32 on a GPU and where spectra are at hand
             if self.dense_lowpass:
                 self.register_buffer(f"lowpass64_{res}", lowpass_operator(phi[res], 2 ** (J - res)),
                                      persistent=False)
@@ -105,8 +105,8 @@ class FastMorletScattering(nn.Module):
             # parts
             out = lowpass_of_spectra(spectra, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))
             return unpaired(out) if pairs else out.real
-        if not self.dense_lowpass and maps.dtype == torch.float64:
-            return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))  # exact
+        if self.fft_lowpass(maps):
+            return lowpass_fft(maps, self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res))
         if maps.dtype == torch.float64:
             return (maps.flatten(-2) @ self.lowpass64(res)).unflatten(-1, self.out_shape)
         rows, cols = self.lowpass_factors(res, maps.dtype)  # rows^T @ m @ cols: a wide product, a batched one
@@ -116,13 +116,19 @@ class FastMorletScattering(nn.Module):
         """The adjoint of ``lowpass``, times ``scale`` (applied to the few coefficients, which also makes a
         sliced gradient contiguous for the matrix product)."""
         g = g * scale if scale != 1.0 else g
-        if g.dtype == torch.float64 and not self.dense_lowpass:
+        if self.fft_lowpass(g):
             return lowpass_fft_adjoint(g, self.lowpass_filter(res, g.dtype), 2 ** (self.J - res))
         if g.dtype == torch.float64:
             size = (self.padded[0] // 2**res, self.padded[1] // 2**res)
             return (g.flatten(-2) @ self.lowpass64(res).T).unflatten(-1, size)
         rows, cols = self.lowpass_factors(res, g.dtype)  # rows @ g @ cols^T
         return rows @ (g @ cols.T)
+
+    def fft_lowpass(self, maps: torch.Tensor) -> bool:
+        """Whether maps this large are averaged the FFT way: in float64 (exact), and on a GPU, where the
+        separable products' flops (fp32, TF32 off) would cost more than the FFT way's passes over memory
+        (predicted ~6 against ~1.4 ms for a 128x3x256x256 batch's second order). Up to 64 x 64: never."""
+        return not self.dense_lowpass and (maps.dtype == torch.float64 or maps.device.type != "cpu")
 
     def lowpass64(self, res: int) -> torch.Tensor:
         return getattr(self, f"lowpass64_{res}").to(torch.float64)
