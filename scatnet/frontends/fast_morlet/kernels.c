@@ -78,7 +78,9 @@ void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, lon
     for (long band = 0; band < bands; band++)                                                              \
         for (long r = 0; r < rows; r++) {                                                                  \
             const long i0 = band * tile, i1 = i0 + tile < mk ? i0 + tile : mk, h = i1 - i0;                \
-            T *a = malloc(sizeof(T) * 4 * k * h * n), *b = a + 2 * k * h * n;                              \
+            T *a = malloc(sizeof(T) * 4 * k * h * n), *b;                                                  \
+            if (a == NULL) abort();  /* a few tens of kB: nothing sensible is left to do */                \
+            b = a + 2 * k * h * n;                                                                         \
             for (long bi = 0; bi < k; bi++)                                                                \
                 for (long i = i0; i < i1; i++) {                                                           \
                     const long row = bi * mk + i, at = 2 * (bi * h + i - i0) * n;                          \
