@@ -32,6 +32,8 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
     assert autotune["status"] == "completed" and {t["compile"] for t in autotune["training"]} == {False, "default"}
     loop = (out / "loop.txt").read_text()
     assert loop.count("lightning / bare:") == 2 and "model tiny" in loop and "model hybrid" in loop
+    ways = (out / "morlet-ways.txt").read_text()
+    assert "| 6 | products |" in ways and "| 6 | fft |" in ways and "Traceback" not in ways
     run = (out / "run120.txt").read_text()
     assert "on synthetic_cifar: test acc" in run and "whole command, Python start to exit" in run
     assert "precision: {" in run and "'frontend': 'fp32 (TF32 off)'" in run and "'body': 'fp32'" in run
@@ -43,5 +45,5 @@ def test_an_unknown_part_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run(["bash", "scripts/gpu_measure.sh", "bench,bnech"], cwd=REPO, capture_output=True,
                           text=True, env=dict(os.environ, OUT=str(tmp_path)), timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == \
-        "gpu_measure.sh: error: unknown part 'bnech'; parts: all, gpu-tests, bench, autotune, loop, run120"
+        "gpu_measure.sh: error: unknown part 'bnech'; parts: all, gpu-tests, bench, autotune, loop, morlet-ways, run120"
     assert list(tmp_path.iterdir()) == []  # nothing ran

@@ -94,7 +94,7 @@ def test_fp32_over_the_dense_lowpass_size(fft_way, monkeypatch):
     y64 = truth(xi)
     (y64 * g).sum().backward()
     if fft_way:
-        monkeypatch.setattr(FastMorletScattering, "fft_lowpass", lambda self, maps: True)
+        monkeypatch.setattr(FastMorletScattering, "lowpass_way", "fft")
     errs = []
     for module in _pair(L, size):
         xf = x.float().requires_grad_(True)

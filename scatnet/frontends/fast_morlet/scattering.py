@@ -46,6 +46,10 @@ class FastMorletScattering(nn.Module):
     """Morlet scattering (J, L, order 2) of (B, C, H, W) images -> (B, C, K, H / 2^J, W / 2^J), as kymatio's
     Scattering2D returns it. Built for one image size (the filters are per size, as kymatio's)."""
 
+    # How fp32 averages maps over 64 x 64: "auto" (separable products on a CPU, the FFT way elsewhere; see
+    # fft_lowpass), "products" or "fft" (to time one against the other: scripts/morlet_lowpass_ways.py)
+    lowpass_way = "auto"
+
     def __init__(self, J: int, shape: tuple[int, int], L: int = 8):
         super().__init__()
         from kymatio.scattering2d.backend.torch_backend import Pad
@@ -125,10 +129,15 @@ class FastMorletScattering(nn.Module):
         return rows @ (g @ cols.T)
 
     def fft_lowpass(self, maps: torch.Tensor) -> bool:
-        """Whether maps this large are averaged the FFT way: in float64 (exact), and on a GPU, where the
-        separable products' flops (fp32, TF32 off) would cost more than the FFT way's passes over memory
-        (predicted ~6 against ~1.4 ms for a 128x3x256x256 batch's second order). Up to 64 x 64: never."""
-        return not self.dense_lowpass and (maps.dtype == torch.float64 or maps.device.type != "cpu")
+        """Whether maps this large are averaged the FFT way: in float64 (exact), and by default on a GPU,
+        where the separable products' flops (fp32, TF32 off) would cost more than the FFT way's passes over
+        memory (predicted ~6 against ~1.4 ms for a 128x3x256x256 batch's second order). Up to 64 x 64: never
+        (the whole matrix, or its factors)."""
+        if self.dense_lowpass:
+            return False
+        if maps.dtype == torch.float64 or self.lowpass_way == "fft":
+            return True
+        return self.lowpass_way == "auto" and maps.device.type != "cpu"
 
     def lowpass64(self, res: int) -> torch.Tensor:
         return getattr(self, f"lowpass64_{res}").to(torch.float64)
