@@ -10,6 +10,22 @@
 #include <stdlib.h>
 
 #define SCATNET_KERNELS(T, S, SQRT)                                                                         \
+/* o = s * p over a row of nk complex values (each real filter value p[t] times both parts of s's t-th     \
+ * value), or o += s * p: a product that the first term of a sum writes and the others add to. */         \
+static inline void row_product_##S(T *restrict o, const T *restrict s, const T *restrict p, long nk,        \
+                                   int add) {                                                            \
+    if (add)                                                                                               \
+        for (long t = 0; t < nk; t++) {                                                                    \
+            o[2 * t] += s[2 * t] * p[t];                                                                   \
+            o[2 * t + 1] += s[2 * t + 1] * p[t];                                                           \
+        }                                                                                                  \
+    else                                                                                                   \
+        for (long t = 0; t < nk; t++) {                                                                    \
+            o[2 * t] = s[2 * t] * p[t];                                                                    \
+            o[2 * t + 1] = s[2 * t + 1] * p[t];                                                            \
+        }                                                                                                  \
+}                                                                                                          \
+                                                                                                           \
 /* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b   \
  * of a spectrum's block b times psi_l's block b (psi_l: the filter's block 0; block b is b L dp further). \
  * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
@@ -34,20 +50,8 @@ static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, 
     }                                                                                                      \
     for (long b = 0; b < k * k; b++) {                                                                     \
         const T *p = psi_l + b * L * dp, *sb = src + 2 * ((b / k) * block_rows * n + (b % k) * nk);        \
-        for (long i = i0; i < i1; i++) {                                                                   \
-            const T *si = sb + 2 * (i - ibase) * n, *pi = p + i * nk;                                      \
-            T *oi = o + 2 * i * nk;                                                                        \
-            if (b == 0)                                                                                    \
-                for (long t = 0; t < nk; t++) {                                                            \
-                    oi[2 * t] = si[2 * t] * pi[t];                                                         \
-                    oi[2 * t + 1] = si[2 * t + 1] * pi[t];                                                 \
-                }                                                                                          \
-            else                                                                                           \
-                for (long t = 0; t < nk; t++) {                                                            \
-                    oi[2 * t] += si[2 * t] * pi[t];                                                        \
-                    oi[2 * t + 1] += si[2 * t + 1] * pi[t];                                                \
-                }                                                                                          \
-        }                                                                                                  \
+        for (long i = i0; i < i1; i++)                                                                     \
+            row_product_##S(o + 2 * i * nk, sb + 2 * (i - ibase) * n, p + i * nk, nk, b > 0);              \
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
@@ -120,20 +124,8 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
                 T *dst = out + 2 * (r * mk * k * n + (b / k) * mk * n + (b % k) * nk);                     \
                 for (long l = 0; l < L; l++) {                                                             \
                     const T *gl = g + (r * L + l) * d, *p = psi + (b * L + l) * dp;                        \
-                    for (long i = i0; i < i1; i++) {                                                       \
-                        const T *gi = gl + i * w, *pi = p + i * nk;                                        \
-                        T *di = dst + 2 * i * n;                                                           \
-                        if (l == 0)                                                                        \
-                            for (long t = 0; t < nk; t++) {                                                \
-                                di[2 * t] = gi[2 * t] * pi[t];                                             \
-                                di[2 * t + 1] = gi[2 * t + 1] * pi[t];                                     \
-                            }                                                                              \
-                        else                                                                               \
-                            for (long t = 0; t < nk; t++) {                                                \
-                                di[2 * t] += gi[2 * t] * pi[t];                                            \
-                                di[2 * t + 1] += gi[2 * t + 1] * pi[t];                                    \
-                            }                                                                              \
-                    }                                                                                      \
+                    for (long i = i0; i < i1; i++)                                                         \
+                        row_product_##S(dst + 2 * i * n, gl + i * w, p + i * nk, nk, l > 0);               \
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \

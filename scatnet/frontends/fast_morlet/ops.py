@@ -174,13 +174,18 @@ def _offsets(m: int, k: int) -> torch.Tensor:
     return (torch.arange(1, m // k - 1)[:, None] * k - torch.arange(m)) % m
 
 
+def _kernel(phi: torch.Tensor) -> torch.Tensor:
+    """h = Re ifft2(phi), float64: the averaging's circular kernel, whose values are its matrix's entries."""
+    return torch.fft.ifft2(phi.double()).real
+
+
 def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
     """The matrix T with ``m.flatten() @ T`` = lowpass_fft(m, phi, k). Periodisation then an inverse FFT at
     1/k the size is the inverse FFT sampled every k pixels, and the real part of ifft2(fft2(m) * phi) is m
     circularly convolved with h = Re ifft2(phi): T's entries are h at the differences between output and
     input positions. (M*N, P*Q), float64."""
     m, n = phi.shape
-    h = torch.fft.ifft2(phi.double()).real
+    h = _kernel(phi)
     dr, dc = _offsets(m, k), _offsets(n, k)                # (P, M), (Q, N)
     t = h[dr[:, None, :, None], dc[None, :, None, :]]      # (P, Q, M, N)
     return t.reshape(dr.shape[0] * dc.shape[0], m * n).T.contiguous()
@@ -194,7 +199,7 @@ def separable_lowpass(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     row (exact for a rank-1 h). residual: the largest |h - a b^T| over the largest |h|, which is T's too
     (T's entries are h's)."""
     m, n = phi.shape
-    h = torch.fft.ifft2(phi.double()).real
+    h = _kernel(phi)
     i, j = divmod(int(h.abs().argmax()), n)
     a, b = h[:, j], h[i, :] / h[i, j]
     residual = float((h - torch.outer(a, b)).abs().max() / h.abs().max())
