@@ -9,7 +9,8 @@
 #              can take minutes), with the thesis-default front-end rows it needs for context
 #   loop       what Lightning's loop costs per step against a bare loop (scripts/bench_step_overhead.py)
 #   morlet-ways  the fast Morlet at 128x3x256x256 with fp32 averaging as separable products and the FFT way
-#              (scripts/morlet_lowpass_ways.py: the GPU takes the FFT way on a prediction)
+#              (scripts/morlet_lowpass_ways.py: the GPU takes the FFT way on a prediction), then its forward
+#              split into FFTs, products and the rest beside kymatio's (scripts/morlet_time_split.py)
 #   run120     the timed 120-epoch CIFAR-sized run of the fast DTCWT hybrid on synthetic data (no download);
 #              extra Hydra overrides after the parts, e.g. `run120 fast.cuda_graph=true` or
 #              `run120 fast.compile=reduce-overhead`
@@ -24,11 +25,11 @@
 set -euo pipefail
 if [ "${SCATNET_GPU_DRY_RUN:-0}" = 1 ]; then
   device=cpu graph="" autotune=default loop_args="--steps 4 --epochs 2 --rounds 1 --batch 8"
-  ways_args="--batch 1 --size 128 --repeats 1 --angles 6"
+  ways_args="--batch 1 --size 128 --repeats 1 --angles 6" split_args="--sizes 32 --batch 2 --repeats 1 --angles 6"
   sizes="--thesis-size 16 --thesis-batch 1 --train-size 16 --train-batch 2 --repeats 1 --warmup 0 --width 4"
   run_args="trainer.accelerator=cpu trainer.max_epochs=1 data.source.n_train=256 data.source.n_test=128 model.width=4"
 else
-  device=cuda graph=--cuda-graph autotune=max-autotune loop_args="" ways_args="" sizes="" run_args=""
+  device=cuda graph=--cuda-graph autotune=max-autotune loop_args="" ways_args="" split_args="" sizes="" run_args=""
 fi
 out=${OUT:-gpu-results}
 mkdir -p "$out"
@@ -67,6 +68,7 @@ if wants loop; then
 fi
 if wants morlet-ways; then
   $py scripts/morlet_lowpass_ways.py --device $device $ways_args 2>&1 | tee "$out/morlet-ways.txt" || true
+  $py scripts/morlet_time_split.py --device $device $split_args 2>&1 | tee -a "$out/morlet-ways.txt" || true
 fi
 if wants run120; then
   # checkpoints stay off $OUT; a fresh directory per call: the fast.* options are not part of a run's

@@ -34,6 +34,7 @@ def test_every_part_writes_what_the_gpu_session_reads(tmp_path):
     assert loop.count("lightning / bare:") == 2 and "model tiny" in loop and "model hybrid" in loop
     ways = (out / "morlet-ways.txt").read_text()
     assert "| 6 | products |" in ways and "| 6 | fft |" in ways and "Traceback" not in ways
+    assert "| 2x3x32x32 | 6 |" in ways  # the forward's split, after the averaging ways
     run = (out / "run120.txt").read_text()
     assert "on synthetic_cifar: test acc" in run and "whole command, Python start to exit" in run
     assert "precision: {" in run and "'frontend': 'fp32 (TF32 off)'" in run and "'body': 'fp32'" in run
