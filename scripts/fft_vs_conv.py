@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+from scatnet.bench.measure import median_ms
 from scatnet.frontends.fast_dtcwt import FastScatLayerPair
 from scatnet.frontends.fast_dtcwt.ops import pad2d, pad_to_even, scat_linear
 
@@ -38,18 +37,6 @@ def fft_linear(x: torch.Tensor, direct_w: torch.Tensor, mode: str) -> torch.Tens
     full = torch.fft.irfft2(torch.fft.rfft2(xp)[:, None] * spectra, s=(hp, wp))  # circular convolution
     z = full[..., k - 1::2, k - 1::2]                                           # the valid part, stride 2
     return z.reshape(b, c, 13, h // 2, w // 2)
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def main(argv=None) -> None:
@@ -75,8 +62,8 @@ def main(argv=None) -> None:
                 err = float((fft_linear(x, pair.direct_w, "symmetric") - ref).abs().max())
                 if err > 1e-4 * float(ref.abs().max()):
                     raise SystemExit(f"fft_vs_conv: the FFT path differs from the direct conv by {err:.3g}")
-                t = [median_ms(lambda w=w: scat_linear(x, w, "symmetric"), args.repeats) for w in (direct, separable)]
-                t_fft = median_ms(lambda: fft_linear(x, pair.direct_w, "symmetric"), args.repeats)
+                t = [median_ms(lambda w=w: scat_linear(x, w, "symmetric"), device, args.repeats) for w in (direct, separable)]
+                t_fft = median_ms(lambda: fft_linear(x, pair.direct_w, "symmetric"), device, args.repeats)
                 print(f"| {wavelet} | {taps} | {maps // 3}x3x{size}x{size} | {t[0]:.2f} | {t[1]:.2f} | {t_fft:.2f} | "
                       f"{min(t) / t_fft:.2f}x | {err:.1e} |", flush=True)
 

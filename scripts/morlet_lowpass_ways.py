@@ -12,30 +12,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import torch
 
+from scatnet.bench.measure import median_ms
 from scatnet.frontends.morlet import MorletScattering
 
 WAYS = ("products", "fft")
-
-
-def timed(fn, device: torch.device, repeats: int) -> float:
-    """Median milliseconds of fn() (once more before, as a warm-up)."""
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
         for way in WAYS:
             module.scattering.lowpass_way = way
             with torch.no_grad():
-                forward = timed(lambda: module(x), device, args.repeats)
-            both = timed(lambda: module(xg).sum().backward(), device, args.repeats)
+                forward = median_ms(lambda: module(x), device, args.repeats)
+            both = median_ms(lambda: module(xg).sum().backward(), device, args.repeats)
             diff = float((outputs[way] - outputs["products"]).abs().max())
             print(f"| {angles} | {way} | {forward:.2f} | {both:.2f} | {diff:.1e} |", flush=True)
 

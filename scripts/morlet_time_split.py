@@ -16,29 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 os.environ.setdefault("KINETO_LOG_LEVEL", "99")  # before torch loads: no profiler start/stop lines in the table
 import torch  # noqa: E402
-from torch.profiler import ProfilerActivity, profile
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
+from scatnet.bench.measure import median_ms  # noqa: E402
 from scatnet.frontends.morlet import MorletScattering  # noqa: E402
 
 FFT_OPS = ("aten::_fft_c2c", "aten::_fft_r2c", "aten::_fft_c2r")
 PRODUCT_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm")
-
-
-def median_ms(fn, device: torch.device, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def split_ms(fn, device: torch.device, repeats: int) -> dict[str, float]:
@@ -49,7 +36,8 @@ def split_ms(fn, device: torch.device, repeats: int) -> dict[str, float]:
     with profile(activities=activities) as prof:
         for _ in range(repeats):
             fn()
-        _sync(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     split = {"fft": 0.0, "products": 0.0, "fft_calls": 0}
     for event in prof.key_averages():
         us = event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total
@@ -59,11 +47,6 @@ def split_ms(fn, device: torch.device, repeats: int) -> dict[str, float]:
         elif event.key in PRODUCT_OPS:
             split["products"] += us / 1e3 / repeats
     return split
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -39,6 +39,15 @@ class Timer:
         return time.perf_counter() - t0
 
 
+def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median milliseconds of ``fn()`` over ``repeats`` calls after ``warmup`` (the scripts' side-by-side
+    timings; the bench's own rows keep every repeat)."""
+    timer = Timer(device)
+    for _ in range(warmup):
+        fn()
+    return statistics.median(timer(fn) for _ in range(repeats)) * 1e3
+
+
 def time_forward_backward(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> dict:
     """Median forward and backward (gradient w.r.t. the input) times in ms, each repeat a fresh forward."""
     timer = Timer(x.device)
