@@ -79,9 +79,10 @@ def test_the_fft_lowpass_of_large_images_is_as_exact(monkeypatch):
 
 @pytest.mark.parametrize("fft_way", [False, True])
 def test_fp32_over_the_dense_lowpass_size(fft_way, monkeypatch):
-    """At 128 x 128 (no dense low-pass matrix) fp32 averages with the separable factors on a CPU, the FFT way
-    on a GPU (forced here), and the first order from its spectra: forward and gradient against the float64
-    truth, beside kymatio's own fp32."""
+    """At 128 x 128 (no dense low-pass matrix) fp32 averages on a CPU with the band at full resolution (where
+    the fused loops run) and the separable factors at half, on a GPU the FFT way (forced here), there the
+    first order from its spectra: forward and gradient against the float64 truth, beside kymatio's own fp32."""
+    from scatnet.frontends.fast_morlet import native
     from scatnet.frontends.fast_morlet import FastMorletScattering
 
     L, size = 6, 128
@@ -101,6 +102,9 @@ def test_fp32_over_the_dense_lowpass_size(fft_way, monkeypatch):
         y = module(xf)
         (y * g.float()).sum().backward()
         errs.append((float((y.detach().double() - y64).abs().max()), float((xf.grad.double() - xi.grad).abs().max())))
+    band = module.scattering.band(0, x.float())
+    assert (band is not None) == (not fft_way and native.library() is not None)
+    assert module.scattering.band(1, x.float()) is None
     (ref_fwd, ref_grad), (fwd, grad) = errs
     # measured: forward 1.8e-7 both, gradient 6.8e-7 both (values of order 1 and 0.5)
     assert fwd <= max(2 * ref_fwd, 1e-6) and grad <= max(2 * ref_grad, 1e-5), errs

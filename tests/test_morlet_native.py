@@ -68,6 +68,44 @@ def test_the_transform_and_its_gradient_are_those_of_the_eager_steps(dtype, tol,
     assert float((grad_loops - grad_eager).abs().max()) <= tol
 
 
+@needs_loops
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+@pytest.mark.parametrize("n", [40, 72])  # under one strip of columns; one strip and a part
+def test_the_band_loop_is_its_separable_products(dtype, tol, n):
+    """native.lowpass_band against rows^T @ x @ cols with the taps laid on the circle, for a band wider than
+    k (it wraps around both ends of both sides) on a non-square map."""
+    gen = torch.Generator().manual_seed(n)
+    m, k, radius = 24, 4, 5
+    x = torch.randn(3, 2, m, n, generator=gen, dtype=dtype)
+    a, b = (torch.rand(2 * radius + 1, generator=gen, dtype=dtype) for _ in range(2))
+
+    def factor(taps, size):  # (size, size / k - 2): entry [i, p] is the tap at k (p + 1) - i, mod size
+        full = torch.zeros(size, dtype=dtype)
+        full[torch.arange(-radius, radius + 1) % size] = taps
+        return full[ops._offsets(size, k)].T
+
+    want = factor(a, m).T @ x @ factor(b, n)
+    got = native.lowpass_band(x, a, b, k, (m // k - 2, n // k - 2))
+    assert got.shape == want.shape == (3, 2, m // k - 2, n // k - 2)
+    assert float((got - want).abs().max()) <= tol * float(want.abs().max())
+
+
+def test_the_band_is_where_phi_fits_one():
+    """kymatio's phi at full resolution (a Gaussian) leaves tails under BAND_TAIL past 8 pixels; at half
+    resolution its cropped spectrum leaves 1/d tails: no band."""
+    from kymatio.scattering2d.filter_bank import filter_bank
+
+    for padded in (40, 136, 264):
+        levels = filter_bank(padded, padded, 2, 8)["phi"]["levels"]
+        phi = [torch.as_tensor(level, dtype=torch.float32) for level in levels]
+        a, b = ops.lowpass_band(phi[0], 4)
+        assert a.shape == b.shape == (17,)
+        rows, cols, _ = ops.separable_lowpass(phi[0], 4)
+        # the taps are the separable factors' own values, each at its offset
+        assert torch.equal(a[8], rows[4, 0]) and torch.equal(b[8 - 1], cols[4 + 1, 0])
+        assert ops.lowpass_band(phi[1], 2) is None
+
+
 def test_without_a_compiler_the_eager_steps_run_and_say_so(monkeypatch, caplog):
     monkeypatch.setenv("CC", "/nonexistent/cc")
     native.library.cache_clear()

@@ -28,9 +28,10 @@ SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+_PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a kernel's by its first tensor
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
 _SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
-               "times_phase": (2, 1)}
+               "times_phase": (2, 1), "lowpass_band": (4, 7)}
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -93,6 +94,15 @@ def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return z
 
 
+def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, out: tuple[int, int]):
+    """ops.lowpass_band: real (..., M, N) maps -> (..., P, Q), with 2R+1 column taps ``a`` and row taps ``b``."""
+    *lead, m, n = maps.shape
+    maps, a, b = maps.contiguous(), a.contiguous(), b.contiguous()
+    result = maps.new_empty(*lead, *out)
+    _call("lowpass_band", maps, a, b, result, maps.numel() // (m * n), m, n, k, (a.numel() - 1) // 2, *out)
+    return result
+
+
 def _band_rows(psi_blocks: torch.Tensor, rows: int) -> int:
     """How many of a filter bank's ``rows`` (output rows) make one band of about FILTER_BAND_BYTES."""
     return max(1, min(rows, FILTER_BAND_BYTES * rows // (psi_blocks.numel() * psi_blocks.element_size())))
@@ -101,7 +111,7 @@ def _band_rows(psi_blocks: torch.Tensor, rows: int) -> int:
 def _call(name: str, *args) -> None:
     """The kernel for the first tensor's precision, with the tensors as pointers and PyTorch's thread count
     (ctypes releases the GIL during the call)."""
-    fn = getattr(library(), f"{name}_{_SUFFIX[args[0].dtype]}")
+    fn = getattr(library(), f"{name}_{_PRECISION[args[0].dtype]}")
     fn(*[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads())
 
 

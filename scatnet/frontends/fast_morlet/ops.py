@@ -204,3 +204,33 @@ def separable_lowpass(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     a, b = h[:, j], h[i, :] / h[i, j]
     residual = float((h - torch.outer(a, b)).abs().max() / h.abs().max())
     return a[_offsets(m, k)].T.contiguous(), b[_offsets(n, k)].T.contiguous(), residual
+
+
+# The largest tail (the sum of |taps| dropped, over the sum of all) a band may leave: a few times fp32's
+# epsilon, the size of fp32's own rounding in the sums it replaces
+BAND_TAIL = 4 * torch.finfo(torch.float32).eps
+BAND_MAX_RADIUS = 16
+
+
+def lowpass_band(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """separable_lowpass's two factors as taps -R..R about each output pixel, (2R+1,) float64 each, for the
+    smallest R whose dropped tails are within BAND_TAIL; None where R would pass BAND_MAX_RADIUS. phi at full
+    resolution is a Gaussian of 1.6 pixels whose taps fall to fp32's noise by ~8 pixels (R = 8 for J = 2); at
+    half resolution kymatio crops its spectrum at 5% of its peak, and the 1/d tails that leaves take the
+    whole map (no band)."""
+    m, n = phi.shape
+    h = _kernel(phi)
+    i, j = divmod(int(h.abs().argmax()), n)
+    taps = []
+    for factor in (h[:, j], h[i, :] / h[i, j]):
+        size = factor.numel()
+        distance = torch.minimum(torch.arange(size), size - torch.arange(size))
+        total = float(factor.abs().sum())
+        radius = next((r for r in range(min(BAND_MAX_RADIUS, (size - 1) // 2) + 1)
+                       if float(factor[distance > r].abs().sum()) <= BAND_TAIL * total), None)
+        if radius is None:
+            return None
+        taps.append((factor, radius))
+    radius = max(r for _, r in taps)
+    return tuple(factor[torch.arange(-radius, radius + 1) % factor.numel()] for factor, _ in taps)
+
