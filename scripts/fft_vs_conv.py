@@ -62,7 +62,8 @@ def main(argv=None) -> None:
                 err = float((fft_linear(x, pair.direct_w, "symmetric") - ref).abs().max())
                 if err > 1e-4 * float(ref.abs().max()):
                     raise SystemExit(f"fft_vs_conv: the FFT path differs from the direct conv by {err:.3g}")
-                t = [median_ms(lambda w=w: scat_linear(x, w, "symmetric"), device, args.repeats) for w in (direct, separable)]
+                t = [median_ms(lambda w=w: scat_linear(x, w, "symmetric"), device, args.repeats)
+                     for w in (direct, separable)]
                 t_fft = median_ms(lambda: fft_linear(x, pair.direct_w, "symmetric"), device, args.repeats)
                 print(f"| {wavelet} | {taps} | {maps // 3}x3x{size}x{size} | {t[0]:.2f} | {t[1]:.2f} | {t_fft:.2f} | "
                       f"{min(t) / t_fft:.2f}x | {err:.1e} |", flush=True)

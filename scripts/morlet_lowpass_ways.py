@@ -2,8 +2,9 @@
 
 scatnet's fast Morlet takes the band at full resolution and the separable products at half on a CPU
 (measured faster there), and the FFT way on a GPU (predicted: with TF32 off the products' flops cost more
-than the FFT way's passes over memory; the band is a CPU loop; docs/PERFORMANCE.md). This times the whole transform both ways side by side in one process, forward and
-forward + backward (the gradient w.r.t. the input), medians, after checking that they agree.
+than the FFT way's passes over memory; the band is a CPU loop; docs/PERFORMANCE.md). This times the whole
+transform each way side by side in one process, forward and forward + backward (the gradient w.r.t. the
+input), medians, after checking that they agree.
 
     python scripts/morlet_lowpass_ways.py --device cuda            # 128x3x256x256, L=8 and 6
     python scripts/morlet_lowpass_ways.py --batch 1 --size 128 --repeats 1   # a quick check on a CPU

@@ -33,8 +33,8 @@ import torch.nn as nn
 
 from scatnet.frontends.fast_morlet import native
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, filtered_pairs,
-                                               lowpass_fft, lowpass_fft_adjoint, lowpass_of_spectra,
-                                               lowpass_band, lowpass_operator, modulus, modulus_adjoint_, first_order_spectra,
+                                               first_order_spectra, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
+                                               lowpass_of_spectra, lowpass_operator, modulus, modulus_adjoint_,
                                                separable_lowpass, symmetric_part, unpaired)
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
