@@ -13,7 +13,7 @@
 
 #define SCATNET_KERNELS(T, S, SQRT)                                                                         \
 /* o = s * p over a row of nk complex values (each real filter value p[t] times both parts of s's t-th     \
- * value), or o += s * p: a product that the first term of a sum writes and the others add to. */         \
+ * value), or o += s * p: a product that the first term of a sum writes and the others add to. */          \
 static inline void row_product_##S(T *restrict o, const T *restrict s, const T *restrict p, long nk,        \
                                    int add) {                                                            \
     if (add)                                                                                               \
@@ -28,7 +28,7 @@ static inline void row_product_##S(T *restrict o, const T *restrict s, const T *
         }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
-/* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b   \
+/* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b    \
  * of a spectrum's block b times psi_l's block b (psi_l: the filter's block 0; block b is b L dp further). \
  * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
  * column (b % k) nk. k = 2 (the second order) sums its four blocks in registers and stores once (0.6x the \
@@ -57,10 +57,10 @@ static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, 
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
-/* out[r, l] = sum over the k x k alias blocks b of u[r]'s block b times psi[b, l]: every filter applied  \
- * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex.    \
- * A band of `tile` output rows at a time, every spectrum and filter for it: the band's filter rows stay  \
- * in cache across spectra (the whole bank is 2.2 MB at 256 x 256, over a core's cache). */               \
+/* out[r, l] = sum over the k x k alias blocks b of u[r]'s block b times psi[b, l]: every filter applied   \
+ * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex.     \
+ * A band of `tile` output rows at a time, every spectrum and filter for it: the band's filter rows stay   \
+ * in cache across spectra (the whole bank is 2.2 MB at 256 x 256, over a core's cache). */                \
 void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,              \
                   long tile, int threads) {                                                              \
     const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
@@ -74,8 +74,8 @@ void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, l
         }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
-/* filtered for two real maps a, b per spectrum u = fft2(a + i b) (ops.filtered_pairs): a's spectrum is   \
- * (u(w) + conj u(-w)) / 2, b's (u(w) - conj u(-w)) / 2i; a band's rows of both are made first, in a      \
+/* filtered for two real maps a, b per spectrum u = fft2(a + i b) (ops.filtered_pairs): a's spectrum is    \
+ * (u(w) + conj u(-w)) / 2, b's (u(w) - conj u(-w)) / 2i; a band's rows of both are made first, in a       \
  * buffer, then filtered as filtered does. out: (2 rows, L, m/k, n/k), a's outputs then b's. */            \
 void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,        \
                         long tile, int threads) {                                                        \
@@ -133,12 +133,12 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
         }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
-/* The averaging of real maps where its kernel fits a band (ops.lowpass_band): out[c, p, q] = the sum over  \
+/* The averaging of real maps where its kernel fits a band (ops.lowpass_band): out[c, p, q] = the sum over \
  * |s|, |t| <= R of a[s] b[t] x[c, k(p+1) - s, k(q+1) - t], indices modulo the sides m, n; a, b hold taps  \
- * -R..R (R < m, n). Per output row: the column taps over whole input rows, a strip of STRIP columns at a \
- * time summed in registers (2-4x the speed of a pass per tap, measured; an integer modulo per tap had   \
- * cost as much again), into a row with R wrapped values each side; that row split into its k phases; then each row    \
- * tap over one phase, contiguous. x: (count, m, n), out: (count, P, Q). */                              \
+ * -R..R (R < m, n). Per output row: the column taps over whole input rows, a strip of STRIP columns at a  \
+ * time summed in registers (2-4x the speed of a pass per tap, measured; an integer modulo per tap had     \
+ * cost as much again), into a row with R wrapped values each side; that row split into its k phases;      \
+ * then each row tap over one phase, contiguous. x: (count, m, n), out: (count, P, Q). */                  \
 void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,       \
                       long R, long P, long Q, int threads) {                                             \
     const long ext = n + 2 * R, plen = (ext + k - 1) / k;                                                  \
@@ -185,7 +185,7 @@ void modulus_##S(const T *z, T *out, long count, int threads) {                 
     for (long i = 0; i < count; i++) out[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);     \
 }                                                                                                          \
                                                                                                            \
-/* z[i] *= g[i] / |z[i]| in place: the modulus' adjoint (g z / |z|), z complex, g real; |z| recomputed as \
+/* z[i] *= g[i] / |z[i]| in place: the modulus' adjoint (g z / |z|), z complex, g real; |z| recomputed as  \
  * modulus does it (cheaper than reading it back). */                                                      \
 void times_phase_##S(T *z, const T *g, long count, int threads) {                                          \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \

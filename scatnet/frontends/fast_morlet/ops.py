@@ -199,16 +199,23 @@ def separable_lowpass(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     row (exact for a rank-1 h). residual: the largest |h - a b^T| over the largest |h|, which is T's too
     (T's entries are h's)."""
     m, n = phi.shape
-    h = _kernel(phi)
-    i, j = divmod(int(h.abs().argmax()), n)
-    a, b = h[:, j], h[i, :] / h[i, j]
+    h, a, b = _separable_kernel(phi)
     residual = float((h - torch.outer(a, b)).abs().max() / h.abs().max())
     return a[_offsets(m, k)].T.contiguous(), b[_offsets(n, k)].T.contiguous(), residual
+
+
+def _separable_kernel(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(h, a, b): the averaging's kernel h (``_kernel``) and its factors h ~= a b^T, its largest entry's
+    column and row (exact for a rank-1 h)."""
+    h = _kernel(phi)
+    i, j = divmod(int(h.abs().argmax()), h.shape[1])
+    return h, h[:, j], h[i, :] / h[i, j]
 
 
 # The largest tail (the sum of |taps| dropped, over the sum of all) a band may leave: a few times fp32's
 # epsilon, the size of fp32's own rounding in the sums it replaces
 BAND_TAIL = 4 * torch.finfo(torch.float32).eps
+# A wider band would not pay: the taps' multiply-adds approach the products' at 256 x 256 well before 33 wide
 BAND_MAX_RADIUS = 16
 
 
@@ -218,11 +225,9 @@ def lowpass_band(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
     resolution is a Gaussian of 1.6 pixels whose taps fall to fp32's noise by ~8 pixels (R = 8 for J = 2); at
     half resolution kymatio crops its spectrum at 5% of its peak, and the 1/d tails that leaves take the
     whole map (no band)."""
-    m, n = phi.shape
-    h = _kernel(phi)
-    i, j = divmod(int(h.abs().argmax()), n)
+    _, a, b = _separable_kernel(phi)
     taps = []
-    for factor in (h[:, j], h[i, :] / h[i, j]):
+    for factor in (a, b):
         size = factor.numel()
         distance = torch.minimum(torch.arange(size), size - torch.arange(size))
         total = float(factor.abs().sum())
@@ -233,4 +238,3 @@ def lowpass_band(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
         taps.append((factor, radius))
     radius = max(r for _, r in taps)
     return tuple(factor[torch.arange(-radius, radius + 1) % factor.numel()] for factor, _ in taps)
-
