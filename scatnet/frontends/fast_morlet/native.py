@@ -94,12 +94,15 @@ def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return z
 
 
-def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, out: tuple[int, int]):
-    """ops.lowpass_band: real (..., M, N) maps -> (..., P, Q), with 2R+1 column taps ``a`` and row taps ``b``."""
+def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, size: tuple[int, int],
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """ops.lowpass_band: real (..., M, N) maps -> (..., P, Q) = ``size``, with 2R+1 column taps ``a`` and row
+    taps ``b``; into ``out`` if given (contiguous, of that shape)."""
     *lead, m, n = maps.shape
     maps, a, b = maps.contiguous(), a.contiguous(), b.contiguous()
-    result = maps.new_empty(*lead, *out)
-    _call("lowpass_band", maps, a, b, result, maps.numel() // (m * n), m, n, k, (a.numel() - 1) // 2, *out)
+    result = maps.new_empty(*lead, *size) if out is None else out
+    assert result.is_contiguous() and result.shape == (*lead, *size), (result.shape, lead, size)
+    _call("lowpass_band", maps, a, b, result, maps.numel() // (m * n), m, n, k, (a.numel() - 1) // 2, *size)
     return result
 
 

@@ -64,6 +64,7 @@ class FastMorletScattering(nn.Module):
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
         self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
         self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
+        self.channels = 1 + J * L + L * L * J * (J - 1) // 2   # K: S0, the first order, the second
         self.pad = Pad([(mp - m) // 2, (mp - m + 1) // 2, (np_ - n) // 2, (np_ - n + 1) // 2], [m, n])
         bank = filter_bank(mp, np_, J, L)
         # kymatio's filters are float32 (so are its buffers); .double() converts them with the module
@@ -108,26 +109,41 @@ class FastMorletScattering(nn.Module):
         z = self.wavelets(u, j, res, pairs)
         return z, modulus(z)
 
-    def lowpass(self, maps: torch.Tensor, res: int, spectra: torch.Tensor | None = None,
-                pairs: bool = False) -> torch.Tensor:
-        """Real maps at resolution res -> their scattering coefficients (..., H / 2^J, W / 2^J); ``spectra``,
-        the maps' FFT where it is at hand (the FFT way then starts from it), two maps to one if ``pairs``."""
+    def lowpass(self, maps: torch.Tensor, res: int, out: torch.Tensor, spectra: torch.Tensor | None = None,
+                pairs: bool = False) -> None:
+        """Real maps at resolution res -> their scattering coefficients, written into ``out`` (..., H / 2^J,
+        W / 2^J; a view of the transform's output, written in place where it is contiguous: no copies of the
+        output to assemble it); ``spectra``, the maps' FFT where it is at hand (the FFT way then starts from
+        it), two maps to one if ``pairs``."""
+        # where a step writes its result itself (an out= argument), or None: it is copied into out
+        direct = out if _writes_in_place(out, maps) else None
+        written = None
         band = self.band(res, maps)
         if band is not None:
-            return native.lowpass_band(maps, *band, 2 ** (self.J - res), self.out_shape)
-        if (spectra is not None and not self.dense_lowpass) or self.fft_lowpass(maps):
+            written = direct
+            result = native.lowpass_band(maps, *band, 2 ** (self.J - res), self.out_shape, out=written)
+        elif (spectra is not None and not self.dense_lowpass) or self.fft_lowpass(maps):
             # the FFT way; from spectra at hand faster than the separable products (the first order at
             # 256 x 256: 4 against 5.4 ms); phi's symmetric part keeps a pair's averages apart, in the real and
             # imaginary parts
             phi, k = self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res)
             if spectra is None:
-                return lowpass_fft(maps, phi, k)
-            out = lowpass_of_spectra(spectra, phi, k)
-            return unpaired(out) if pairs else out.real
-        if maps.dtype == torch.float64:
-            return (maps.flatten(-2) @ self.lowpass64(res)).unflatten(-1, self.out_shape)
-        rows, cols = self.lowpass_factors(res, maps.dtype)  # rows^T @ m @ cols: a wide product, a batched one
-        return rows.T @ (maps @ cols)
+                result = lowpass_fft(maps, phi, k)
+            else:
+                result = lowpass_of_spectra(spectra, phi, k)
+                result = unpaired(result) if pairs else result.real
+        elif maps.dtype == torch.float64:
+            t = self.lowpass64(res)
+            written = None if direct is None else direct.view(-1, t.shape[1])
+            result = torch.mm(maps.reshape(-1, t.shape[0]), t, out=written)
+        else:
+            # rows^T @ m @ cols: a wide product, then a batched one (rows^T broadcast by stride, not copied)
+            rows, cols = self.lowpass_factors(res, maps.dtype)
+            t = (maps @ cols).reshape(-1, maps.shape[-2], cols.shape[1])
+            written = None if direct is None else direct.view(-1, *self.out_shape)
+            result = torch.bmm(rows.T.expand(t.shape[0], -1, -1), t, out=written)
+        if written is None:
+            out.copy_(result.reshape(out.shape))
 
     def lowpass_adjoint(self, g: torch.Tensor, res: int, scale: float = 1.0) -> torch.Tensor:
         """The adjoint of ``lowpass``, times ``scale`` (applied to the few coefficients, which also makes a
@@ -173,29 +189,36 @@ class FastMorletScattering(nn.Module):
 
     # -- the transform and its adjoint -----------------------------------------------------------------------
 
-    def scattering2d(self, x: torch.Tensor, angles: int) -> torch.Tensor:
-        """(n, Mp, Np) padded maps -> (n, K, Mp / 2^J - 2, Np / 2^J - 2): S0, S1 by scale then angle, S2 by
-        first path (scale, then angle), then second scale and angle (kymatio's order). ``angles``: how many
-        first-order maps go through the second order together (``chunking``)."""
+    def scattering2d(self, x: torch.Tensor, angles: int, out: torch.Tensor) -> torch.Tensor:
+        """(n, Mp, Np) padded maps -> their coefficients, written into ``out`` (n, K, Mp / 2^J - 2,
+        Np / 2^J - 2): S0, S1 by scale then angle, S2 by first path (scale, then angle), then second scale and
+        angle (kymatio's order). ``angles``: how many first-order maps go through the second order together
+        (``chunking``)."""
+        J, L = self.J, self.L
         u0 = torch.fft.fft2(x)
-        first, second = [self.lowpass(x, 0)[:, None]], []
-        for j1 in range(self.J):
+        self.lowpass(x, 0, out[:, 0])
+        start = 1 + J * L                                   # where j1's second-order paths begin in out
+        for j1 in range(J):
             _, m1 = self.wavelet_modulus(u0, j1, 0)                            # (n, L, M_j1, N_j1)
-            if j1 + 1 == self.J:
-                first.append(self.lowpass(m1, j1))
+            s1 = out[:, 1 + j1 * L:1 + (j1 + 1) * L]
+            if j1 + 1 == J:
+                self.lowpass(m1, j1, s1)
                 continue
             u1, pairs = first_order_spectra(m1)                               # (n, L or L / 2, M_j1, N_j1)
-            first.append(self.lowpass(m1, j1, u1, pairs))
-            # (n, L1 * paths, h, w): by first angle, then second scale and angle
-            parts = [self.second_order(u, j1, pairs) for u in u1.split(angles // (1 + pairs), dim=1)]
-            second.append(_cat(parts, dim=1).flatten(1, 2))
-        return torch.cat(first + second, dim=1)
+            self.lowpass(m1, j1, s1, u1, pairs)
+            paths = (J - 1 - j1) * L
+            s2 = out[:, start:start + L * paths].unflatten(1, (L, paths))     # by first angle, then paths
+            start += L * paths
+            for u, dst in zip(u1.split(angles // (1 + pairs), dim=1), s2.split(angles, dim=1)):
+                self.second_order(u, j1, pairs, dst)
+        return out
 
-    def second_order(self, u1: torch.Tensor, j1: int, pairs: bool) -> torch.Tensor:
+    def second_order(self, u1: torch.Tensor, j1: int, pairs: bool, out: torch.Tensor) -> None:
         """Spectra of first-order maps (n, P, M_j1, N_j1), two to an FFT if ``pairs`` -> their second-order
-        coefficients (n, P or 2P, paths, h, w), the paths by second scale, then angle."""
-        return _cat([self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs)[1], j2)
-                     for j2 in range(j1 + 1, self.J)], dim=2)
+        coefficients, written into ``out`` (n, P or 2P, paths, h, w), the paths by second scale, then angle."""
+        L = self.L
+        for i, j2 in enumerate(range(j1 + 1, self.J)):
+            self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs)[1], j2, out[:, :, i * L:(i + 1) * L])
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
@@ -273,8 +296,10 @@ class FastMorletScattering(nn.Module):
         """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
         maps = self.padded_maps(x)
         step, angles = self.chunking(maps)
-        chunks = [self.scattering2d(chunk, angles) for chunk in maps.split(step)]
-        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+        out = maps.new_empty(maps.shape[0], self.channels, *self.out_shape)
+        for chunk, dst in zip(maps.split(step), out.split(step)):
+            self.scattering2d(chunk, angles, dst)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c = x.shape[:2]
@@ -308,6 +333,13 @@ def _cat(parts: list[torch.Tensor], dim: int) -> torch.Tensor:
     """torch.cat, without its copy when there is one part (the usual case: all first-order angles at once, and
     J = 2's one second scale)."""
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
+
+
+def _writes_in_place(out: torch.Tensor, maps: torch.Tensor) -> bool:
+    """Whether a step may write its result straight into ``out`` (an out= argument): a contiguous view, in eager
+    mode (dynamo traces the copy instead), without autograd (out= arguments have none)."""
+    return (out.is_contiguous() and not torch.compiler.is_compiling()
+            and not (torch.is_grad_enabled() and maps.requires_grad))
 
 
 def _accumulate(total: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
