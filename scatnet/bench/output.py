@@ -59,6 +59,7 @@ def table12(result: dict) -> str:
     out += [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
            f"{env['threads']} CPU threads; {env['dtype']}"
            f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''}"
+           f"{'; freed CPU memory kept for reuse' if env.get('keeps_freed_memory') else ''}"
            f"{'; fast Morlet CPU steps: eager (no C compiler)' if env.get('morlet_cpu_loops') is False else ''})\n"]
     regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
                f"{'on' if p['cudnn_benchmark'] else 'off'}"

@@ -38,6 +38,7 @@ def environment(devices: list[torch.device]) -> dict:
 
     import scatnet
     from scatnet.frontends.fast_morlet import native
+    from scatnet.memory import freed_memory_kept
 
     names = {d.type: torch.cuda.get_device_name(d) if d.type == "cuda" else (platform.processor() or "CPU")
              for d in devices}
@@ -47,6 +48,7 @@ def environment(devices: list[torch.device]) -> dict:
             "scatnet": scatnet.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "dtype": "float32",
             "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
+            "keeps_freed_memory": freed_memory_kept(),
             "morlet_cpu_loops": native.library() is not None,
             "created": dt.datetime.now().isoformat(timespec="seconds")}
 

@@ -36,13 +36,19 @@ from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered
                                                first_order_spectra, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
                                                lowpass_of_spectra, lowpass_operator, modulus, modulus_adjoint_,
                                                separable_lowpass, symmetric_part, unpaired)
+from scatnet.memory import freed_memory_kept
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
 DENSE_LOWPASS_MAX = 1 << 22
 # Maps are transformed a chunk at a time, so that one chunk's spectra (first and second order) stay near this
-# many bytes: on a CPU so that they stay in cache (20 maps at L=8 and 32 at L=6 at 32 x 32 measured best), on
-# a GPU so that a thesis-size batch (128 x 3 x 256 x 256: 5 GB of such spectra at once) fits beside training.
+# many bytes: on a CPU so that a chunk's passes stay near the cores' caches while each batched step still has
+# enough maps to pay for its dispatch, on a GPU so that a thesis-size batch (128 x 3 x 256 x 256: 5 GB of such
+# spectra at once) fits beside training. On a CPU twice as many maps a chunk where freed memory is kept for
+# reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20% faster than
+# 20 and 32 there, and with glibc's defaults their freed spectra are as often faulted in anew, which made the
+# larger chunks slower (docs/PERFORMANCE.md).
 CPU_CHUNK_BYTES = 6 << 20
+CPU_CHUNK_BYTES_KEPT = 12 << 20
 GPU_CHUNK_BYTES = 1 << 30
 
 
@@ -266,10 +272,13 @@ class FastMorletScattering(nn.Module):
         first-order and L^2 second-order ones) stay near the budget: whole maps while one map's fit, else
         one map, its second order a few first-order angles at a time within the budget, so that the working
         set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
-        Counting the first order too keeps L=6 chunks as small as L=8 ones: at 6 MB of second order alone
-        they had been 54 maps, and 30-50% slower than 32 (the CPU measured, docs/PERFORMANCE.md). The angles
+        Counting the first order too keeps L=6 chunks as small as L=8 ones in bytes (counting the second order
+        alone had made them 30-50% slower on a CPU, docs/PERFORMANCE.md). The angles
         are an even number: on a CPU two first-order maps share an FFT (first_order_spectra)."""
-        budget = CPU_CHUNK_BYTES if x.device.type == "cpu" else GPU_CHUNK_BYTES
+        if x.device.type != "cpu":
+            budget = GPU_CHUNK_BYTES
+        else:
+            budget = CPU_CHUNK_BYTES_KEPT if freed_memory_kept() else CPU_CHUNK_BYTES
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
         per_angle = first // 4                                  # one first-order map's second order, at H/2
         if first + self.L * per_angle <= budget:
