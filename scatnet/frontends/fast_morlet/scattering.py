@@ -36,6 +36,7 @@ from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered
                                                first_order_spectra, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
                                                lowpass_of_spectra, lowpass_operator, modulus, modulus_adjoint_,
                                                separable_lowpass, symmetric_part, unpaired)
+from scatnet.frontends.morlet import morlet_coefficients
 from scatnet.memory import freed_memory_kept
 
 # Largest low-pass matrix (entries) used instead of FFTs: 64 x 64 images (5184 x 256) fit, 128 x 128 do not.
@@ -70,7 +71,7 @@ class FastMorletScattering(nn.Module):
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
         self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
         self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
-        self.channels = 1 + J * L + L * L * J * (J - 1) // 2   # K: S0, the first order, the second
+        self.channels = morlet_coefficients(J, L)               # K: S0, the first order, the second
         self.pad = Pad([(mp - m) // 2, (mp - m + 1) // 2, (np_ - n) // 2, (np_ - n + 1) // 2], [m, n])
         bank = filter_bank(mp, np_, J, L)
         # kymatio's filters are float32 (so are its buffers); .double() converts them with the module
