@@ -1,4 +1,5 @@
-"""CPU memory kept for reuse (scatnet/memory.py): what the CLIs set, what it changes, who reads it."""
+"""CPU memory kept for reuse (scatnet/memory.py): what the CLIs set and who reads it. What it changes is
+measured, not tested (page faults depend on the heap's history; docs/PERFORMANCE.md)."""
 from __future__ import annotations
 
 import os
@@ -10,24 +11,6 @@ import pytest
 import torch
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
-
-# Four 8 MB tensors alive at once, then all freed, as a transform's chunk does with its spectra; after two
-# such chunks, the page faults of three more
-_CHUNKS = """
-import resource, sys, torch
-import scatnet.memory as memory
-if sys.argv[1] == "keep":
-    memory.keep_freed_memory()
-torch.set_num_threads(1)
-def chunk():
-    held = [torch.ones(2 << 20) for _ in range(4)]
-    del held
-chunk(); chunk()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    chunk()
-print(memory.freed_memory_kept(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
 
 
 def _python(code: str, *args: str, **env: str) -> list[str]:
@@ -42,17 +25,6 @@ def test_the_clis_keep_freed_memory_unless_told_not_to():
     code = "import scatnet.cli, scatnet.memory as m; print(m.freed_memory_kept())"
     assert _python(code) == ["True"]
     assert _python(code, SCATNET_KEEP_FREED_MEMORY="0") == ["False"]
-
-
-@glibc
-def test_kept_memory_is_reused_where_glibc_would_fault_it_in_again():
-    """glibc's defaults trim the freed 32 MB and fault it in again for the next chunks (measured: 24k pages of
-    4 KiB for three chunks, all of them); kept, a third of that or less while the heap settles."""
-    kept, kept_faults = _python(_CHUNKS, "keep")
-    default, default_faults = _python(_CHUNKS, "default")
-    assert (kept, default) == ("True", "False")
-    assert int(default_faults) >= 3 * (32 << 20) // os.sysconf("SC_PAGE_SIZE") * 0.9
-    assert int(kept_faults) <= int(default_faults) * 0.4, (kept_faults, default_faults)
 
 
 def test_the_fast_morlet_takes_larger_cpu_chunks_where_freed_memory_is_kept(monkeypatch):

@@ -88,6 +88,23 @@ def test_the_band_loop_is_its_separable_products(dtype, tol, n):
     got = native.lowpass_band(x, a, b, k, (m // k - 2, n // k - 2))
     assert got.shape == want.shape == (3, 2, m // k - 2, n // k - 2)
     assert float((got - want).abs().max()) <= tol * float(want.abs().max())
+    # the same maps two to a complex map (ops.first_order's layout): the same sums, read interleaved
+    paired = native.lowpass_band(ops._paired(x), a, b, k, (m // k - 2, n // k - 2))
+    assert paired.shape == got.shape and torch.equal(paired, got)
+
+
+@needs_loops
+@pytest.mark.parametrize("cdtype", [torch.complex64, torch.complex128])
+def test_the_paired_modulus_is_the_modulus_paired(cdtype):
+    """native.modulus_pairs writes maps 2i and 2i+1 of |z| as one complex map, what pair_spectra transforms;
+    ops.first_order's spectra are then each map's own FFT (after unpair_spectra)."""
+    z = torch.randn(2, 6, 12, 10, generator=torch.Generator().manual_seed(1), dtype=cdtype)
+    paired = native.modulus_pairs(z)
+    assert paired.shape == (2, 3, 12, 10) and torch.equal(ops.unpaired(paired), native.modulus(z))
+    maps, spectra, pairs = ops.first_order(z)
+    assert pairs and torch.equal(maps, paired)
+    want = torch.fft.fft2(native.modulus(z))
+    assert float((ops.unpair_spectra(spectra) - want).abs().max()) <= 1e-5 * float(want.abs().max())
 
 
 def test_the_band_is_where_phi_fits_one():

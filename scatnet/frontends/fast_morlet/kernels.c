@@ -137,45 +137,49 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
  * |s|, |t| <= R of a[s] b[t] x[c, k(p+1) - s, k(q+1) - t], indices modulo the sides m, n; a, b hold taps  \
  * -R..R (R < m, n). Per output row: the column taps over whole input rows, a strip of STRIP columns at a  \
  * time summed in registers (2-4x the speed of a pass per tap, measured; an integer modulo per tap had     \
- * cost as much again), into a row with R wrapped values each side; that row split into its k phases;      \
- * then each row tap over one phase, contiguous. x: (count, m, n), out: (count, P, Q). */                  \
+ * cost as much again); per map in the row, a row with R wrapped values each side, split into its k        \
+ * phases; then each row tap over one phase, contiguous. x: (count / ch, m, n, ch), ch maps interleaved    \
+ * (ch = 2: a pair as modulus_pairs lays it out, map 2i the real parts), out: (count, P, Q). */            \
 void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,       \
-                      long R, long P, long Q, int threads) {                                             \
-    const long ext = n + 2 * R, plen = (ext + k - 1) / k;                                                  \
+                      long R, long P, long Q, long ch, int threads) {                                    \
+    const long ext = n + 2 * R, plen = (ext + k - 1) / k, w = ch * n;                                      \
     _Pragma("omp parallel num_threads(threads)")                                                           \
     {                                                                                                      \
-        T *row = malloc(sizeof(T) * (ext + k * plen)), *phases = row + ext;                                \
-        if (row == NULL) abort();  /* a few kB */                                                          \
+        T *full = malloc(sizeof(T) * (w + ext + k * plen)), *row = full + w, *phases = row + ext;          \
+        if (full == NULL) abort();  /* a few kB */                                                         \
         _Pragma("omp for collapse(2) schedule(static)")                                                    \
-        for (long c = 0; c < count; c++)                                                                   \
+        for (long c = 0; c < count / ch; c++)                                                              \
             for (long p = 0; p < P; p++) {                                                                 \
-                T *restrict r = row + R;  /* r[j], j in [-R, n + R) */                                     \
-                for (long j0 = 0; j0 < n; j0 += STRIP) {                                                   \
-                    const long width = n - j0 < STRIP ? n - j0 : STRIP;                                    \
+                for (long j0 = 0; j0 < w; j0 += STRIP) {                                                   \
+                    const long width = w - j0 < STRIP ? w - j0 : STRIP;                                    \
                     T acc[STRIP] = {0};                                                                    \
                     for (long s = -R, i = k * (p + 1) + R; s <= R; s++, i--) {                             \
-                        const T *restrict xi = x + (c * m + (i < 0 ? i + m : i >= m ? i - m : i)) * n + j0; \
+                        const T *restrict xi = x + (c * m + (i < 0 ? i + m : i >= m ? i - m : i)) * w + j0; \
                         const T as = a[s + R];                                                             \
                         if (width == STRIP)  /* a constant trip count keeps acc in registers */            \
                             for (long j = 0; j < STRIP; j++) acc[j] += as * xi[j];                         \
                         else                                                                               \
                             for (long j = 0; j < width; j++) acc[j] += as * xi[j];                         \
                     }                                                                                      \
-                    for (long j = 0; j < width; j++) r[j0 + j] = acc[j];                                   \
+                    for (long j = 0; j < width; j++) full[j0 + j] = acc[j];                                \
                 }                                                                                          \
-                for (long j = 1; j <= R; j++) r[-j] = r[n - j], r[n - 1 + j] = r[j - 1];                   \
-                for (long u = 0; u < plen; u++)                                                            \
-                    for (long ph = 0; ph < k; ph++)                                                        \
-                        phases[ph * plen + u] = k * u + ph < ext ? row[k * u + ph] : 0;                    \
-                T *restrict o = out + (c * P + p) * Q;                                                     \
-                for (long q = 0; q < Q; q++) o[q] = 0;                                                     \
-                for (long t = -R; t <= R; t++) {                                                           \
-                    const long base = k - t + R;  /* column k(q+1) - t is row[k q + base] */               \
-                    const T bt = b[t + R], *restrict src = phases + (base % k) * plen + base / k;          \
-                    for (long q = 0; q < Q; q++) o[q] += bt * src[q];                                      \
+                for (long h = 0; h < ch; h++) {                                                            \
+                    T *restrict r = row + R;  /* r[j], j in [-R, n + R) */                                 \
+                    for (long j = 0; j < n; j++) r[j] = full[j * ch + h];                                  \
+                    for (long j = 1; j <= R; j++) r[-j] = r[n - j], r[n - 1 + j] = r[j - 1];               \
+                    for (long u = 0; u < plen; u++)                                                        \
+                        for (long ph = 0; ph < k; ph++)                                                    \
+                            phases[ph * plen + u] = k * u + ph < ext ? row[k * u + ph] : 0;                \
+                    T *restrict o = out + ((c * ch + h) * P + p) * Q;                                      \
+                    for (long q = 0; q < Q; q++) o[q] = 0;                                                 \
+                    for (long t = -R; t <= R; t++) {                                                       \
+                        const long base = k - t + R;  /* column k(q+1) - t is row[k q + base] */           \
+                        const T bt = b[t + R], *restrict src = phases + (base % k) * plen + base / k;      \
+                        for (long q = 0; q < Q; q++) o[q] += bt * src[q];                                  \
+                    }                                                                                      \
                 }                                                                                          \
             }                                                                                              \
-        free(row);                                                                                         \
+        free(full);                                                                                        \
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
@@ -183,6 +187,19 @@ void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, lo
 void modulus_##S(const T *z, T *out, long count, int threads) {                                            \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
     for (long i = 0; i < count; i++) out[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);     \
+}                                                                                                          \
+                                                                                                           \
+/* The modulus of maps 2q and 2q + 1 of z (each `size` complex values) as one map of pairs: out[q, i] =    \
+ * (|z[2q, i]|, |z[2q + 1, i]|), the layout whose complex view is the pair's a + i b (ops.pair_spectra),   \
+ * without a copy after the modulus. */                                                                    \
+void modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {                           \
+    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
+    for (long q = 0; q < pairs; q++)                                                                       \
+        for (long i = 0; i < size; i++) {                                                                  \
+            const T *za = z + 2 * (2 * q * size + i), *zb = za + 2 * size;                                 \
+            out[2 * (q * size + i)] = SQRT(za[0] * za[0] + za[1] * za[1]);                                 \
+            out[2 * (q * size + i) + 1] = SQRT(zb[0] * zb[0] + zb[1] * zb[1]);                             \
+        }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
 /* z[i] *= g[i] / |z[i]| in place: the modulus' adjoint (g z / |z|), z complex, g real; |z| recomputed as  \

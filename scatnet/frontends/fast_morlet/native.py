@@ -31,7 +31,7 @@ _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 _PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a kernel's by its first tensor
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
 _SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
-               "times_phase": (2, 1), "lowpass_band": (4, 7)}
+               "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8)}
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -88,6 +88,16 @@ def modulus(z: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def modulus_pairs(z: torch.Tensor) -> torch.Tensor:
+    """|z| of complex z (..., 2P, M, N), maps 2i and 2i+1 as the real and imaginary parts of one complex map:
+    (..., P, M, N), what ops.pair_spectra transforms, without the copy that pairs real maps."""
+    *lead, maps, m, n = z.shape
+    z = z.contiguous()
+    out = torch.empty(*lead, maps // 2, m, n, 2, dtype=_REAL[z.dtype])
+    _call("modulus_pairs", z, out, z.numel() // (2 * m * n), m * n)
+    return torch.view_as_complex(out)
+
+
 def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """z *= g / m in place (z complex and contiguous, g and m real of z's shape)."""
     _call("times_phase", z, g.contiguous(), z.numel())
@@ -97,12 +107,16 @@ def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, size: tuple[int, int],
                  out: torch.Tensor | None = None) -> torch.Tensor:
     """ops.lowpass_band: real (..., M, N) maps -> (..., P, Q) = ``size``, with 2R+1 column taps ``a`` and row
-    taps ``b``; into ``out`` if given (contiguous, of that shape)."""
+    taps ``b``; or complex maps (..., L, M, N) holding two real maps each (modulus_pairs) -> (..., 2L, P, Q).
+    Into ``out`` if given (contiguous, of that shape)."""
     *lead, m, n = maps.shape
-    maps, a, b = maps.contiguous(), a.contiguous(), b.contiguous()
-    result = maps.new_empty(*lead, *size) if out is None else out
+    ch = 2 if maps.is_complex() else 1
+    lead[-1] *= ch
+    x, a, b = (torch.view_as_real(maps) if ch == 2 else maps).contiguous(), a.contiguous(), b.contiguous()
+    result = x.new_empty(*lead, *size) if out is None else out
     assert result.is_contiguous() and result.shape == (*lead, *size), (result.shape, lead, size)
-    _call("lowpass_band", maps, a, b, result, maps.numel() // (m * n), m, n, k, (a.numel() - 1) // 2, *size)
+    _call("lowpass_band", x, a, b, result, result.numel() // (size[0] * size[1]), m, n, k, (a.numel() - 1) // 2,
+          *size, ch)
     return result
 
 

@@ -52,13 +52,16 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     return torch.view_as_complex(out.view(*lead, -1, m // k, w // k, 2))
 
 
-def first_order_spectra(maps: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """fft2 of real maps (..., L, M, N), and whether they are paired: where the fused CPU loops run, two maps
-    to an FFT (pair_spectra: half the FFTs, separated inside the filtering); elsewhere one each (on a GPU
-    separating them would take more passes over the spectra than the FFTs it saves)."""
-    if maps.shape[-3] % 2 == 0 and native.runs_on(maps):
-        return pair_spectra(maps), True
-    return torch.fft.fft2(maps), False
+def first_order(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The first-order maps |z| of complex z (..., L, M, N), their fft2, and whether they are paired: where
+    the fused CPU loops run, two maps to a complex map (as pair_spectra pairs them, written so by the
+    modulus) and to an FFT (half the FFTs, separated inside the filtering); elsewhere real maps, one FFT
+    each (on a GPU separating them would take more passes over the spectra than the FFTs it saves)."""
+    if z.shape[-3] % 2 == 0 and native.applies(z):
+        maps = native.modulus_pairs(z)
+        return maps, torch.fft.fft2(maps), True
+    maps = modulus(z)
+    return maps, torch.fft.fft2(maps), False
 
 
 def pair_spectra(maps: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,8 @@ first path, then second scale and angle). What changes is how:
   where their taps are above fp32's noise (``lowpass_band``, 17 taps: a fused loop with 1/12 of the products'
   multiply-adds); at half resolution kymatio's phi has tails over the whole map and the products stay.
 - on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be
-  built, and then two real first-order maps share one FFT (``first_order_spectra``), separated inside the
-  filtering.
+  built, and then two real first-order maps share one FFT (``first_order``: the modulus writes them as one
+  complex map), separated inside the filtering.
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
@@ -33,7 +33,7 @@ import torch.nn as nn
 
 from scatnet.frontends.fast_morlet import native
 from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, filtered_pairs,
-                                               first_order_spectra, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
+                                               first_order, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
                                                lowpass_of_spectra, lowpass_operator, modulus, modulus_adjoint_,
                                                separable_lowpass, symmetric_part, unpaired)
 from scatnet.frontends.morlet import morlet_coefficients
@@ -121,34 +121,37 @@ class FastMorletScattering(nn.Module):
         """Real maps at resolution res -> their scattering coefficients, written into ``out`` (..., H / 2^J,
         W / 2^J; a view of the transform's output, written in place where it is contiguous: no copies of the
         output to assemble it); ``spectra``, the maps' FFT where it is at hand (the FFT way then starts from
-        it), two maps to one if ``pairs``."""
+        it). ``pairs``: the maps are ops.first_order's complex maps of two real maps each, as are their
+        spectra."""
         # where a step writes its result itself (an out= argument), or None: it is copied into out
         direct = out if _writes_in_place(out, maps) else None
         written = None
         band = self.band(res, maps)
-        if band is not None:
+        if band is not None:  # real maps, or paired ones (ops.first_order), read where they lie
             written = direct
             result = native.lowpass_band(maps, *band, 2 ** (self.J - res), self.out_shape, out=written)
         elif (spectra is not None and not self.dense_lowpass) or self.fft_lowpass(maps):
             # the FFT way; from spectra at hand faster than the separable products (the first order at
             # 256 x 256: 4 against 5.4 ms); phi's symmetric part keeps a pair's averages apart, in the real and
             # imaginary parts
-            phi, k = self.lowpass_filter(res, maps.dtype), 2 ** (self.J - res)
+            phi, k = self.lowpass_filter(res, maps.dtype.to_real()), 2 ** (self.J - res)
             if spectra is None:
                 result = lowpass_fft(maps, phi, k)
             else:
                 result = lowpass_of_spectra(spectra, phi, k)
                 result = unpaired(result) if pairs else result.real
-        elif maps.dtype == torch.float64:
-            t = self.lowpass64(res)
-            written = None if direct is None else direct.view(-1, t.shape[1])
-            result = torch.mm(maps.reshape(-1, t.shape[0]), t, out=written)
         else:
-            # rows^T @ m @ cols: a wide product, then a batched one (rows^T broadcast by stride, not copied)
-            rows, cols = self.lowpass_factors(res, maps.dtype)
-            t = (maps @ cols).reshape(-1, maps.shape[-2], cols.shape[1])
-            written = None if direct is None else direct.view(-1, *self.out_shape)
-            result = torch.bmm(rows.T.expand(t.shape[0], -1, -1), t, out=written)
+            maps = unpaired(maps) if maps.is_complex() else maps  # pairs as real maps (a copy in the product)
+            if maps.dtype == torch.float64:
+                t = self.lowpass64(res)
+                written = None if direct is None else direct.view(-1, t.shape[1])
+                result = torch.mm(maps.reshape(-1, t.shape[0]), t, out=written)
+            else:
+                # rows^T @ m @ cols: a wide product, then a batched one (rows^T broadcast by stride, not copied)
+                rows, cols = self.lowpass_factors(res, maps.dtype)
+                t = (maps @ cols).reshape(-1, maps.shape[-2], cols.shape[1])
+                written = None if direct is None else direct.view(-1, *self.out_shape)
+                result = torch.bmm(rows.T.expand(t.shape[0], -1, -1), t, out=written)
         if written is None:
             out.copy_(result.reshape(out.shape))
 
@@ -171,7 +174,7 @@ class FastMorletScattering(nn.Module):
         (the whole matrix, or its factors)."""
         if self.dense_lowpass:
             return False
-        if maps.dtype == torch.float64 or self.lowpass_way == "fft":
+        if maps.dtype.to_real() == torch.float64 or self.lowpass_way == "fft":
             return True
         return self.lowpass_way == "auto" and maps.device.type != "cpu"
 
@@ -180,7 +183,8 @@ class FastMorletScattering(nn.Module):
         resolution whose phi has a band, through the fused CPU loop (at 256 x 256 a map's eight first-order
         maps in 0.18 ms, against 0.48 ms of products and 0.24-0.44 ms the FFT way from their spectra; up to
         64 x 64 the whole-map products are faster). Else None."""
-        if (self.dense_lowpass or maps.dtype != torch.float32 or self.lowpass_way not in ("auto", "band")
+        if (self.dense_lowpass or maps.dtype.to_real() != torch.float32
+                or self.lowpass_way not in ("auto", "band")
                 or not hasattr(self, f"band_rows_{res}") or not native.runs_on(maps)):
             return None
         return getattr(self, f"band_rows_{res}"), getattr(self, f"band_cols_{res}")
@@ -206,12 +210,12 @@ class FastMorletScattering(nn.Module):
         self.lowpass(x, 0, out[:, 0])
         start = 1 + J * L                                   # where j1's second-order paths begin in out
         for j1 in range(J):
-            _, m1 = self.wavelet_modulus(u0, j1, 0)                            # (n, L, M_j1, N_j1)
+            z1 = self.wavelets(u0, j1, 0)                                      # (n, L, M_j1, N_j1)
             s1 = out[:, 1 + j1 * L:1 + (j1 + 1) * L]
             if j1 + 1 == J:
-                self.lowpass(m1, j1, s1)
+                self.lowpass(modulus(z1), j1, s1)
                 continue
-            u1, pairs = first_order_spectra(m1)                               # (n, L or L / 2, M_j1, N_j1)
+            m1, u1, pairs = first_order(z1)                          # m1 and u1: (n, L or L / 2, M_j1, N_j1)
             self.lowpass(m1, j1, s1, u1, pairs)
             paths = (J - 1 - j1) * L
             s2 = out[:, start:start + L * paths].unflatten(1, (L, paths))     # by first angle, then paths
@@ -236,18 +240,18 @@ class FastMorletScattering(nn.Module):
         u0 = torch.fft.fft2(x)
         gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
         for j1 in range(J):
-            z1, m1 = self.wavelet_modulus(u0, j1, 0)
+            z1 = self.wavelets(u0, j1, 0)
             # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
             gm1 = self.lowpass_adjoint(gs1[:, j1], j1, 1 / self.size(j1))
             if j1 + 1 < J:
                 paths = (J - 1 - j1) * L
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
-                u1, pairs = first_order_spectra(m1)
+                _, u1, pairs = first_order(z1)
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1, pairs) for u, gu in
                             zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1))                     # z1, m1 end here
+            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1))                     # z1 ends here
             gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
@@ -275,7 +279,7 @@ class FastMorletScattering(nn.Module):
         set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
         Counting the first order too keeps L=6 chunks as small as L=8 ones in bytes (counting the second order
         alone had made them 30-50% slower on a CPU, docs/PERFORMANCE.md). The angles
-        are an even number: on a CPU two first-order maps share an FFT (first_order_spectra)."""
+        are an even number: on a CPU two first-order maps share an FFT (first_order)."""
         if x.device.type != "cpu":
             budget = GPU_CHUNK_BYTES
         else:
