@@ -278,8 +278,8 @@ class FastMorletScattering(nn.Module):
         one map, its second order a few first-order angles at a time within the budget, so that the working
         set stays bounded for any image size (one map's are 13 MB at 256 x 256, L=8; 210 MB at 1024 x 1024).
         Counting the first order too keeps L=6 chunks as small as L=8 ones in bytes (counting the second order
-        alone had made them 30-50% slower on a CPU, docs/PERFORMANCE.md). The angles
-        are an even number: on a CPU two first-order maps share an FFT (first_order)."""
+        alone had made them 30-50% slower on a CPU, docs/PERFORMANCE.md). The angles are an even number: on a
+        CPU two first-order maps share an FFT (first_order)."""
         if x.device.type != "cpu":
             budget = GPU_CHUNK_BYTES
         else:
