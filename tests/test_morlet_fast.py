@@ -150,6 +150,7 @@ def test_the_chunks_of_a_cpu_batch_change_nothing(monkeypatch, budget, chunking)
     (g,) = torch.autograd.grad(y.square().sum(), x)
     monkeypatch.setattr(morlet_fast, "CPU_CHUNK_BYTES", budget)
     monkeypatch.setattr(morlet_fast, "CPU_CHUNK_BYTES_KEPT", budget)
+    monkeypatch.setattr(morlet_fast, "CPU_CHUNK_BYTES_FUSED", budget)
     assert fast.scattering.chunking(x.flatten(0, 1)) == chunking
     y1 = fast(x)
     (g1,) = torch.autograd.grad(y1.square().sum(), x)

@@ -39,6 +39,38 @@ def test_each_loop_equals_its_eager_step(k, cdtype, rdtype, monkeypatch):
         assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), name
 
 
+needs_fft = pytest.mark.skipif(not native.fft_linked(), reason="PyTorch without MKL here: torch.fft runs")
+
+
+def test_the_loops_run_mkls_ffts_where_pytorch_links_mkl():
+    assert native.fft_linked() == (native.library() is not None and torch.backends.mkl.is_available())
+
+
+@needs_fft
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("cdtype,rdtype", PRECISIONS)
+def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):
+    """wavelet_modulus (of spectra, and of pairs of real maps' spectra) and first_order against the loops and
+    torch.fft they replace, at sizes that are not powers of two (as the padded 264 x 264 and 40 x 40 are),
+    eleven of them in a row: more than a thread keeps descriptors for."""
+    gen = torch.Generator().manual_seed(k)
+    eps = torch.finfo(rdtype).eps
+    for size in range(11):
+        m, n = k * (6 + size), k * (10 - size % 3)
+        u = torch.randn(3, 2, m, n, generator=gen, dtype=cdtype)
+        psi = torch.rand(k * k, 6, m // k * n // k, generator=gen, dtype=rdtype)
+        pairs = torch.fft.fft2(ops._paired(torch.rand(3, 4, m, n, generator=gen, dtype=rdtype)))
+        z = torch.fft.ifft2(native.filtered(u, psi, k))
+        checks = [(native.wavelet_modulus(u, psi, k), native.modulus(z)),
+                  (native.wavelet_modulus(pairs, psi, k, pairs=True),
+                   native.modulus(torch.fft.ifft2(native.filtered(pairs, psi, k, pairs=True)))),
+                  *zip(native.first_order(u, psi, k), ops.first_order(z))]
+        for got, want in checks:
+            assert got.shape == want.shape and got.dtype == want.dtype, (size, got.shape, want.shape)
+            # the same products; the same library's FFTs, a map at a time instead of the batch at once
+            assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), size  # measured: 0.16 eps
+
+
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-14)])
 def test_two_real_maps_share_an_fft(dtype, tol):
     """pair_spectra's FFT of a + ib, separated (unpair_spectra, as filtered_pairs does it), is each map's own."""

@@ -11,11 +11,56 @@
 
 #define STRIP 64  /* columns summed in registers by lowpass_band */
 
-#define SCATNET_KERNELS(T, S, SQRT)                                                                         \
+/* MKL's DFT interface (mkl_dfti.h: its enum values, and the entry points DftiCreateDescriptor expands to),
+ * from the MKL that PyTorch links and runs torch.fft with on a CPU; native.py passes the functions in where
+ * they are there (set_dfti), else the fused steps below are not called. Why call it here: an inverse FFT
+ * inside a loop reads and writes a map in the thread's cache, where torch.fft needs the batch's spectra
+ * written out first and its results read back (three passes over memory a map, the second order's largest). */
+typedef void *dfti_handle;
+enum { DFTI_BACKWARD_SCALE = 5, DFTI_THREAD_LIMIT = 27, DFTI_COMPLEX = 32 };
+static long (*dfti_create[2])(dfti_handle *, int, long, ...);  /* single, double: DftiCreateDescriptor_?_md */
+static long (*dfti_set)(dfti_handle, int, ...);
+static long (*dfti_commit)(dfti_handle);
+static long (*dfti_forward)(dfti_handle, void *, ...);
+static long (*dfti_backward)(dfti_handle, void *, ...);
+static long (*dfti_free)(dfti_handle *);
+
+void set_dfti(void *create_s, void *create_d, void *set, void *commit, void *forward, void *backward,
+              void *free_) {
+    dfti_create[0] = create_s, dfti_create[1] = create_d, dfti_set = set, dfti_commit = commit;
+    dfti_forward = forward, dfti_backward = backward, dfti_free = free_;
+}
+
+/* This thread's committed descriptor for m x n complex 2-D transforms (the backward one scaled by 1/(m n),
+ * as torch.fft.ifft2), run on this thread alone; kept per thread for the last few sizes (one transform uses
+ * two or three), since committing one costs about as much as a few transforms. NULL where MKL refuses one. */
+#define DFTI_PLANS 8
+static __thread struct { long m, n, dbl; dfti_handle h; } dfti_plans[DFTI_PLANS];
+static __thread int dfti_next;  /* the slot a new size takes, its old descriptor freed: the oldest */
+static dfti_handle dfti_plan(long m, long n, long dbl) {
+    for (int i = 0; i < DFTI_PLANS; i++)
+        if (dfti_plans[i].h != NULL && dfti_plans[i].m == m && dfti_plans[i].n == n && dfti_plans[i].dbl == dbl)
+            return dfti_plans[i].h;
+    dfti_handle h = NULL;
+    long sizes[2] = {m, n};
+    const double scale = dbl ? 1.0 / (double)(m * n) : (double)(1.0f / (float)(m * n));
+    if (dfti_create[dbl](&h, DFTI_COMPLEX, 2, sizes) || dfti_set(h, DFTI_BACKWARD_SCALE, scale)
+            || dfti_set(h, DFTI_THREAD_LIMIT, 1) || dfti_commit(h)) {
+        if (h != NULL) dfti_free(&h);
+        return NULL;
+    }
+    if (dfti_plans[dfti_next].h != NULL) dfti_free(&dfti_plans[dfti_next].h);
+    dfti_plans[dfti_next].m = m, dfti_plans[dfti_next].n = n, dfti_plans[dfti_next].dbl = dbl;
+    dfti_plans[dfti_next].h = h;
+    dfti_next = (dfti_next + 1) % DFTI_PLANS;
+    return h;
+}
+
+#define SCATNET_KERNELS(T, S, SQRT)                                                                        \
 /* o = s * p over a row of nk complex values (each real filter value p[t] times both parts of s's t-th     \
  * value), or o += s * p: a product that the first term of a sum writes and the others add to. */          \
-static inline void row_product_##S(T *restrict o, const T *restrict s, const T *restrict p, long nk,        \
-                                   int add) {                                                            \
+static inline void row_product_##S(T *restrict o, const T *restrict s, const T *restrict p, long nk,       \
+                                   int add) {                                                              \
     if (add)                                                                                               \
         for (long t = 0; t < nk; t++) {                                                                    \
             o[2 * t] += s[2 * t] * p[t];                                                                   \
@@ -33,8 +78,8 @@ static inline void row_product_##S(T *restrict o, const T *restrict s, const T *
  * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
  * column (b % k) nk. k = 2 (the second order) sums its four blocks in registers and stores once (0.6x the \
  * time, measured); otherwise each output row is written by the first block and added to by the others. */ \
-static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, const T *restrict psi_l,    \
-                            long L, long dp, T *restrict o, long k, long n, long nk, long i0, long i1) { \
+static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, const T *restrict psi_l,   \
+                            long L, long dp, T *restrict o, long k, long n, long nk, long i0, long i1) {   \
     if (k == 2) {                                                                                          \
         for (long i = i0; i < i1; i++) {                                                                   \
             const T *restrict s0 = src + 2 * (i - ibase) * n, *restrict s1 = s0 + 2 * nk;                  \
@@ -43,7 +88,7 @@ static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, 
             const T *restrict p2 = p1 + L * dp, *restrict p3 = p2 + L * dp;                                \
             T *restrict oi = o + 2 * i * nk;                                                               \
             for (long t = 0; t < nk; t++) {                                                                \
-                oi[2 * t] = s0[2 * t] * p0[t] + s1[2 * t] * p1[t] + s2[2 * t] * p2[t] + s3[2 * t] * p3[t];  \
+                oi[2 * t] = s0[2 * t] * p0[t] + s1[2 * t] * p1[t] + s2[2 * t] * p2[t] + s3[2 * t] * p3[t]; \
                 oi[2 * t + 1] = s0[2 * t + 1] * p0[t] + s1[2 * t + 1] * p1[t] + s2[2 * t + 1] * p2[t]      \
                               + s3[2 * t + 1] * p3[t];                                                     \
             }                                                                                              \
@@ -61,8 +106,8 @@ static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, 
  * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex.     \
  * A band of `tile` output rows at a time, every spectrum and filter for it: the band's filter rows stay   \
  * in cache across spectra (the whole bank is 2.2 MB at 256 x 256, over a core's cache). */                \
-void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,              \
-                  long tile, int threads) {                                                              \
+void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,             \
+                  long tile, int threads) {                                                                \
     const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
@@ -77,8 +122,8 @@ void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, l
 /* filtered for two real maps a, b per spectrum u = fft2(a + i b) (ops.filtered_pairs): a's spectrum is    \
  * (u(w) + conj u(-w)) / 2, b's (u(w) - conj u(-w)) / 2i; a band's rows of both are made first, in a       \
  * buffer, then filtered as filtered does. out: (2 rows, L, m/k, n/k), a's outputs then b's. */            \
-void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,        \
-                        long tile, int threads) {                                                        \
+void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,       \
+                        long tile, int threads) {                                                          \
     const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
@@ -115,8 +160,8 @@ void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, lon
                                                                                                            \
 /* The adjoint of filtered: u's block b = sum over the filters l of g[r, l] times psi[b, l].               \
  * g: (rows, L, mk, nk) complex, out: (rows, mk k, nk k) complex. Banded as filtered. */                   \
-void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, long k, long mk, long nk,    \
-                          long tile, int threads) {                                                      \
+void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, long k, long mk, long nk,   \
+                          long tile, int threads) {                                                        \
     const long n = nk * k, w = 2 * nk, d = mk * w, dp = mk * nk, bands = (mk + tile - 1) / tile;           \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
@@ -140,8 +185,8 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
  * cost as much again); per map in the row, a row with R wrapped values each side, split into its k        \
  * phases; then each row tap over one phase, contiguous. x: (count / ch, m, n, ch), ch maps interleaved    \
  * (ch = 2: a pair as modulus_pairs lays it out, map 2i the real parts), out: (count, P, Q). */            \
-void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,       \
-                      long R, long P, long Q, long ch, int threads) {                                    \
+void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,      \
+                      long R, long P, long Q, long ch, int threads) {                                      \
     const long ext = n + 2 * R, plen = (ext + k - 1) / k, w = ch * n;                                      \
     _Pragma("omp parallel num_threads(threads)")                                                           \
     {                                                                                                      \
@@ -181,6 +226,88 @@ void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, lo
             }                                                                                              \
         free(full);                                                                                        \
     }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
+/* One real map of a pair's spectrum u = fft2(a + i b), whole (m, n): side 0 a's, (u(w) + conj u(-w)) / 2, \
+ * side 1 b's, (u(w) - conj u(-w)) / 2i; the arithmetic of filtered_pairs. */                              \
+static void separated_##S(const T *restrict u, long m, long n, long side, T *restrict d) {                 \
+    for (long row = 0; row < m; row++, d += 2 * n) {                                                       \
+        const T *restrict p = u + 2 * row * n, *restrict q = u + 2 * ((m - row) % m) * n;                  \
+        if (side == 0) {                                                                                   \
+            d[0] = (p[0] + q[0]) / 2, d[1] = (p[1] - q[1]) / 2;                                            \
+            for (long c = 1; c < n; c++)                                                                   \
+                d[2 * c] = (p[2 * c] + q[2 * (n - c)]) / 2, d[2 * c + 1] = (p[2 * c + 1] - q[2 * (n - c) + 1]) / 2; \
+        } else {                                                                                           \
+            d[0] = (p[1] + q[1]) / 2, d[1] = (q[0] - p[0]) / 2;                                            \
+            for (long c = 1; c < n; c++)                                                                   \
+                d[2 * c] = (p[2 * c + 1] + q[2 * (n - c) + 1]) / 2, d[2 * c + 1] = (q[2 * (n - c)] - p[2 * c]) / 2; \
+        }                                                                                                  \
+    }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
+/* |ifft2(filtered(u, psi, k))|: per map, each filter's filtering, inverse FFT and modulus in one buffer in \
+ * the thread's cache (ops.filtered, torch.fft.ifft2 and ops.modulus write and read the whole batch's      \
+ * spectra between them). pairs: u holds two real maps a spectrum (filtered_pairs), separated first.       \
+ * u: (rows, m, n) complex, out: (rows or 2 rows, L, m/k, n/k) real. 0, or 1 where MKL made no descriptor. */ \
+int wavelet_modulus_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,       \
+                        long pairs, int threads) {                                                         \
+    const long mk = m / k, nk = n / k, dp = mk * nk, maps = pairs ? 2 * rows : rows;                       \
+    int failed = 0;                                                                                        \
+    _Pragma("omp parallel num_threads(threads) reduction(|: failed)")                                      \
+    {                                                                                                      \
+        const dfti_handle h = dfti_plan(mk, nk, sizeof(T) == sizeof(double));                              \
+        T *z = malloc(sizeof(T) * 2 * dp), *sep = pairs ? malloc(sizeof(T) * 2 * m * n) : NULL;            \
+        if (z == NULL || (pairs && sep == NULL)) abort();  /* a map or two: nothing sensible is left */    \
+        failed = h == NULL;                                                                                \
+        _Pragma("omp for schedule(static)")                                                                \
+        for (long map = 0; map < maps; map++) {                                                            \
+            if (h == NULL) continue;                                                                       \
+            const T *src = u + 2 * (pairs ? map / 2 : map) * m * n;                                        \
+            if (pairs) separated_##S(src, m, n, map % 2, sep), src = sep;                                  \
+            for (long l = 0; l < L; l++) {                                                                 \
+                T *restrict o = out + (map * L + l) * dp;                                                  \
+                filter_rows_##S(src, mk, 0, psi + l * dp, L, dp, z, k, n, nk, 0, mk);                      \
+                dfti_backward(h, z);                                                                       \
+                for (long i = 0; i < dp; i++) o[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]); \
+            }                                                                                              \
+        }                                                                                                  \
+        free(z), free(sep);                                                                                \
+    }                                                                                                      \
+    return failed;                                                                                         \
+}                                                                                                          \
+                                                                                                           \
+/* ops.first_order of u's wavelets: per map and pair of filters (2q, 2q + 1), both filterings and inverse  \
+ * FFTs in the thread's cache, their moduli written as one complex map (as modulus_pairs lays it out) into \
+ * maps and into spectra, whose FFT it then takes in place. u: (rows, m, n) complex, maps and spectra:     \
+ * (rows, L / 2, m/k, n/k) complex. 0, or 1 where MKL made no descriptor. */                               \
+int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, long L, long k, long m,      \
+                    long n, int threads) {                                                                 \
+    const long mk = m / k, nk = n / k, dp = mk * nk, pairs = rows * (L / 2);                               \
+    int failed = 0;                                                                                        \
+    _Pragma("omp parallel num_threads(threads) reduction(|: failed)")                                      \
+    {                                                                                                      \
+        const dfti_handle h = dfti_plan(mk, nk, sizeof(T) == sizeof(double));                              \
+        T *za = malloc(sizeof(T) * 4 * dp), *zb = za + 2 * dp;                                             \
+        if (za == NULL) abort();                                                                           \
+        failed = h == NULL;                                                                                \
+        _Pragma("omp for schedule(static)")                                                                \
+        for (long pair = 0; pair < pairs; pair++) {                                                        \
+            if (h == NULL) continue;                                                                       \
+            const long l = 2 * (pair % (L / 2));                                                           \
+            const T *src = u + 2 * (pair / (L / 2)) * m * n;                                               \
+            T *restrict mo = maps + 2 * pair * dp, *restrict so = spectra + 2 * pair * dp;                 \
+            filter_rows_##S(src, mk, 0, psi + l * dp, L, dp, za, k, n, nk, 0, mk);                         \
+            filter_rows_##S(src, mk, 0, psi + (l + 1) * dp, L, dp, zb, k, n, nk, 0, mk);                   \
+            dfti_backward(h, za), dfti_backward(h, zb);                                                    \
+            for (long i = 0; i < dp; i++) {                                                                \
+                mo[2 * i] = so[2 * i] = SQRT(za[2 * i] * za[2 * i] + za[2 * i + 1] * za[2 * i + 1]);       \
+                mo[2 * i + 1] = so[2 * i + 1] = SQRT(zb[2 * i] * zb[2 * i] + zb[2 * i + 1] * zb[2 * i + 1]); \
+            }                                                                                              \
+            dfti_forward(h, so);                                                                           \
+        }                                                                                                  \
+        free(za);                                                                                          \
+    }                                                                                                      \
+    return failed;                                                                                         \
 }                                                                                                          \
                                                                                                            \
 /* out[i] = |z[i]| = sqrt(re^2 + im^2) (kymatio's modulus). */                                             \

@@ -2,7 +2,10 @@
 periodisation (also of two real maps' spectra from one FFT, separated on the way), its adjoint, the modulus
 and the modulus' adjoint, each one pass over memory where eager PyTorch takes 3-4 (written by hand because
 PyTorch has no such kernels, and inductor's fused loops for the filtering were slower than eager;
-docs/PERFORMANCE.md).
+docs/PERFORMANCE.md). Where PyTorch links MKL, the forward's filterings, inverse FFTs and moduli run
+together, a map at a time in a core's cache (``wavelet_modulus``, ``first_order``), with MKL's FFTs called
+from the loops (PyTorch's own copy of MKL, whose functions its CPU library exports; torch.fft can only
+transform a batch written out whole).
 
 The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
 machine's CPU, into a temporary folder, and linked to the OpenMP runtime PyTorch has loaded, so that both
@@ -31,7 +34,13 @@ _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 _PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a kernel's by its first tensor
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
 _SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
-               "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8)}
+               "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8),
+               "wavelet_modulus": (3, 6), "first_order": (4, 5)}
+# the kernels that call MKL's FFTs return a status (0: done); the others nothing
+_WITH_FFT = ("wavelet_modulus", "first_order")
+# MKL's DFT entry points, in set_dfti's order, as PyTorch's CPU library exports them where it links MKL
+_DFTI = ("DftiCreateDescriptor_s_md", "DftiCreateDescriptor_d_md", "DftiSetValue", "DftiCommitDescriptor",
+         "DftiComputeForward", "DftiComputeBackward", "DftiFreeDescriptor")
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -55,6 +64,43 @@ def runs_on(*tensors: torch.Tensor) -> bool:
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return False
     return library() is not None
+
+
+def fuses_fft(*tensors: torch.Tensor) -> bool:
+    """Whether the loops that run MKL's FFTs themselves run for these operands: ``applies``, and
+    ``fft_linked``."""
+    return applies(*tensors) and fft_linked()
+
+
+def fft_linked() -> bool:
+    """Whether the loops were handed MKL's FFTs: where PyTorch links MKL and exports them (its x86 builds)."""
+    lib = library()
+    return lib is not None and lib.dfti
+
+
+def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False) -> torch.Tensor:
+    """|ifft2(filtered(u, psi_blocks, k))| (``pairs``: of filtered_pairs), each map's filterings, inverse
+    FFTs and moduli in one pass over a buffer in cache: (..., M, N) spectra -> real (..., L, M/k, N/k), with
+    ``pairs`` (..., P, M, N) -> (..., 2P, L, M/k, N/k)."""
+    *lead, m, n = u.shape
+    u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    if pairs:
+        lead[-1] *= 2
+    out = torch.empty(*lead, psi_blocks.shape[1], m // k, n // k, dtype=_REAL[u.dtype])
+    _call("wavelet_modulus", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n, int(pairs))
+    return out
+
+
+def first_order(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """ops.first_order of the wavelets of u (an even number L of filters), from the spectra: (..., M, N) ->
+    the moduli as pairs (modulus_pairs' layout) and their fft2, both complex (..., L / 2, M/k, N/k), with no
+    wavelet written out."""
+    *lead, m, n = u.shape
+    u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    maps = u.new_empty(*lead, psi_blocks.shape[1] // 2, m // k, n // k)
+    spectra = torch.empty_like(maps)
+    _call("first_order", u, psi_blocks, maps, spectra, u.numel() // (m * n), psi_blocks.shape[1], k, m, n)
+    return maps, spectra
 
 
 def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False) -> torch.Tensor:
@@ -129,7 +175,9 @@ def _call(name: str, *args) -> None:
     """The kernel for the first tensor's precision, with the tensors as pointers and PyTorch's thread count
     (ctypes releases the GIL during the call)."""
     fn = getattr(library(), f"{name}_{_PRECISION[args[0].dtype]}")
-    fn(*[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads())
+    if fn(*[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads()):
+        raise RuntimeError(f"scatnet: MKL made no FFT descriptor for the fused {name}; SCATNET_NATIVE=0 runs "
+                           "the eager steps instead")
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,8 +207,23 @@ def library() -> ctypes.CDLL | None:
         for name, (pointers, sizes) in _SIGNATURES.items():
             fn = getattr(handle, f"{name}_{suffix}")
             fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_long] * sizes + [ctypes.c_int]  # + threads
-            fn.restype = None
+            fn.restype = ctypes.c_int if name in _WITH_FFT else None
+    handle.dfti = _link_dfti(handle)
     return handle
+
+
+def _link_dfti(handle: ctypes.CDLL) -> bool:
+    """Hands the loops MKL's DFT functions from PyTorch's CPU library, where it exports them; whether it did
+    (elsewhere the wavelets' FFTs stay torch.fft calls)."""
+    try:
+        torch_cpu = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        functions = [ctypes.cast(getattr(torch_cpu, name), ctypes.c_void_p) for name in _DFTI]
+    except (OSError, AttributeError):
+        return False
+    handle.set_dfti.argtypes = [ctypes.c_void_p] * len(_DFTI)
+    handle.set_dfti.restype = None
+    handle.set_dfti(*functions)
+    return True
 
 
 def _openmp_runtime() -> str | None:

@@ -22,7 +22,9 @@ first path, then second scale and angle). What changes is how:
   multiply-adds); at half resolution kymatio's phi has tails over the whole map and the products stay.
 - on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be
   built, and then two real first-order maps share one FFT (``first_order``: the modulus writes them as one
-  complex map), separated inside the filtering.
+  complex map), separated inside the filtering. Where PyTorch links MKL (its x86 builds) the forward's loops
+  also run the wavelets' FFTs themselves, a map at a time in a core's cache (``wavelet_modulus``,
+  ``first_order``): the wavelets' spectra are never written out and read back (0.75-0.84x the time).
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
@@ -44,12 +46,15 @@ DENSE_LOWPASS_MAX = 1 << 22
 # Maps are transformed a chunk at a time, so that one chunk's spectra (first and second order) stay near this
 # many bytes: on a CPU so that a chunk's passes stay near the cores' caches while each batched step still has
 # enough maps to pay for its dispatch, on a GPU so that a thesis-size batch (128 x 3 x 256 x 256: 5 GB of such
-# spectra at once) fits beside training. On a CPU twice as many maps a chunk where freed memory is kept for
-# reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20% faster than
-# 20 and 32 there, and with glibc's defaults their freed spectra are as often faulted in anew, which made the
-# larger chunks slower (docs/PERFORMANCE.md).
+# spectra at once) fits beside training. On a CPU, each measured on its path (docs/PERFORMANCE.md): 6 MB with
+# glibc's defaults, which fault larger chunks' freed spectra in anew as often as not; 12 MB where freed memory is
+# kept for reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20%
+# faster than 20 and 32 there; and for the forward through the loops that run the FFTs themselves 36 MB, whose
+# chunks' spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: 0.88-0.97x the
+# time of 12 MB's; the backward, which writes them, stays at 12: 36 MB read 1.03-1.09x its time).
 CPU_CHUNK_BYTES = 6 << 20
 CPU_CHUNK_BYTES_KEPT = 12 << 20
+CPU_CHUNK_BYTES_FUSED = 36 << 20
 GPU_CHUNK_BYTES = 1 << 30
 
 
@@ -111,10 +116,21 @@ class FastMorletScattering(nn.Module):
         psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
         return torch.fft.ifft2(filtered_pairs(u, psi, k) if pairs else filtered(u, psi, k))
 
-    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int, pairs: bool = False):
-        """``wavelets`` and their modulus: (z, |z|)."""
-        z = self.wavelets(u, j, res, pairs)
-        return z, modulus(z)
+    def wavelet_modulus(self, u: torch.Tensor, j: int, res: int, pairs: bool = False) -> torch.Tensor:
+        """The modulus of ``wavelets``, real; on a CPU each map's filterings, inverse FFTs and moduli in cache
+        where the fused loops call MKL's FFTs (native.wavelet_modulus)."""
+        psi = getattr(self, f"psi_{j}_{res}")
+        if native.fuses_fft(u, psi):
+            return native.wavelet_modulus(u, psi, 2 ** (j - res), pairs)
+        return modulus(self.wavelets(u, j, res, pairs))
+
+    def first_order(self, u0: torch.Tensor, j1: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """ops.first_order of scale j1's wavelets of the input's spectra u0: (maps, their fft2, paired); fused
+        as ``wavelet_modulus`` where it can be (native.first_order)."""
+        psi = getattr(self, f"psi_{j1}_0")
+        if self.L % 2 == 0 and native.fuses_fft(u0, psi):
+            return *native.first_order(u0, psi, 2**j1), True
+        return first_order(self.wavelets(u0, j1, 0))
 
     def lowpass(self, maps: torch.Tensor, res: int, out: torch.Tensor, spectra: torch.Tensor | None = None,
                 pairs: bool = False) -> None:
@@ -210,12 +226,11 @@ class FastMorletScattering(nn.Module):
         self.lowpass(x, 0, out[:, 0])
         start = 1 + J * L                                   # where j1's second-order paths begin in out
         for j1 in range(J):
-            z1 = self.wavelets(u0, j1, 0)                                      # (n, L, M_j1, N_j1)
             s1 = out[:, 1 + j1 * L:1 + (j1 + 1) * L]
             if j1 + 1 == J:
-                self.lowpass(modulus(z1), j1, s1)
+                self.lowpass(self.wavelet_modulus(u0, j1, 0), j1, s1)
                 continue
-            m1, u1, pairs = first_order(z1)                          # m1 and u1: (n, L or L / 2, M_j1, N_j1)
+            m1, u1, pairs = self.first_order(u0, j1)                 # m1 and u1: (n, L or L / 2, M_j1, N_j1)
             self.lowpass(m1, j1, s1, u1, pairs)
             paths = (J - 1 - j1) * L
             s2 = out[:, start:start + L * paths].unflatten(1, (L, paths))     # by first angle, then paths
@@ -229,7 +244,7 @@ class FastMorletScattering(nn.Module):
         coefficients, written into ``out`` (n, P or 2P, paths, h, w), the paths by second scale, then angle."""
         L = self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs)[1], j2, out[:, :, i * L:(i + 1) * L])
+            self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs), j2, out[:, :, i * L:(i + 1) * L])
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
@@ -272,7 +287,7 @@ class FastMorletScattering(nn.Module):
 
     # -- batches ---------------------------------------------------------------------------------------------
 
-    def chunking(self, x: torch.Tensor) -> tuple[int, int]:
+    def chunking(self, x: torch.Tensor, forward: bool = False) -> tuple[int, int]:
         """(maps per chunk, first-order angles per second-order pass), so that a chunk's spectra (a map's L
         first-order and L^2 second-order ones) stay near the budget: whole maps while one map's fit, else
         one map, its second order a few first-order angles at a time within the budget, so that the working
@@ -282,8 +297,11 @@ class FastMorletScattering(nn.Module):
         CPU two first-order maps share an FFT (first_order)."""
         if x.device.type != "cpu":
             budget = GPU_CHUNK_BYTES
+        elif not freed_memory_kept():
+            budget = CPU_CHUNK_BYTES
         else:
-            budget = CPU_CHUNK_BYTES_KEPT if freed_memory_kept() else CPU_CHUNK_BYTES
+            fused = forward and native.runs_on(x) and native.fft_linked()
+            budget = CPU_CHUNK_BYTES_FUSED if fused else CPU_CHUNK_BYTES_KEPT
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
         per_angle = first // 4                                  # one first-order map's second order, at H/2
         if first + self.L * per_angle <= budget:
@@ -309,7 +327,7 @@ class FastMorletScattering(nn.Module):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
         maps = self.padded_maps(x)
-        step, angles = self.chunking(maps)
+        step, angles = self.chunking(maps, forward=True)
         out = maps.new_empty(maps.shape[0], self.channels, *self.out_shape)
         for chunk, dst in zip(maps.split(step), out.split(step)):
             self.scattering2d(chunk, angles, dst)
