@@ -50,9 +50,9 @@ def test_the_loops_run_mkls_ffts_where_pytorch_links_mkl():
 @pytest.mark.parametrize("k", [1, 2, 4])
 @pytest.mark.parametrize("cdtype,rdtype", PRECISIONS)
 def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):
-    """wavelet_modulus (of spectra, and of pairs of real maps' spectra) and first_order against the loops and
-    torch.fft they replace, at sizes that are not powers of two (as the padded 264 x 264 and 40 x 40 are),
-    eleven of them in a row: more than a thread keeps descriptors for."""
+    """wavelet_modulus and its adjoint (of spectra, and of pairs of real maps' spectra) and first_order
+    against the loops and torch.fft they replace, at sizes that are not powers of two (as the padded 264 x 264
+    and 40 x 40 are), eleven of them in a row: more than a thread keeps descriptors for."""
     gen = torch.Generator().manual_seed(k)
     eps = torch.finfo(rdtype).eps
     for size in range(11):
@@ -61,14 +61,20 @@ def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):
         psi = torch.rand(k * k, 6, m // k * n // k, generator=gen, dtype=rdtype)
         pairs = torch.fft.fft2(ops._paired(torch.rand(3, 4, m, n, generator=gen, dtype=rdtype)))
         z = torch.fft.ifft2(native.filtered(u, psi, k))
+        zp = torch.fft.ifft2(native.filtered(pairs, psi, k, pairs=True))
+        g, gp = torch.randn(z.shape, generator=gen, dtype=rdtype), torch.randn(zp.shape, generator=gen, dtype=rdtype)
         checks = [(native.wavelet_modulus(u, psi, k), native.modulus(z)),
-                  (native.wavelet_modulus(pairs, psi, k, pairs=True),
-                   native.modulus(torch.fft.ifft2(native.filtered(pairs, psi, k, pairs=True)))),
-                  *zip(native.first_order(u, psi, k), ops.first_order(z))]
+                  (native.wavelet_modulus(pairs, psi, k, pairs=True), native.modulus(zp)),
+                  *zip(native.first_order(u, psi, k), ops.first_order(z)),
+                  (native.wavelet_modulus_adjoint(u, psi, g, k),
+                   native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(z.clone(), g.clone())), psi, k)),
+                  (native.wavelet_modulus_adjoint(pairs, psi, gp, k, pairs=True),
+                   native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(zp.clone(), gp.clone())), psi, k))]
         for got, want in checks:
             assert got.shape == want.shape and got.dtype == want.dtype, (size, got.shape, want.shape)
             # the same products; the same library's FFTs, a map at a time instead of the batch at once
-            assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), size  # measured: 0.16 eps
+            # measured: up to 0.16 eps of the largest value, 1.1 for the adjoints (g / |z| where |z| is small)
+            assert float((got - want).abs().max()) <= 4 * eps * float(want.abs().max()), size
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-14)])

@@ -245,11 +245,15 @@ static void separated_##S(const T *restrict u, long m, long n, long side, T *res
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
-/* |ifft2(filtered(u, psi, k))|: per map, each filter's filtering, inverse FFT and modulus in one buffer in \
- * the thread's cache (ops.filtered, torch.fft.ifft2 and ops.modulus write and read the whole batch's      \
- * spectra between them). pairs: u holds two real maps a spectrum (filtered_pairs), separated first.       \
- * u: (rows, m, n) complex, out: (rows or 2 rows, L, m/k, n/k) real. 0, or 1 where MKL made no descriptor. */ \
-int wavelet_modulus_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,       \
+/* |ifft2(filtered(u, psi, k))| (g NULL), or its adjoint at u for the gradient g of that: per map, each    \
+ * filter's filtering and inverse FFT in one buffer in the thread's cache (ops.filtered and torch.fft write and \
+ * read the whole batch's spectra between steps), then either its modulus, written out, or it times g / |z| \
+ * (the modulus' adjoint, as times_phase), its FFT, and the filtering's adjoint summed into the map's gradient \
+ * (as filtered_adjoint, the filters in order). pairs: u holds two real maps a spectrum (filtered_pairs),  \
+ * separated first. u: (rows, m, n) complex; out: (maps, L, m/k, n/k) real, or with g (the same shape) the \
+ * gradient w.r.t. each map's own spectrum, (maps, m, n) complex; maps = rows, or with pairs 2 rows.       \
+ * 0, or 1 where MKL made no descriptor. */                                                                \
+int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows, long L, long k, long m, long n, \
                         long pairs, int threads) {                                                         \
     const long mk = m / k, nk = n / k, dp = mk * nk, maps = pairs ? 2 * rows : rows;                       \
     int failed = 0;                                                                                        \
@@ -265,10 +269,26 @@ int wavelet_modulus_##S(const T *u, const T *psi, T *out, long rows, long L, lon
             const T *src = u + 2 * (pairs ? map / 2 : map) * m * n;                                        \
             if (pairs) separated_##S(src, m, n, map % 2, sep), src = sep;                                  \
             for (long l = 0; l < L; l++) {                                                                 \
-                T *restrict o = out + (map * L + l) * dp;                                                  \
                 filter_rows_##S(src, mk, 0, psi + l * dp, L, dp, z, k, n, nk, 0, mk);                      \
                 dfti_backward(h, z);                                                                       \
-                for (long i = 0; i < dp; i++) o[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]); \
+                if (g == NULL) {                                                                           \
+                    T *restrict o = out + (map * L + l) * dp;                                              \
+                    for (long i = 0; i < dp; i++) o[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]); \
+                    continue;                                                                              \
+                }                                                                                          \
+                const T *restrict gl = g + (map * L + l) * dp;                                             \
+                for (long i = 0; i < dp; i++) {                                                            \
+                    const T q = gl[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);           \
+                    z[2 * i] *= q;                                                                         \
+                    z[2 * i + 1] *= q;                                                                     \
+                }                                                                                          \
+                dfti_forward(h, z);                                                                        \
+                for (long b = 0; b < k * k; b++) {                                                         \
+                    T *dst = out + 2 * (map * m * n + (b / k) * mk * n + (b % k) * nk);                    \
+                    const T *p = psi + (b * L + l) * dp;                                                   \
+                    for (long i = 0; i < mk; i++)                                                          \
+                        row_product_##S(dst + 2 * i * n, z + 2 * i * nk, p + i * nk, nk, l > 0);           \
+                }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
         free(z), free(sep);                                                                                \

@@ -2,10 +2,10 @@
 periodisation (also of two real maps' spectra from one FFT, separated on the way), its adjoint, the modulus
 and the modulus' adjoint, each one pass over memory where eager PyTorch takes 3-4 (written by hand because
 PyTorch has no such kernels, and inductor's fused loops for the filtering were slower than eager;
-docs/PERFORMANCE.md). Where PyTorch links MKL, the forward's filterings, inverse FFTs and moduli run
-together, a map at a time in a core's cache (``wavelet_modulus``, ``first_order``), with MKL's FFTs called
-from the loops (PyTorch's own copy of MKL, whose functions its CPU library exports; torch.fft can only
-transform a batch written out whole).
+docs/PERFORMANCE.md). Where PyTorch links MKL, the wavelets' filterings, inverse FFTs and moduli run
+together, a map at a time in a core's cache (``wavelet_modulus``, ``first_order``, and the backward's
+``wavelet_modulus_adjoint``), with MKL's FFTs called from the loops (PyTorch's own copy of MKL, whose
+functions its CPU library exports; torch.fft can only transform a batch written out whole).
 
 The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
 machine's CPU, into a temporary folder, and linked to the OpenMP runtime PyTorch has loaded, so that both
@@ -35,7 +35,7 @@ _PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
 _SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
                "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8),
-               "wavelet_modulus": (3, 6), "first_order": (4, 5)}
+               "wavelet_modulus": (4, 6), "first_order": (4, 5)}
 # the kernels that call MKL's FFTs return a status (0: done); the others nothing
 _WITH_FFT = ("wavelet_modulus", "first_order")
 # MKL's DFT entry points, in set_dfti's order, as PyTorch's CPU library exports them where it links MKL
@@ -87,7 +87,23 @@ def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bo
     if pairs:
         lead[-1] *= 2
     out = torch.empty(*lead, psi_blocks.shape[1], m // k, n // k, dtype=_REAL[u.dtype])
-    _call("wavelet_modulus", u, psi_blocks, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n, int(pairs))
+    _call("wavelet_modulus", u, psi_blocks, None, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
+          int(pairs))
+    return out
+
+
+def wavelet_modulus_adjoint(u: torch.Tensor, psi_blocks: torch.Tensor, g: torch.Tensor, k: int,
+                            pairs: bool = False) -> torch.Tensor:
+    """The adjoint of ``wavelet_modulus`` at u for the gradient g (wavelet_modulus' shape) of its output:
+    filtered_adjoint(fft2(g z / |z|)) with z the wavelets, recomputed a map at a time in cache; (..., M, N)
+    complex, with ``pairs`` (..., 2P, M, N): the gradient w.r.t. each map's own spectrum."""
+    *lead, m, n = u.shape
+    u, psi_blocks, g = u.contiguous(), psi_blocks.contiguous(), g.contiguous()
+    if pairs:
+        lead[-1] *= 2
+    out = u.new_empty(*lead, m, n)
+    _call("wavelet_modulus", u, psi_blocks, g, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
+          int(pairs))
     return out
 
 

@@ -22,9 +22,10 @@ first path, then second scale and angle). What changes is how:
   multiply-adds); at half resolution kymatio's phi has tails over the whole map and the products stay.
 - on a CPU the filtering, the modulus and their adjoints run as fused loops (native.py) where they can be
   built, and then two real first-order maps share one FFT (``first_order``: the modulus writes them as one
-  complex map), separated inside the filtering. Where PyTorch links MKL (its x86 builds) the forward's loops
-  also run the wavelets' FFTs themselves, a map at a time in a core's cache (``wavelet_modulus``,
-  ``first_order``): the wavelets' spectra are never written out and read back (0.75-0.84x the time).
+  complex map), separated inside the filtering. Where PyTorch links MKL (its x86 builds) the loops also run
+  the wavelets' FFTs themselves, a map at a time in a core's cache (``wavelet_modulus``, ``first_order`` and
+  ``wavelet_modulus_adjoint``): the wavelets' spectra are never written out and read back (forward 0.75-0.84x
+  the time, backward 0.8-0.9x).
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
@@ -49,9 +50,9 @@ DENSE_LOWPASS_MAX = 1 << 22
 # spectra at once) fits beside training. On a CPU, each measured on its path (docs/PERFORMANCE.md): 6 MB with
 # glibc's defaults, which fault larger chunks' freed spectra in anew as often as not; 12 MB where freed memory is
 # kept for reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20%
-# faster than 20 and 32 there; and for the forward through the loops that run the FFTs themselves 36 MB, whose
-# chunks' spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: 0.88-0.97x the
-# time of 12 MB's; the backward, which writes them, stays at 12: 36 MB read 1.03-1.09x its time).
+# faster than 20 and 32 there; and 36 MB where the loops run the wavelets' FFTs themselves, so that a chunk's
+# spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: the forward 0.88-0.97x
+# the time of 12 MB's, the backward 0.86-0.97x).
 CPU_CHUNK_BYTES = 6 << 20
 CPU_CHUNK_BYTES_KEPT = 12 << 20
 CPU_CHUNK_BYTES_FUSED = 36 << 20
@@ -123,6 +124,18 @@ class FastMorletScattering(nn.Module):
         if native.fuses_fft(u, psi):
             return native.wavelet_modulus(u, psi, 2 ** (j - res), pairs)
         return modulus(self.wavelets(u, j, res, pairs))
+
+    def wavelet_modulus_adjoint(self, u: torch.Tensor, j: int, res: int, g: torch.Tensor, pairs: bool = False,
+                                z: torch.Tensor | None = None) -> torch.Tensor:
+        """The adjoint of ``wavelet_modulus`` at u for the gradient g of its output: the gradient w.r.t. the
+        maps' own spectra (..., M_res, N_res), with the wavelets ``z`` where they are at hand, else recomputed
+        (fused, as the forward's, where it can be: native.wavelet_modulus_adjoint). The adjoint of ifft2 is
+        fft2 / size, which g holds (lowpass_adjoint's scale)."""
+        psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
+        if z is None and native.fuses_fft(u, psi, g):
+            return native.wavelet_modulus_adjoint(u, psi, g, k, pairs)
+        z = self.wavelets(u, j, res, pairs) if z is None else z
+        return filtered_adjoint(torch.fft.fft2(modulus_adjoint_(z, g)), psi, k)               # z ends here
 
     def first_order(self, u0: torch.Tensor, j1: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """ops.first_order of scale j1's wavelets of the input's spectra u0: (maps, their fft2, paired); fused
@@ -255,19 +268,21 @@ class FastMorletScattering(nn.Module):
         u0 = torch.fft.fft2(x)
         gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
         for j1 in range(J):
-            z1 = self.wavelets(u0, j1, 0)
+            # the wavelets, kept for the first order's maps and the modulus' adjoint, where no fused loop
+            # recomputes them in cache
+            fused = native.fuses_fft(u0, getattr(self, f"psi_{j1}_0"))
+            z1 = None if fused else self.wavelets(u0, j1, 0)
             # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
             gm1 = self.lowpass_adjoint(gs1[:, j1], j1, 1 / self.size(j1))
             if j1 + 1 < J:
                 paths = (J - 1 - j1) * L
                 gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
-                _, u1, pairs = first_order(z1)
+                _, u1, pairs = self.first_order(u0, j1) if fused else first_order(z1)
                 gu1 = _cat([self.second_order_adjoint(u, gu, j1, pairs) for u, gu in
                             zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))], dim=1)
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
-            gy1 = torch.fft.fft2(modulus_adjoint_(z1, gm1))                     # z1 ends here
-            gu0 = _accumulate(gu0, filtered_adjoint(gy1, getattr(self, f"psi_{j1}_0"), 2**j1))
+            gu0 = _accumulate(gu0, self.wavelet_modulus_adjoint(u0, j1, 0, gm1, z=z1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
 
     def second_order_adjoint(self, u1: torch.Tensor, g2: torch.Tensor, j1: int, pairs: bool) -> torch.Tensor:
@@ -275,10 +290,8 @@ class FastMorletScattering(nn.Module):
         gradient w.r.t. the maps' own spectra (n, maps, M_j1, N_j1), before the inverse FFT that made them."""
         gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            z2 = self.wavelets(u1, j2, j1, pairs)
             gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
-            gy2 = torch.fft.fft2(modulus_adjoint_(z2, gm2))                    # z2 ends here
-            gu1 = _accumulate(gu1, filtered_adjoint(gy2, getattr(self, f"psi_{j2}_{j1}"), 2 ** (j2 - j1)))
+            gu1 = _accumulate(gu1, self.wavelet_modulus_adjoint(u1, j2, j1, gm2, pairs))
         return gu1
 
     def size(self, res: int) -> int:
@@ -287,7 +300,7 @@ class FastMorletScattering(nn.Module):
 
     # -- batches ---------------------------------------------------------------------------------------------
 
-    def chunking(self, x: torch.Tensor, forward: bool = False) -> tuple[int, int]:
+    def chunking(self, x: torch.Tensor) -> tuple[int, int]:
         """(maps per chunk, first-order angles per second-order pass), so that a chunk's spectra (a map's L
         first-order and L^2 second-order ones) stay near the budget: whole maps while one map's fit, else
         one map, its second order a few first-order angles at a time within the budget, so that the working
@@ -300,7 +313,7 @@ class FastMorletScattering(nn.Module):
         elif not freed_memory_kept():
             budget = CPU_CHUNK_BYTES
         else:
-            fused = forward and native.runs_on(x) and native.fft_linked()
+            fused = native.runs_on(x) and native.fft_linked()
             budget = CPU_CHUNK_BYTES_FUSED if fused else CPU_CHUNK_BYTES_KEPT
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
         per_angle = first // 4                                  # one first-order map's second order, at H/2
@@ -327,7 +340,7 @@ class FastMorletScattering(nn.Module):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B*C, K, h, w), a chunk of maps at a time."""
         maps = self.padded_maps(x)
-        step, angles = self.chunking(maps, forward=True)
+        step, angles = self.chunking(maps)
         out = maps.new_empty(maps.shape[0], self.channels, *self.out_shape)
         for chunk, dst in zip(maps.split(step), out.split(step)):
             self.scattering2d(chunk, angles, dst)
