@@ -37,7 +37,7 @@ PRODUCT_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm")
 def ffts_apart():
     """Every FFT of the fast Morlet a torch.fft call, none run inside the fused CPU loops."""
     fuses = native.fuses_fft
-    native.fuses_fft = lambda *tensors: False
+    native.fuses_fft = lambda *tensors, tasks: False
     try:
         yield
     finally:

@@ -47,6 +47,17 @@ def test_the_loops_run_mkls_ffts_where_pytorch_links_mkl():
 
 
 @needs_fft
+def test_the_fused_fft_loops_run_where_each_thread_has_a_task():
+    """A fused loop runs an FFT on one thread per task; with fewer tasks than threads the batched steps run."""
+    u, psi, threads = torch.randn(2, 8, 8, dtype=torch.complex64), torch.rand(1, 3, 64), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert native.fuses_fft(u, psi, tasks=2) and not native.fuses_fft(u, psi, tasks=1)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@needs_fft
 @pytest.mark.parametrize("k", [1, 2, 4])
 @pytest.mark.parametrize("cdtype,rdtype", PRECISIONS)
 def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):

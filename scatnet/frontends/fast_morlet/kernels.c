@@ -245,6 +245,23 @@ static void separated_##S(const T *restrict u, long m, long n, long side, T *res
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
+/* z = the inverse FFT of filter l of psi (k x k alias blocks of L filters, each mk x nk) applied to the whole \
+ * spectrum src (mk k rows of n values), periodised by k: one wavelet, with this thread's descriptor h. */ \
+static inline void wavelet_##S(dfti_handle h, const T *src, const T *psi, long l, long L, long k, long mk, long n, \
+                               T *z) {                                                                     \
+    const long nk = n / k;                                                                                 \
+    filter_rows_##S(src, mk, 0, psi + l * mk * nk, L, mk * nk, z, k, n, nk, 0, mk);                        \
+    dfti_backward(h, z);                                                                                   \
+}                                                                                                          \
+                                                                                                           \
+/* Map `map`'s spectrum: u's own, or with pairs one of its pair's two maps, separated into sep, once for as many \
+ * of that map's filters as the thread takes in a row (*held: which map sep holds). */                     \
+static inline const T *map_spectrum_##S(const T *u, long map, long m, long n, long pairs, T *sep, long *held) { \
+    if (!pairs) return u + 2 * map * m * n;                                                                \
+    if (*held != map) separated_##S(u + 2 * (map / 2) * m * n, m, n, map % 2, sep), *held = map;           \
+    return sep;                                                                                            \
+}                                                                                                          \
+                                                                                                           \
 /* |ifft2(filtered(u, psi, k))| (g NULL), or its adjoint at u for the gradient g of that: per map, each    \
  * filter's filtering and inverse FFT in one buffer in the thread's cache (ops.filtered and torch.fft write and \
  * read the whole batch's spectra between steps), then either its modulus, written out, or it times g / |z| \
@@ -263,31 +280,36 @@ int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows,
         T *z = malloc(sizeof(T) * 2 * dp), *sep = pairs ? malloc(sizeof(T) * 2 * m * n) : NULL;            \
         if (z == NULL || (pairs && sep == NULL)) abort();  /* a map or two: nothing sensible is left */    \
         failed = h == NULL;                                                                                \
-        _Pragma("omp for schedule(static)")                                                                \
-        for (long map = 0; map < maps; map++) {                                                            \
-            if (h == NULL) continue;                                                                       \
-            const T *src = u + 2 * (pairs ? map / 2 : map) * m * n;                                        \
-            if (pairs) separated_##S(src, m, n, map % 2, sep), src = sep;                                  \
-            for (long l = 0; l < L; l++) {                                                                 \
-                filter_rows_##S(src, mk, 0, psi + l * dp, L, dp, z, k, n, nk, 0, mk);                      \
-                dfti_backward(h, z);                                                                       \
-                if (g == NULL) {                                                                           \
+        long held = -1;  /* the map whose spectrum sep holds */                                            \
+        if (g == NULL) {  /* every (map, filter) a task of its own: work for many threads */               \
+            _Pragma("omp for collapse(2) schedule(static)")                                                \
+            for (long map = 0; map < maps; map++)                                                          \
+                for (long l = 0; l < L; l++) {                                                             \
+                    if (h == NULL) continue;                                                               \
+                    wavelet_##S(h, map_spectrum_##S(u, map, m, n, pairs, sep, &held), psi, l, L, k, mk, n, z); \
                     T *restrict o = out + (map * L + l) * dp;                                              \
                     for (long i = 0; i < dp; i++) o[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]); \
-                    continue;                                                                              \
                 }                                                                                          \
-                const T *restrict gl = g + (map * L + l) * dp;                                             \
-                for (long i = 0; i < dp; i++) {                                                            \
-                    const T q = gl[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);           \
-                    z[2 * i] *= q;                                                                         \
-                    z[2 * i + 1] *= q;                                                                     \
-                }                                                                                          \
-                dfti_forward(h, z);                                                                        \
-                for (long b = 0; b < k * k; b++) {                                                         \
-                    T *dst = out + 2 * (map * m * n + (b / k) * mk * n + (b % k) * nk);                    \
-                    const T *p = psi + (b * L + l) * dp;                                                   \
-                    for (long i = 0; i < mk; i++)                                                          \
-                        row_product_##S(dst + 2 * i * n, z + 2 * i * nk, p + i * nk, nk, l > 0);           \
+        } else {  /* a map a task: its filters' adjoints sum into its gradient */                          \
+            _Pragma("omp for schedule(static)")                                                            \
+            for (long map = 0; map < maps; map++) {                                                        \
+                if (h == NULL) continue;                                                                   \
+                const T *src = map_spectrum_##S(u, map, m, n, pairs, sep, &held);                          \
+                for (long l = 0; l < L; l++) {                                                             \
+                    const T *restrict gl = g + (map * L + l) * dp;                                         \
+                    wavelet_##S(h, src, psi, l, L, k, mk, n, z);                                               \
+                    for (long i = 0; i < dp; i++) {                                                        \
+                        const T q = gl[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);       \
+                        z[2 * i] *= q;                                                                     \
+                        z[2 * i + 1] *= q;                                                                 \
+                    }                                                                                      \
+                    dfti_forward(h, z);                                                                    \
+                    for (long b = 0; b < k * k; b++) {                                                     \
+                        T *dst = out + 2 * (map * m * n + (b / k) * mk * n + (b % k) * nk);                \
+                        const T *p = psi + (b * L + l) * dp;                                               \
+                        for (long i = 0; i < mk; i++)                                                      \
+                            row_product_##S(dst + 2 * i * n, z + 2 * i * nk, p + i * nk, nk, l > 0);       \
+                    }                                                                                      \
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
@@ -316,9 +338,8 @@ int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, lo
             const long l = 2 * (pair % (L / 2));                                                           \
             const T *src = u + 2 * (pair / (L / 2)) * m * n;                                               \
             T *restrict mo = maps + 2 * pair * dp, *restrict so = spectra + 2 * pair * dp;                 \
-            filter_rows_##S(src, mk, 0, psi + l * dp, L, dp, za, k, n, nk, 0, mk);                         \
-            filter_rows_##S(src, mk, 0, psi + (l + 1) * dp, L, dp, zb, k, n, nk, 0, mk);                   \
-            dfti_backward(h, za), dfti_backward(h, zb);                                                    \
+            wavelet_##S(h, src, psi, l, L, k, mk, n, za);                                                  \
+            wavelet_##S(h, src, psi, l + 1, L, k, mk, n, zb);                                              \
             for (long i = 0; i < dp; i++) {                                                                \
                 mo[2 * i] = so[2 * i] = SQRT(za[2 * i] * za[2 * i] + za[2 * i + 1] * za[2 * i + 1]);       \
                 mo[2 * i + 1] = so[2 * i + 1] = SQRT(zb[2 * i] * zb[2 * i] + zb[2 * i + 1] * zb[2 * i + 1]); \

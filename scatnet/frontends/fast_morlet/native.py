@@ -66,10 +66,11 @@ def runs_on(*tensors: torch.Tensor) -> bool:
     return library() is not None
 
 
-def fuses_fft(*tensors: torch.Tensor) -> bool:
-    """Whether the loops that run MKL's FFTs themselves run for these operands: ``applies``, and
-    ``fft_linked``."""
-    return applies(*tensors) and fft_linked()
+def fuses_fft(*tensors: torch.Tensor, tasks: int) -> bool:
+    """Whether the loops that run MKL's FFTs themselves run for these operands: ``applies``, ``fft_linked``,
+    and the loop has at least a task per thread (``tasks``: the maps or (map, filter) pieces it shares out,
+    each an FFT on one thread; with fewer, the batched steps keep every thread busy)."""
+    return applies(*tensors) and fft_linked() and tasks >= torch.get_num_threads()
 
 
 def fft_linked() -> bool:

@@ -121,7 +121,7 @@ class FastMorletScattering(nn.Module):
         """The modulus of ``wavelets``, real; on a CPU each map's filterings, inverse FFTs and moduli in cache
         where the fused loops call MKL's FFTs (native.wavelet_modulus)."""
         psi = getattr(self, f"psi_{j}_{res}")
-        if native.fuses_fft(u, psi):
+        if native.fuses_fft(u, psi, tasks=_maps(u, pairs) * self.L):
             return native.wavelet_modulus(u, psi, 2 ** (j - res), pairs)
         return modulus(self.wavelets(u, j, res, pairs))
 
@@ -132,7 +132,7 @@ class FastMorletScattering(nn.Module):
         (fused, as the forward's, where it can be: native.wavelet_modulus_adjoint). The adjoint of ifft2 is
         fft2 / size, which g holds (lowpass_adjoint's scale)."""
         psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
-        if z is None and native.fuses_fft(u, psi, g):
+        if z is None and native.fuses_fft(u, psi, g, tasks=_maps(u, pairs)):
             return native.wavelet_modulus_adjoint(u, psi, g, k, pairs)
         z = self.wavelets(u, j, res, pairs) if z is None else z
         return filtered_adjoint(torch.fft.fft2(modulus_adjoint_(z, g)), psi, k)               # z ends here
@@ -141,7 +141,7 @@ class FastMorletScattering(nn.Module):
         """ops.first_order of scale j1's wavelets of the input's spectra u0: (maps, their fft2, paired); fused
         as ``wavelet_modulus`` where it can be (native.first_order)."""
         psi = getattr(self, f"psi_{j1}_0")
-        if self.L % 2 == 0 and native.fuses_fft(u0, psi):
+        if self.L % 2 == 0 and native.fuses_fft(u0, psi, tasks=_maps(u0) * self.L // 2):
             return *native.first_order(u0, psi, 2**j1), True
         return first_order(self.wavelets(u0, j1, 0))
 
@@ -269,8 +269,8 @@ class FastMorletScattering(nn.Module):
         gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
         for j1 in range(J):
             # the wavelets, kept for the first order's maps and the modulus' adjoint, where no fused loop
-            # recomputes them in cache
-            fused = native.fuses_fft(u0, getattr(self, f"psi_{j1}_0"))
+            # recomputes them in cache (the adjoint's tasks, a map each, are the fewer)
+            fused = native.fuses_fft(u0, getattr(self, f"psi_{j1}_0"), tasks=_maps(u0))
             z1 = None if fused else self.wavelets(u0, j1, 0)
             # the gradient w.r.t. m1 over m1's size: the next step is the adjoint of an ifft2 (fft2 / size)
             gm1 = self.lowpass_adjoint(gs1[:, j1], j1, 1 / self.size(j1))
@@ -372,6 +372,11 @@ class MorletScatteringFunction(torch.autograd.Function):
         g_maps = torch.cat([module.scattering2d_backward(xc, gc, angles)
                             for xc, gc in zip(maps.split(step), g.split(step))])
         return module.padded_maps_adjoint(g_maps, x), None
+
+
+def _maps(u: torch.Tensor, pairs: bool = False) -> int:
+    """How many maps the spectra u (..., M, N) hold: one each, or two with ``pairs``."""
+    return u.numel() // (u.shape[-2] * u.shape[-1]) * (2 if pairs else 1)
 
 
 def _cat(parts: list[torch.Tensor], dim: int) -> torch.Tensor:
