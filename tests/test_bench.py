@@ -40,6 +40,8 @@ def test_every_row_present_with_positive_times(bench_run):
     assert env["morlet_cpu_loops"] == (native.library() is not None)
     header = (out / "table12.md").read_text().splitlines()[0]
     assert ("fast Morlet CPU steps: eager" in header) == (not env["morlet_cpu_loops"])
+    assert env["morlet_cpu_loop_ffts"] == native.fft_linked()
+    assert ("FFTs apart" in header) == (env["morlet_cpu_loops"] and not env["morlet_cpu_loop_ffts"])
 
 
 def test_ratios_are_computed_from_the_times(bench_run):
@@ -232,3 +234,12 @@ def test_bad_report_flags_are_one_line_exit_2(tmp_path, capsys):
             main(args)
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2 and len(err) == 1 and needle in err[0], err
+
+
+def test_the_header_says_where_the_fast_morlet_ran_a_slower_way():
+    from scatnet.bench.output import _morlet_cpu_steps
+
+    assert _morlet_cpu_steps({"morlet_cpu_loops": True, "morlet_cpu_loop_ffts": True}) == ""
+    assert "eager (no C compiler)" in _morlet_cpu_steps({"morlet_cpu_loops": False, "morlet_cpu_loop_ffts": False})
+    assert "FFTs apart" in _morlet_cpu_steps({"morlet_cpu_loops": True, "morlet_cpu_loop_ffts": False})
+    assert _morlet_cpu_steps({}) == ""  # a bench.json written before these fields

@@ -51,6 +51,15 @@ def _x(v) -> str:
     return "" if v is None else f"{v:.2f}x"
 
 
+def _morlet_cpu_steps(env: dict) -> str:
+    """The header's word on the fast Morlet's CPU steps where they ran a slower way than they can."""
+    if env.get("morlet_cpu_loops") is False:
+        return "; fast Morlet CPU steps: eager (no C compiler)"
+    if env.get("morlet_cpu_loop_ffts") is False:
+        return "; fast Morlet CPU loops: FFTs apart (PyTorch without MKL)"
+    return ""
+
+
 def table12(result: dict) -> str:
     env = result["environment"]
     out = [] if result.get("status", "completed") == "completed" else [
@@ -60,7 +69,7 @@ def table12(result: dict) -> str:
            f"{env['threads']} CPU threads; {env['dtype']}"
            f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''}"
            f"{'; freed CPU memory kept for reuse' if env.get('keeps_freed_memory') else ''}"
-           f"{'; fast Morlet CPU steps: eager (no C compiler)' if env.get('morlet_cpu_loops') is False else ''})\n"]
+           f"{_morlet_cpu_steps(env)})\n"]
     regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
                f"{'on' if p['cudnn_benchmark'] else 'off'}"
                for dev, s in result["settings"]["per_device"].items() if (p := s.get("precision"))]

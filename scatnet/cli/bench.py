@@ -49,7 +49,7 @@ def environment(devices: list[torch.device]) -> dict:
             "cpu_count": os.cpu_count(), "dtype": "float32",
             "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
             "keeps_freed_memory": freed_memory_kept(),
-            "morlet_cpu_loops": native.library() is not None,
+            "morlet_cpu_loops": native.library() is not None, "morlet_cpu_loop_ffts": native.fft_linked(),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
 
 
