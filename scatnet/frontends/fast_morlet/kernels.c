@@ -5,7 +5,9 @@
  * as its k x k alias blocks (ops.filter_blocks): real psi[b, l, i, t], each value times both parts of a
  * complex one.
  * Each eager step reads and writes the spectra 3-4 times (a product, then one in-place pass per alias
- * block or per real part); these do it once. Threads: the caller's count, over independent outputs. */
+ * block or per real part); these do it once, and where MKL's FFTs are handed in (set_dfti) the wavelets'
+ * loops take each map's filtering, FFTs and modulus (or its adjoint) together in a buffer in the thread's
+ * cache. Threads: the caller's count, over independent outputs. */
 #include <math.h>
 #include <stdlib.h>
 
