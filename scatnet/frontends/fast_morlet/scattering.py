@@ -51,7 +51,7 @@ DENSE_LOWPASS_MAX = 1 << 22
 # glibc's defaults, which fault larger chunks' freed spectra in anew as often as not; 12 MB where freed memory is
 # kept for reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20%
 # faster than 20 and 32 there; and 36 MB where the loops run the wavelets' FFTs themselves, so that a chunk's
-# spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: the forward 0.88-0.97x
+# spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: the forward 0.79-0.93x
 # the time of 12 MB's, the backward 0.86-0.97x).
 CPU_CHUNK_BYTES = 6 << 20
 CPU_CHUNK_BYTES_KEPT = 12 << 20
