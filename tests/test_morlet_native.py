@@ -77,9 +77,9 @@ def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):
         checks = [(native.wavelet_modulus(u, psi, k), native.modulus(z)),
                   (native.wavelet_modulus(pairs, psi, k, pairs=True), native.modulus(zp)),
                   *zip(native.first_order(u, psi, k), ops.first_order(z)),
-                  (native.wavelet_modulus_adjoint(u, psi, g, k),
+                  (native.wavelet_modulus(u, psi, k, g=g),
                    native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(z.clone(), g.clone())), psi, k)),
-                  (native.wavelet_modulus_adjoint(pairs, psi, gp, k, pairs=True),
+                  (native.wavelet_modulus(pairs, psi, k, pairs=True, g=gp),
                    native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(zp.clone(), gp.clone())), psi, k))]
         for got, want in checks:
             assert got.shape == want.shape and got.dtype == want.dtype, (size, got.shape, want.shape)

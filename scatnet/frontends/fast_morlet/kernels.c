@@ -59,6 +59,25 @@ static dfti_handle dfti_plan(long m, long n, long dbl) {
 }
 
 #define SCATNET_KERNELS(T, S, SQRT)                                                                        \
+/* |z| of the complex value at z, as kymatio computes it: sqrt(re^2 + im^2). */                            \
+static inline T modulus_of_##S(const T *z) {                                                               \
+    return SQRT(z[0] * z[0] + z[1] * z[1]);                                                                \
+}                                                                                                          \
+                                                                                                           \
+/* Row `row` of one real map of a pair's spectrum u = fft2(a + i b) (m rows of n values), into d: side 0 a's, \
+ * (u(w) + conj u(-w)) / 2, side 1 b's, (u(w) - conj u(-w)) / 2i; column c's mirror is n - c, column 0's 0. */ \
+static inline void separated_row_##S(const T *restrict u, long m, long n, long row, long side, T *restrict d) { \
+    const T *restrict p = u + 2 * row * n, *restrict q = u + 2 * ((m - row) % m) * n;                      \
+    if (side == 0) {                                                                                       \
+        d[0] = (p[0] + q[0]) / 2, d[1] = (p[1] - q[1]) / 2;                                                \
+        for (long c = 1; c < n; c++)                                                                       \
+            d[2 * c] = (p[2 * c] + q[2 * (n - c)]) / 2, d[2 * c + 1] = (p[2 * c + 1] - q[2 * (n - c) + 1]) / 2; \
+    } else {                                                                                               \
+        d[0] = (p[1] + q[1]) / 2, d[1] = (q[0] - p[0]) / 2;                                                \
+        for (long c = 1; c < n; c++)                                                                       \
+            d[2 * c] = (p[2 * c + 1] + q[2 * (n - c) + 1]) / 2, d[2 * c + 1] = (q[2 * (n - c)] - p[2 * c]) / 2; \
+    }                                                                                                      \
+}                                                                                                          \
 /* o = s * p over a row of nk complex values (each real filter value p[t] times both parts of s's t-th     \
  * value), or o += s * p: a product that the first term of a sum writes and the others add to. */          \
 static inline void row_product_##S(T *restrict o, const T *restrict s, const T *restrict p, long nk,       \
@@ -137,18 +156,8 @@ void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, lon
             for (long bi = 0; bi < k; bi++)                                                                \
                 for (long i = i0; i < i1; i++) {                                                           \
                     const long row = bi * mk + i, at = 2 * (bi * h + i - i0) * n;                          \
-                    const T *p = u + 2 * (r * m + row) * n, *q = u + 2 * (r * m + (m - row) % m) * n;      \
-                    T *ai = a + at, *bi_ = b + at;                                                         \
-                    /* column c's mirror is n - c, column 0's is 0 */                                      \
-                    ai[0] = (p[0] + q[0]) / 2, ai[1] = (p[1] - q[1]) / 2;                                  \
-                    bi_[0] = (p[1] + q[1]) / 2, bi_[1] = (q[0] - p[0]) / 2;                                \
-                    for (long c = 1; c < n; c++) {                                                         \
-                        const long nc = n - c;                                                             \
-                        ai[2 * c] = (p[2 * c] + q[2 * nc]) / 2;                                            \
-                        ai[2 * c + 1] = (p[2 * c + 1] - q[2 * nc + 1]) / 2;                                \
-                        bi_[2 * c] = (p[2 * c + 1] + q[2 * nc + 1]) / 2;                                   \
-                        bi_[2 * c + 1] = (q[2 * nc] - p[2 * c]) / 2;                                       \
-                    }                                                                                      \
+                    separated_row_##S(u + 2 * r * m * n, m, n, row, 0, a + at);                            \
+                    separated_row_##S(u + 2 * r * m * n, m, n, row, 1, b + at);                            \
                 }                                                                                          \
             for (long l = 0; l < L; l++) {                                                                 \
                 filter_rows_##S(a, h, i0, psi + l * dp, L, dp, out + 2 * (2 * r * L + l) * dp, k, n, nk,   \
@@ -230,23 +239,6 @@ void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, lo
     }                                                                                                      \
 }                                                                                                          \
                                                                                                            \
-/* One real map of a pair's spectrum u = fft2(a + i b), whole (m, n): side 0 a's, (u(w) + conj u(-w)) / 2, \
- * side 1 b's, (u(w) - conj u(-w)) / 2i; the arithmetic of filtered_pairs. */                              \
-static void separated_##S(const T *restrict u, long m, long n, long side, T *restrict d) {                 \
-    for (long row = 0; row < m; row++, d += 2 * n) {                                                       \
-        const T *restrict p = u + 2 * row * n, *restrict q = u + 2 * ((m - row) % m) * n;                  \
-        if (side == 0) {                                                                                   \
-            d[0] = (p[0] + q[0]) / 2, d[1] = (p[1] - q[1]) / 2;                                            \
-            for (long c = 1; c < n; c++)                                                                   \
-                d[2 * c] = (p[2 * c] + q[2 * (n - c)]) / 2, d[2 * c + 1] = (p[2 * c + 1] - q[2 * (n - c) + 1]) / 2; \
-        } else {                                                                                           \
-            d[0] = (p[1] + q[1]) / 2, d[1] = (q[0] - p[0]) / 2;                                            \
-            for (long c = 1; c < n; c++)                                                                   \
-                d[2 * c] = (p[2 * c + 1] + q[2 * (n - c) + 1]) / 2, d[2 * c + 1] = (q[2 * (n - c)] - p[2 * c]) / 2; \
-        }                                                                                                  \
-    }                                                                                                      \
-}                                                                                                          \
-                                                                                                           \
 /* z = the inverse FFT of filter l of psi (k x k alias blocks of L filters, each mk x nk) applied to the whole \
  * spectrum src (mk k rows of n values), periodised by k: one wavelet, with this thread's descriptor h. */ \
 static inline void wavelet_##S(dfti_handle h, const T *src, const T *psi, long l, long L, long k, long mk, long n, \
@@ -260,7 +252,10 @@ static inline void wavelet_##S(dfti_handle h, const T *src, const T *psi, long l
  * of that map's filters as the thread takes in a row (*held: which map sep holds). */                     \
 static inline const T *map_spectrum_##S(const T *u, long map, long m, long n, long pairs, T *sep, long *held) { \
     if (!pairs) return u + 2 * map * m * n;                                                                \
-    if (*held != map) separated_##S(u + 2 * (map / 2) * m * n, m, n, map % 2, sep), *held = map;           \
+    if (*held != map)                                                                                      \
+        for (long row = 0; row < m; row++)                                                                 \
+            separated_row_##S(u + 2 * (map / 2) * m * n, m, n, row, map % 2, sep + 2 * row * n);           \
+    *held = map;                                                                                           \
     return sep;                                                                                            \
 }                                                                                                          \
                                                                                                            \
@@ -290,7 +285,7 @@ int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows,
                     if (h == NULL) continue;                                                               \
                     wavelet_##S(h, map_spectrum_##S(u, map, m, n, pairs, sep, &held), psi, l, L, k, mk, n, z); \
                     T *restrict o = out + (map * L + l) * dp;                                              \
-                    for (long i = 0; i < dp; i++) o[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]); \
+                    for (long i = 0; i < dp; i++) o[i] = modulus_of_##S(z + 2 * i);                        \
                 }                                                                                          \
         } else {  /* a map a task: its filters' adjoints sum into its gradient */                          \
             _Pragma("omp for schedule(static)")                                                            \
@@ -299,9 +294,9 @@ int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows,
                 const T *src = map_spectrum_##S(u, map, m, n, pairs, sep, &held);                          \
                 for (long l = 0; l < L; l++) {                                                             \
                     const T *restrict gl = g + (map * L + l) * dp;                                         \
-                    wavelet_##S(h, src, psi, l, L, k, mk, n, z);                                               \
+                    wavelet_##S(h, src, psi, l, L, k, mk, n, z);                                           \
                     for (long i = 0; i < dp; i++) {                                                        \
-                        const T q = gl[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);       \
+                        const T q = gl[i] / modulus_of_##S(z + 2 * i);                                     \
                         z[2 * i] *= q;                                                                     \
                         z[2 * i + 1] *= q;                                                                 \
                     }                                                                                      \
@@ -343,8 +338,8 @@ int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, lo
             wavelet_##S(h, src, psi, l, L, k, mk, n, za);                                                  \
             wavelet_##S(h, src, psi, l + 1, L, k, mk, n, zb);                                              \
             for (long i = 0; i < dp; i++) {                                                                \
-                mo[2 * i] = so[2 * i] = SQRT(za[2 * i] * za[2 * i] + za[2 * i + 1] * za[2 * i + 1]);       \
-                mo[2 * i + 1] = so[2 * i + 1] = SQRT(zb[2 * i] * zb[2 * i] + zb[2 * i + 1] * zb[2 * i + 1]); \
+                mo[2 * i] = so[2 * i] = modulus_of_##S(za + 2 * i);                                        \
+                mo[2 * i + 1] = so[2 * i + 1] = modulus_of_##S(zb + 2 * i);                                \
             }                                                                                              \
             dfti_forward(h, so);                                                                           \
         }                                                                                                  \
@@ -356,7 +351,7 @@ int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, lo
 /* out[i] = |z[i]| = sqrt(re^2 + im^2) (kymatio's modulus). */                                             \
 void modulus_##S(const T *z, T *out, long count, int threads) {                                            \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
-    for (long i = 0; i < count; i++) out[i] = SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);     \
+    for (long i = 0; i < count; i++) out[i] = modulus_of_##S(z + 2 * i);                                   \
 }                                                                                                          \
                                                                                                            \
 /* The modulus of maps 2q and 2q + 1 of z (each `size` complex values) as one map of pairs: out[q, i] =    \
@@ -367,8 +362,8 @@ void modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {
     for (long q = 0; q < pairs; q++)                                                                       \
         for (long i = 0; i < size; i++) {                                                                  \
             const T *za = z + 2 * (2 * q * size + i), *zb = za + 2 * size;                                 \
-            out[2 * (q * size + i)] = SQRT(za[0] * za[0] + za[1] * za[1]);                                 \
-            out[2 * (q * size + i) + 1] = SQRT(zb[0] * zb[0] + zb[1] * zb[1]);                             \
+            out[2 * (q * size + i)] = modulus_of_##S(za);                                                  \
+            out[2 * (q * size + i) + 1] = modulus_of_##S(zb);                                              \
         }                                                                                                  \
 }                                                                                                          \
                                                                                                            \
@@ -377,7 +372,7 @@ void modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {
 void times_phase_##S(T *z, const T *g, long count, int threads) {                                          \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
     for (long i = 0; i < count; i++) {                                                                     \
-        const T q = g[i] / SQRT(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]);                        \
+        const T q = g[i] / modulus_of_##S(z + 2 * i);                                                      \
         z[2 * i] *= q;                                                                                     \
         z[2 * i + 1] *= q;                                                                                 \
     }                                                                                                      \

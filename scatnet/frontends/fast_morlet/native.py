@@ -3,8 +3,8 @@ periodisation (also of two real maps' spectra from one FFT, separated on the way
 and the modulus' adjoint, each one pass over memory where eager PyTorch takes 3-4 (written by hand because
 PyTorch has no such kernels, and inductor's fused loops for the filtering were slower than eager;
 docs/PERFORMANCE.md). Where PyTorch links MKL, the wavelets' filterings, inverse FFTs and moduli run
-together, a map at a time in a core's cache (``wavelet_modulus``, ``first_order``, and the backward's
-``wavelet_modulus_adjoint``), with MKL's FFTs called from the loops (PyTorch's own copy of MKL, whose
+together, a map at a time in a core's cache (``wavelet_modulus``, also the backward's adjoint, and
+``first_order``), with MKL's FFTs called from the loops (PyTorch's own copy of MKL, whose
 functions its CPU library exports; torch.fft can only transform a batch written out whole).
 
 The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
@@ -79,30 +79,21 @@ def fft_linked() -> bool:
     return lib is not None and lib.dfti
 
 
-def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False) -> torch.Tensor:
+def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False,
+                    g: torch.Tensor | None = None) -> torch.Tensor:
     """|ifft2(filtered(u, psi_blocks, k))| (``pairs``: of filtered_pairs), each map's filterings, inverse
     FFTs and moduli in one pass over a buffer in cache: (..., M, N) spectra -> real (..., L, M/k, N/k), with
-    ``pairs`` (..., P, M, N) -> (..., 2P, L, M/k, N/k)."""
+    ``pairs`` (..., P, M, N) -> (..., 2P, L, M/k, N/k). With ``g`` (that shape), the adjoint at u for the
+    gradient g of that: filtered_adjoint(fft2(g z / |z|)), z the wavelets recomputed the same way; complex
+    (..., M, N), or (..., 2P, M, N): the gradient w.r.t. each map's own spectrum."""
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
     if pairs:
         lead[-1] *= 2
-    out = torch.empty(*lead, psi_blocks.shape[1], m // k, n // k, dtype=_REAL[u.dtype])
-    _call("wavelet_modulus", u, psi_blocks, None, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
-          int(pairs))
-    return out
-
-
-def wavelet_modulus_adjoint(u: torch.Tensor, psi_blocks: torch.Tensor, g: torch.Tensor, k: int,
-                            pairs: bool = False) -> torch.Tensor:
-    """The adjoint of ``wavelet_modulus`` at u for the gradient g (wavelet_modulus' shape) of its output:
-    filtered_adjoint(fft2(g z / |z|)) with z the wavelets, recomputed a map at a time in cache; (..., M, N)
-    complex, with ``pairs`` (..., 2P, M, N): the gradient w.r.t. each map's own spectrum."""
-    *lead, m, n = u.shape
-    u, psi_blocks, g = u.contiguous(), psi_blocks.contiguous(), g.contiguous()
-    if pairs:
-        lead[-1] *= 2
-    out = u.new_empty(*lead, m, n)
+    if g is None:
+        out = torch.empty(*lead, psi_blocks.shape[1], m // k, n // k, dtype=_REAL[u.dtype])
+    else:
+        g, out = g.contiguous(), u.new_empty(*lead, m, n)
     _call("wavelet_modulus", u, psi_blocks, g, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
           int(pairs))
     return out

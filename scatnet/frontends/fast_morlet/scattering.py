@@ -129,11 +129,11 @@ class FastMorletScattering(nn.Module):
                                 z: torch.Tensor | None = None) -> torch.Tensor:
         """The adjoint of ``wavelet_modulus`` at u for the gradient g of its output: the gradient w.r.t. the
         maps' own spectra (..., M_res, N_res), with the wavelets ``z`` where they are at hand, else recomputed
-        (fused, as the forward's, where it can be: native.wavelet_modulus_adjoint). The adjoint of ifft2 is
+        (fused, as the forward's, where it can be: native.wavelet_modulus with g). The adjoint of ifft2 is
         fft2 / size, which g holds (lowpass_adjoint's scale)."""
         psi, k = getattr(self, f"psi_{j}_{res}"), 2 ** (j - res)
         if z is None and native.fuses_fft(u, psi, g, tasks=_maps(u, pairs)):
-            return native.wavelet_modulus_adjoint(u, psi, g, k, pairs)
+            return native.wavelet_modulus(u, psi, k, pairs, g=g)
         z = self.wavelets(u, j, res, pairs) if z is None else z
         return filtered_adjoint(torch.fft.fft2(modulus_adjoint_(z, g)), psi, k)               # z ends here
 
