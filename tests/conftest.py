@@ -1,20 +1,25 @@
-"""Shared fixtures: compose the real Hydra configs; keep W&B offline and quiet; no network anywhere."""
+"""Shared fixtures: compose the real Hydra configs; W&B as a machine with no account meets it; no network."""
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
+CONFIGS = REPO / "scatnet" / "configs"
 BIN = Path(sys.executable).parent
 
-os.environ.setdefault("WANDB_MODE", "offline")
-os.environ.setdefault("WANDB_SILENT", "true")
-os.environ.setdefault("WANDB_DISABLE_GIT", "true")
-os.environ.pop("SCATNET_DATA", None)
+# A machine with no W&B account, as a first-time user's or a cluster node's: no key in the environment, no
+# .netrc, no W&B settings. WANDB_MODE is left unset, so a logger=wandb run takes the path a user's does (an
+# online start that finds no key, then offline); no test can reach W&B's servers.
+for _name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL", "SCATNET_DATA"):
+    os.environ.pop(_name, None)
+_NO_ACCOUNT = tempfile.mkdtemp(prefix="scatnet-tests-no-wandb-")
+os.environ["NETRC"] = os.path.join(_NO_ACCOUNT, "netrc")
+os.environ["WANDB_CONFIG_DIR"] = _NO_ACCOUNT
 
 
 def compose(overrides: list[str], run_dir: Path):
@@ -27,7 +32,7 @@ def compose(overrides: list[str], run_dir: Path):
 
 
 def thesis_optim(overrides: list[str] = ()) -> dict:
-    """The optimizer and scheduler factories of the composed config (configs/optim/sgd.yaml): a module's
+    """The optimizer and scheduler factories of the composed config (scatnet/configs/optim/sgd.yaml): a module's
     ``optimizer=`` and ``scheduler=``."""
     from scatnet.training.builders import composed_config, optimizer_factories
 
@@ -36,10 +41,9 @@ def thesis_optim(overrides: list[str] = ()) -> dict:
 
 @pytest.fixture
 def cli_env(tmp_path):
-    """Environment for subprocess runs of the console scripts: outputs under tmp, W&B offline."""
+    """Environment for subprocess runs of the console scripts: outputs under tmp (W&B's files too)."""
     env = dict(os.environ)
-    env.update(SCATNET_OUTPUTS=str(tmp_path / "outputs"), WANDB_MODE="offline", WANDB_SILENT="true",
-               PYTHONWARNINGS="ignore", WANDB_DIR=str(tmp_path))
+    env.update(SCATNET_OUTPUTS=str(tmp_path / "outputs"), PYTHONWARNINGS="ignore", WANDB_DIR=str(tmp_path))
     return env
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -42,6 +43,12 @@ def test_every_row_present_with_positive_times(bench_run):
     assert ("fast Morlet CPU steps: eager" in header) == (not env["morlet_cpu_loops"])
     assert env["morlet_cpu_loop_ffts"] == native.fft_linked()
     assert ("FFTs apart" in header) == (env["morlet_cpu_loops"] and not env["morlet_cpu_loop_ffts"])
+    # the machine: a ratio belongs to a CPU, so its model, vendor, ISA and cores are recorded and printed
+    machine = env["machine"]
+    assert machine["cpu_isa"] == torch.backends.cpu.get_cpu_capability() and machine["cpu_cores"] == os.cpu_count()
+    assert machine["cpu_model"] and machine["cpu_vendor"] and "gpu" not in machine  # a CPU-only run
+    table = (out / "table12.md").read_text()
+    assert f"Machine: {machine['cpu_model']} ({machine['cpu_vendor']}, {machine['cpu_isa']}, " in table
 
 
 def test_ratios_are_computed_from_the_times(bench_run):

@@ -59,7 +59,7 @@ MISSPELT = [
      "not an option of pytorch_lightning.callbacks.LearningRateMonitor"),
     ("logger", "+logger.csv.save=x", "logger.csv.save is not an option of scatnet.training.loggers.csv_logger"),
     ("fast", "+fast.bf17=true", "fast.bf17 is not an option of fast (did you mean bf16?)"),
-    ("top", "+seeed=1", "seeed is not an option of the run (configs/train.yaml) (did you mean seed?)"),
+    ("top", "+seeed=1", "seeed is not an option of the run (scatnet/configs/train.yaml) (did you mean seed?)"),
     ("type", "fast.cuda_graph=maybe", "fast.cuda_graph='maybe' is not valid; it must be of type bool"),
 ]
 

@@ -3,6 +3,10 @@ replace, on the same input; and the eager steps where the loops cannot be built.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,7 +14,15 @@ import torch
 from scatnet.frontends.fast_morlet import native, ops
 from scatnet.frontends.morlet import MorletScattering
 
-needs_loops = pytest.mark.skipif(native.library() is None, reason="no C compiler here: the eager steps run")
+# Where a C compiler exists the loops must build: a failed build fails these tests instead of skipping them.
+HAS_COMPILER = sys.platform.startswith("linux") and bool(os.environ.get("CC") or shutil.which("cc")
+                                                          or shutil.which("gcc"))
+needs_loops = pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler here: the eager steps run")
+
+
+@needs_loops
+def test_the_loops_are_built_wherever_there_is_a_c_compiler():
+    assert native.library() is not None
 PRECISIONS = [(torch.complex64, torch.float32), (torch.complex128, torch.float64)]
 
 
@@ -39,7 +51,8 @@ def test_each_loop_equals_its_eager_step(k, cdtype, rdtype, monkeypatch):
         assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), name
 
 
-needs_fft = pytest.mark.skipif(not native.fft_linked(), reason="PyTorch without MKL here: torch.fft runs")
+needs_fft = pytest.mark.skipif(not (HAS_COMPILER and torch.backends.mkl.is_available()),
+                               reason="PyTorch without MKL here: torch.fft runs")
 
 
 def test_the_loops_run_mkls_ffts_where_pytorch_links_mkl():
@@ -196,3 +209,63 @@ def test_the_loops_stay_out_of_autograd_and_other_devices():
     assert not native.applies(u.requires_grad_(True), psi)   # autograd records the eager steps
     with torch.no_grad():
         assert native.applies(u, psi) == (native.library() is not None)
+
+
+_LOAD = "from scatnet.frontends.fast_morlet import native; assert native.library() is not None"
+
+
+def _load_in(cache, count: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "SCATNET_CACHE_DIR": str(cache)}
+    return [subprocess.Popen([sys.executable, "-c", _LOAD], env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(count)]
+
+
+def _builds(cache) -> list[str]:
+    (log,) = cache.glob("kernels/*/build.log")
+    assert len(list(cache.glob("kernels/*/kernels.so"))) == 1
+    return log.read_text().splitlines()
+
+
+@needs_loops
+def test_the_loops_are_built_once_per_machine_and_loaded_by_every_later_process(tmp_path):
+    for _ in range(2):  # one after the other: the second loads the first's build
+        (proc,) = _load_in(tmp_path, 1)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert len(_builds(tmp_path)) == 1
+
+
+@needs_loops
+def test_two_first_builds_at_once_build_once(tmp_path):
+    procs = _load_in(tmp_path, 3)
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0], [p.stderr.read() for p in procs]
+    assert len(_builds(tmp_path)) == 1
+
+
+@needs_loops
+def test_a_loop_that_fails_raises_a_python_error_instead_of_ending_the_process():
+    """Sizes whose buffer no machine can allocate (2**59 bytes): the loop returns, and the call raises."""
+    u, psi = torch.zeros(1, 4, 4, dtype=torch.complex64), torch.zeros(1, 1, 16)
+    out = torch.zeros(1, 1, 4, 4)
+    with pytest.raises(native.LoopError, match="^scatnet's fused CPU loop wavelet_modulus stopped: no memory"):
+        native._call("wavelet_modulus", u, psi, None, out, 1, 1, 1, 1 << 28, 1 << 28, 0)
+    assert torch.equal(out, torch.zeros(1, 1, 4, 4))  # nothing was written
+
+
+@needs_loops
+@pytest.mark.parametrize("call,needle", [
+    (lambda: native.filtered(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 15), 2),
+     "a filter bank of shape (4, L, 16) for 8 x 8 spectra"),
+    (lambda: native.wavelet_modulus(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 16), 2,
+                                    g=torch.zeros(2, 3, 4, 5)), "g"),
+    (lambda: native.modulus(torch.zeros(3, dtype=torch.complex128).to(torch.complex64).T), None),
+    (lambda: native._call("modulus", torch.zeros(4, dtype=torch.complex64), torch.zeros(4, dtype=torch.float64), 4),
+     "one precision"),
+    (lambda: native._call("modulus", torch.zeros(4, 2, dtype=torch.complex64).T, torch.zeros(8), 8), "contiguous"),
+])
+def test_tensors_are_checked_before_any_pointer_is_passed(call, needle):
+    if needle is None:  # a well-formed call still runs
+        assert call().shape == (3,)
+        return
+    with pytest.raises(native.LoopError) as e:
+        call()
+    assert needle in str(e.value) and "\n" not in str(e.value)

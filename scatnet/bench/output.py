@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX, REFERENCE_STEP_SUFFIX
+from scatnet.bench.machine import one_line
 from scatnet.report.tables import markdown
 
 KYMATIO_ROW = "KyMatIO Morlet L=8"
@@ -70,6 +71,8 @@ def table12(result: dict) -> str:
            f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''}"
            f"{'; freed CPU memory kept for reuse' if env.get('keeps_freed_memory') else ''}"
            f"{_morlet_cpu_steps(env)})\n"]
+    if env.get("machine"):
+        out.append(f"\nMachine: {one_line(env['machine'])}.\n")
     regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
                f"{'on' if p['cudnn_benchmark'] else 'off'}"
                for dev, s in result["settings"]["per_device"].items() if (p := s.get("precision"))]

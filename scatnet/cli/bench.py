@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from scatnet.bench.machine import describe
 from scatnet.bench.cases import (REFERENCE_STEP_SUFFIX, Case, StepCase, all_cases, build_step_net,
                                  check_against_reference, learnable_step_cases)
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
@@ -50,6 +51,7 @@ def environment(devices: list[torch.device]) -> dict:
             "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
             "keeps_freed_memory": freed_memory_kept(),
             "morlet_cpu_loops": native.library() is not None, "morlet_cpu_loop_ffts": native.fft_linked(),
+            "machine": describe(any(d.type == "cuda" for d in devices)),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
 
 

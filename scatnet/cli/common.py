@@ -11,15 +11,16 @@ from typing import Callable
 
 from scatnet.errors import ScatnetError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def config_dir() -> str:
-    """The top-level configs/ of the checkout (editable install), or SCATNET_CONFIG_DIR."""
-    path = Path(os.environ.get("SCATNET_CONFIG_DIR", REPO_ROOT / "configs")).resolve()
+    """The configs shipped inside the package (scatnet/configs/, in a wheel as in a checkout), or
+    SCATNET_CONFIG_DIR (a copy of one's own)."""
+    path = Path(os.environ.get("SCATNET_CONFIG_DIR") or PACKAGED_CONFIGS).resolve()
     if not (path / "train.yaml").exists():
-        fail(f"no configs found at {path}; install scatnet from its repository (pip install -e .) "
-             "or set SCATNET_CONFIG_DIR to the configs/ folder")
+        fail(f"no configs found at {path} (no train.yaml there); point SCATNET_CONFIG_DIR at a copy of "
+             "scatnet/configs/, or unset it to use the packaged ones")
     return str(path)
 
 

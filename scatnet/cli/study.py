@@ -38,7 +38,7 @@ def parse(argv: list[str]) -> tuple[str, list[str]]:
 
 
 def composer(runs_root: Path):
-    """compose(overrides): configs/train.yaml as scatnet-train composes it for one run of the study."""
+    """compose(overrides): scatnet/configs/train.yaml as scatnet-train composes it for one run of the study."""
     from hydra import compose
     from omegaconf import open_dict
 

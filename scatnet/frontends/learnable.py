@@ -8,7 +8,7 @@ allowed before and between them. The front end is a list of stages, each a one-k
                             with bias and a ReLU (the paper's mixing), then BatchNorm + ReLU
     {scat: {norm: false}}   without the BatchNorm + ReLU after it
 
-ScatNets A-D of the paper's Table 3 are four such lists (configs/frontend/learnable_{a,b,c,d}.yaml). Each
+ScatNets A-D of the paper's Table 3 are four such lists (scatnet/configs/frontend/learnable_{a,b,c,d}.yaml). Each
 ScatLayer is scatnet's FastScatLayer (``impl=fast``: its backward recomputes from the saved input alone) or
 pytorch_wavelets' own (``impl=reference``). The scattering always computes in fp32, with autocast off, whatever
 the learned stages around it use (bf16 autocast of the network: HybridNet.features).
@@ -39,7 +39,9 @@ def scat_layer(wavelet: str, padding: str, magbias: float, impl: str, strategy: 
 
 
 class ScatterOrder(nn.Module):
-    """One order: ScatLayer -> (learned 1x1 mixing with bias -> ReLU) -> (BatchNorm -> ReLU)."""
+    """One order: ScatLayer -> (learned 1x1 mixing with bias) -> (BatchNorm) -> ReLU, as the paper's code
+    (scatnet_learn, experiments/scat_exps.py): no ReLU between the mixing and its BatchNorm. Without either
+    learned part the scattering passes as it is."""
 
     def __init__(self, scat: nn.Module, in_channels: int, mix: int | None = None, norm: bool = True):
         super().__init__()
@@ -47,7 +49,7 @@ class ScatterOrder(nn.Module):
         channels = 7 * in_channels
         self.mix = nn.Conv2d(channels, mix, 1) if mix else None
         self.out_channels = mix or channels
-        self.norm = nn.Sequential(nn.BatchNorm2d(self.out_channels), nn.ReLU(inplace=True)) if norm else None
+        self.norm = nn.BatchNorm2d(self.out_channels) if norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # fp32 whatever the learned stages compute in: the scattering's numerics are the study's subject
@@ -56,9 +58,11 @@ class ScatterOrder(nn.Module):
                 z = self.scat(x.float())
         else:
             z = self.scat(x)
-        if self.mix is not None:
-            z = torch.relu(self.mix(z))
-        return z if self.norm is None else self.norm(z)
+        if self.mix is None and self.norm is None:
+            return z
+        z = z if self.mix is None else self.mix(z)
+        z = z if self.norm is None else self.norm(z)
+        return torch.relu(z)
 
 
 def _positive_int(where: str, value: Any) -> int:

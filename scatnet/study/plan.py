@@ -1,6 +1,6 @@
 """A study's plan: every run of every part, with the folder it trains in and what it should cost.
 
-A part is one of the sweeps (``configs/sweep/``) on some datasets, its grid the sweep's own
+A part is one of the sweeps (``scatnet/configs/sweep/``) on some datasets, its grid the sweep's own
 (``hydra.sweeper.params``) unless the study narrows it. Each run is composed here exactly as
 ``scatnet-train`` will compose it, so its identity, and therefore its folder under ``<study>/runs/``, is the
 one the training process will use: a relaunch finds completed runs (skipped), killed ones (resumed) and
@@ -62,7 +62,7 @@ def flat_grid(grid: dict, prefix: str = "") -> dict[str, list]:
 
 
 def plan_part(name: str, part: DictConfig, runs_root: Path, compose) -> list[PlannedRun]:
-    """Every run of one part. ``compose(overrides)`` -> (configs/train.yaml composed as scatnet-train will,
+    """Every run of one part. ``compose(overrides)`` -> (scatnet/configs/train.yaml composed as scatnet-train will,
     its sweep's grid)."""
     sweep = str(part.sweep)
     extra = [str(o) for o in part.get("overrides") or []]
@@ -99,7 +99,7 @@ def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
     for name, part in study.parts.items():
         for key in ("sweep", "data"):
             if not part.get(key):
-                raise ConfigError(f"study.parts.{name}.{key} is missing; a part names a sweep (configs/sweep/) "
+                raise ConfigError(f"study.parts.{name}.{key} is missing; a part names a sweep (scatnet/configs/sweep/) "
                                   "and the datasets to run it on")
         runs += plan_part(str(name), part, out / "runs", compose)
     seen, unique = set(), []

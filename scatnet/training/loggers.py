@@ -22,18 +22,24 @@ def wandb_logger(project: str, name: str, save_dir: str, id: str | None = None, 
     os.makedirs(save_dir, exist_ok=True)
 
     def make(off: bool) -> WandbLogger:
+        # the mode goes into the Settings too: explicit Settings override WANDB_MODE, and an "online" one logs in
+        settings = wandb.Settings(init_timeout=init_timeout, mode="offline" if off else "online")
         return WandbLogger(project=project, name=name, save_dir=save_dir, id=id, group=group, tags=list(tags),
-                           offline=off, resume="allow", settings=wandb.Settings(init_timeout=init_timeout),
-                           **kwargs)
+                           offline=off, resume="allow", settings=settings, **kwargs)
 
     logger = make(offline)
     try:
-        logger.experiment  # start the run now, so a dead network is found here, not mid-training
-    except Exception as e:  # noqa: BLE001 - wandb raises several kinds on network trouble
-        log.warning("W&B could not start online (%s); logging offline to %s instead. Sync later with "
-                    "`wandb sync %s/wandb/offline-run-*`", e, save_dir, save_dir)
-        os.environ["WANDB_MODE"] = "offline"
+        logger.experiment  # start the run now: no key, a wrong key or no network is found here, not mid-training
+    except Exception as e:  # noqa: BLE001 - wandb raises several kinds (UsageError, AuthenticationError, CommError)
+        if offline:
+            raise
+        reason = " ".join(str(e).split()) or type(e).__name__
+        log.warning("W&B could not start online (%s); logging offline to %s/wandb/ instead. Sync later with "
+                    "`wandb sync %s/wandb/offline-run-*`", reason, save_dir, save_dir)
+        os.environ["WANDB_MODE"] = "offline"  # the next runs of this process (a sweep) go offline at once
+        wandb.teardown()  # the failed start still holds the run's id in W&B's service: a fresh service takes it
         logger = make(True)
+        logger.experiment
     return logger
 
 

@@ -1,5 +1,5 @@
 """LightningModule for the hybrid network: cross entropy, with the optimizer and scheduler the config gives
-(configs/optim/: the thesis' SGD and MultiStepLR).
+(scatnet/configs/optim/: the thesis' SGD and MultiStepLR).
 
 Logs, once per epoch, train/loss, train/acc, val/loss, val/acc, test/loss, test/acc (exact means over the
 epoch and all ranks), and train/loss_step every ``trainer.log_every_n_steps`` steps. Nothing in a step

@@ -26,7 +26,7 @@ HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 @dataclasses.dataclass
 class Fast:
-    """fast: the training step's speed options (configs/train.yaml says what each does)."""
+    """fast: the training step's speed options (scatnet/configs/train.yaml says what each does)."""
     channels_last: Any = "auto"
     bf16: Any = "auto"
     tf32: bool = False
@@ -36,7 +36,7 @@ class Fast:
 
 @dataclasses.dataclass
 class Optim:
-    """optim: the recipe's values, and the optimizer and scheduler built from them (configs/optim/)."""
+    """optim: the recipe's values, and the optimizer and scheduler built from them (scatnet/configs/optim/)."""
     lr: float = 0.5
     momentum: float = 0.85
     weight_decay: float = 1e-4
@@ -52,11 +52,12 @@ class Recipe:
     epochs: int = 1
     milestones: list[int] = dataclasses.field(default_factory=list)
     tiny_net: bool = False
+    learnable_weight_decay: Optional[float] = None  # optim=learnable's on this dataset (default 1e-4)
 
 
 @dataclasses.dataclass
 class Sweep:
-    """sweep: a named sweep and its share of the grid (configs/sweep/base.yaml)."""
+    """sweep: a named sweep and its share of the grid (scatnet/configs/sweep/base.yaml)."""
     name: str = ""
     shard: int = 0
     num_shards: int = 1
@@ -64,7 +65,7 @@ class Sweep:
 
 @dataclasses.dataclass
 class Paths:
-    """paths: where outputs go (configs/paths/default.yaml)."""
+    """paths: where outputs go (scatnet/configs/paths/default.yaml)."""
     root: str = "outputs"
     run_dir: Optional[str] = None
     runs_dir: Optional[str] = None
@@ -72,7 +73,7 @@ class Paths:
 
 @dataclasses.dataclass
 class Top:
-    """The top level: the groups, and the few options of the run itself (configs/train.yaml)."""
+    """The top level: the groups, and the few options of the run itself (scatnet/configs/train.yaml)."""
     frontend: Any = None
     model: Any = None
     data: Any = None
@@ -117,7 +118,7 @@ def _check_block(path: str, node: DictConfig, schema: type) -> None:
     fields = {f.name for f in dataclasses.fields(schema)}
     for key in node.keys():
         if key not in fields:
-            raise _unknown(path, str(key), fields, path or "the run (configs/train.yaml)")
+            raise _unknown(path, str(key), fields, path or "the run (scatnet/configs/train.yaml)")
     if schema is Top:
         return  # its groups are checked on their own; its three scalars by validate.RULES
     plain = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if not isinstance(v, dict)}

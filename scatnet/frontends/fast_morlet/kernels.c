@@ -12,6 +12,8 @@
 #include <stdlib.h>
 
 #define STRIP 64  /* columns summed in registers by lowpass_band */
+/* What every loop returns (native.py raises a Python error for the others; nothing here aborts the process). */
+enum { DONE = 0, NO_FFT_DESCRIPTOR = 1, NO_MEMORY = 2 };
 
 /* MKL's DFT interface (mkl_dfti.h: its enum values, and the entry points DftiCreateDescriptor expands to),
  * from the MKL that PyTorch links and runs torch.fft with on a CPU; native.py passes the functions in where
@@ -127,8 +129,8 @@ static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, 
  * to every spectrum, then periodised by k. u: (rows, m, n) complex, out: (rows, L, m/k, n/k) complex.     \
  * A band of `tile` output rows at a time, every spectrum and filter for it: the band's filter rows stay   \
  * in cache across spectra (the whole bank is 2.2 MB at 256 x 256, over a core's cache). */                \
-void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,             \
-                  long tile, int threads) {                                                                \
+int filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,              \
+                 long tile, int threads) {                                                                 \
     const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
@@ -138,20 +140,25 @@ void filtered_##S(const T *u, const T *psi, T *out, long rows, long L, long k, l
                 filter_rows_##S(u + 2 * r * m * n, mk, 0, psi + l * dp, L, dp, out + 2 * (r * L + l) * dp, \
                                 k, n, nk, i0, i1);                                                         \
         }                                                                                                  \
+    return DONE;                                                                                           \
 }                                                                                                          \
                                                                                                            \
 /* filtered for two real maps a, b per spectrum u = fft2(a + i b) (ops.filtered_pairs): a's spectrum is    \
  * (u(w) + conj u(-w)) / 2, b's (u(w) - conj u(-w)) / 2i; a band's rows of both are made first, in a       \
  * buffer, then filtered as filtered does. out: (2 rows, L, m/k, n/k), a's outputs then b's. */            \
-void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,       \
-                        long tile, int threads) {                                                          \
+int filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, long k, long m, long n,        \
+                       long tile, int threads) {                                                           \
     const long mk = m / k, nk = n / k, dp = mk * nk, bands = (mk + tile - 1) / tile;                       \
-    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
+    int failed = DONE;                                                                                     \
+    _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads) reduction(|: failed)")     \
     for (long band = 0; band < bands; band++)                                                              \
         for (long r = 0; r < rows; r++) {                                                                  \
             const long i0 = band * tile, i1 = i0 + tile < mk ? i0 + tile : mk, h = i1 - i0;                \
             T *a = malloc(sizeof(T) * 4 * k * h * n), *b;                                                  \
-            if (a == NULL) abort();  /* a few tens of kB: nothing sensible is left to do */                \
+            if (a == NULL) {  /* a few tens of kB */                                                       \
+                failed |= NO_MEMORY;                                                                       \
+                continue;                                                                                  \
+            }                                                                                              \
             b = a + 2 * k * h * n;                                                                         \
             for (long bi = 0; bi < k; bi++)                                                                \
                 for (long i = i0; i < i1; i++) {                                                           \
@@ -167,12 +174,13 @@ void filtered_pairs_##S(const T *u, const T *psi, T *out, long rows, long L, lon
             }                                                                                              \
             free(a);                                                                                       \
         }                                                                                                  \
+    return failed;                                                                                         \
 }                                                                                                          \
                                                                                                            \
 /* The adjoint of filtered: u's block b = sum over the filters l of g[r, l] times psi[b, l].               \
  * g: (rows, L, mk, nk) complex, out: (rows, mk k, nk k) complex. Banded as filtered. */                   \
-void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, long k, long mk, long nk,   \
-                          long tile, int threads) {                                                        \
+int filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, long k, long mk, long nk,    \
+                         long tile, int threads) {                                                         \
     const long n = nk * k, w = 2 * nk, d = mk * w, dp = mk * nk, bands = (mk + tile - 1) / tile;           \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long band = 0; band < bands; band++)                                                              \
@@ -187,6 +195,7 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
+    return DONE;                                                                                           \
 }                                                                                                          \
                                                                                                            \
 /* The averaging of real maps where its kernel fits a band (ops.lowpass_band): out[c, p, q] = the sum over \
@@ -196,16 +205,18 @@ void filtered_adjoint_##S(const T *g, const T *psi, T *out, long rows, long L, l
  * cost as much again); per map in the row, a row with R wrapped values each side, split into its k        \
  * phases; then each row tap over one phase, contiguous. x: (count / ch, m, n, ch), ch maps interleaved    \
  * (ch = 2: a pair as modulus_pairs lays it out, map 2i the real parts), out: (count, P, Q). */            \
-void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,      \
-                      long R, long P, long Q, long ch, int threads) {                                      \
+int lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, long m, long n, long k,       \
+                     long R, long P, long Q, long ch, int threads) {                                       \
     const long ext = n + 2 * R, plen = (ext + k - 1) / k, w = ch * n;                                      \
-    _Pragma("omp parallel num_threads(threads)")                                                           \
+    int failed = DONE;                                                                                     \
+    _Pragma("omp parallel num_threads(threads) reduction(|: failed)")                                      \
     {                                                                                                      \
         T *full = malloc(sizeof(T) * (w + ext + k * plen)), *row = full + w, *phases = row + ext;          \
-        if (full == NULL) abort();  /* a few kB */                                                         \
+        if (full == NULL) failed = NO_MEMORY;  /* a few kB; the thread still meets the omp for */          \
         _Pragma("omp for collapse(2) schedule(static)")                                                    \
         for (long c = 0; c < count / ch; c++)                                                              \
             for (long p = 0; p < P; p++) {                                                                 \
+                if (full == NULL) continue;                                                                \
                 for (long j0 = 0; j0 < w; j0 += STRIP) {                                                   \
                     const long width = w - j0 < STRIP ? w - j0 : STRIP;                                    \
                     T acc[STRIP] = {0};                                                                    \
@@ -237,6 +248,7 @@ void lowpass_band_##S(const T *x, const T *a, const T *b, T *out, long count, lo
             }                                                                                              \
         free(full);                                                                                        \
     }                                                                                                      \
+    return failed;                                                                                         \
 }                                                                                                          \
                                                                                                            \
 /* z = the inverse FFT of filter l of psi (k x k alias blocks of L filters, each mk x nk) applied to the whole \
@@ -270,13 +282,13 @@ static inline const T *map_spectrum_##S(const T *u, long map, long m, long n, lo
 int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows, long L, long k, long m, long n, \
                         long pairs, int threads) {                                                         \
     const long mk = m / k, nk = n / k, dp = mk * nk, maps = pairs ? 2 * rows : rows;                       \
-    int failed = 0;                                                                                        \
+    int failed = DONE;                                                                                     \
     _Pragma("omp parallel num_threads(threads) reduction(|: failed)")                                      \
     {                                                                                                      \
-        const dfti_handle h = dfti_plan(mk, nk, sizeof(T) == sizeof(double));                              \
         T *z = malloc(sizeof(T) * 2 * dp), *sep = pairs ? malloc(sizeof(T) * 2 * m * n) : NULL;            \
-        if (z == NULL || (pairs && sep == NULL)) abort();  /* a map or two: nothing sensible is left */    \
-        failed = h == NULL;                                                                                \
+        const int no_memory = z == NULL || (pairs && sep == NULL);  /* a map or two */                     \
+        const dfti_handle h = no_memory ? NULL : dfti_plan(mk, nk, sizeof(T) == sizeof(double));           \
+        failed = no_memory ? NO_MEMORY : h == NULL ? NO_FFT_DESCRIPTOR : DONE;                             \
         long held = -1;  /* the map whose spectrum sep holds */                                            \
         if (g == NULL) {  /* every (map, filter) a task of its own: work for many threads */               \
             _Pragma("omp for collapse(2) schedule(static)")                                                \
@@ -322,13 +334,12 @@ int wavelet_modulus_##S(const T *u, const T *psi, const T *g, T *out, long rows,
 int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, long L, long k, long m,      \
                     long n, int threads) {                                                                 \
     const long mk = m / k, nk = n / k, dp = mk * nk, pairs = rows * (L / 2);                               \
-    int failed = 0;                                                                                        \
+    int failed = DONE;                                                                                     \
     _Pragma("omp parallel num_threads(threads) reduction(|: failed)")                                      \
     {                                                                                                      \
-        const dfti_handle h = dfti_plan(mk, nk, sizeof(T) == sizeof(double));                              \
         T *za = malloc(sizeof(T) * 4 * dp), *zb = za + 2 * dp;                                             \
-        if (za == NULL) abort();                                                                           \
-        failed = h == NULL;                                                                                \
+        const dfti_handle h = za == NULL ? NULL : dfti_plan(mk, nk, sizeof(T) == sizeof(double));          \
+        failed = za == NULL ? NO_MEMORY : h == NULL ? NO_FFT_DESCRIPTOR : DONE;                            \
         _Pragma("omp for schedule(static)")                                                                \
         for (long pair = 0; pair < pairs; pair++) {                                                        \
             if (h == NULL) continue;                                                                       \
@@ -349,15 +360,16 @@ int first_order_##S(const T *u, const T *psi, T *maps, T *spectra, long rows, lo
 }                                                                                                          \
                                                                                                            \
 /* out[i] = |z[i]| = sqrt(re^2 + im^2) (kymatio's modulus). */                                             \
-void modulus_##S(const T *z, T *out, long count, int threads) {                                            \
+int modulus_##S(const T *z, T *out, long count, int threads) {                                             \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
     for (long i = 0; i < count; i++) out[i] = modulus_of_##S(z + 2 * i);                                   \
+    return DONE;                                                                                           \
 }                                                                                                          \
                                                                                                            \
 /* The modulus of maps 2q and 2q + 1 of z (each `size` complex values) as one map of pairs: out[q, i] =    \
  * (|z[2q, i]|, |z[2q + 1, i]|), the layout whose complex view is the pair's a + i b (ops.pair_spectra),   \
  * without a copy after the modulus. */                                                                    \
-void modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {                           \
+int modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {                            \
     _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads)")                          \
     for (long q = 0; q < pairs; q++)                                                                       \
         for (long i = 0; i < size; i++) {                                                                  \
@@ -365,17 +377,19 @@ void modulus_pairs_##S(const T *z, T *out, long pairs, long size, int threads) {
             out[2 * (q * size + i)] = modulus_of_##S(za);                                                  \
             out[2 * (q * size + i) + 1] = modulus_of_##S(zb);                                              \
         }                                                                                                  \
+    return DONE;                                                                                           \
 }                                                                                                          \
                                                                                                            \
 /* z[i] *= g[i] / |z[i]| in place: the modulus' adjoint (g z / |z|), z complex, g real; |z| recomputed as  \
  * modulus does it (cheaper than reading it back). */                                                      \
-void times_phase_##S(T *z, const T *g, long count, int threads) {                                          \
+int times_phase_##S(T *z, const T *g, long count, int threads) {                                           \
     _Pragma("omp parallel for schedule(static) num_threads(threads)")                                      \
     for (long i = 0; i < count; i++) {                                                                     \
         const T q = g[i] / modulus_of_##S(z + 2 * i);                                                      \
         z[2 * i] *= q;                                                                                     \
         z[2 * i + 1] *= q;                                                                                 \
     }                                                                                                      \
+    return DONE;                                                                                           \
 }
 
 SCATNET_KERNELS(float, f32, sqrtf)

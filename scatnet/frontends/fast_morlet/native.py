@@ -7,25 +7,37 @@ together, a map at a time in a core's cache (``wavelet_modulus``, also the backw
 ``first_order``), with MKL's FFTs called from the loops (PyTorch's own copy of MKL, whose
 functions its CPU library exports; torch.fft can only transform a batch written out whole).
 
-The C file is compiled at first use with the system C compiler (``$CC``, else ``cc``; ~0.1 s) for this
-machine's CPU, into a temporary folder, and linked to the OpenMP runtime PyTorch has loaded, so that both
-share one thread pool. Where that cannot be done (no compiler, not Linux, ``SCATNET_NATIVE=0``) the eager
-PyTorch steps run instead: the same results, one warning line. Only used on a CPU, outside torch.compile and
-autograd (the fast Morlet's backward is written by hand and calls them itself).
+The C file is compiled once per machine and version, at first use, with the system C compiler (``$CC``, else
+``cc``) for this machine's CPU, and linked to the OpenMP runtime PyTorch has loaded, so that both share one
+thread pool. The library is kept in a cache folder (``SCATNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/scatnet``
+or ``~/.cache/scatnet``) under a key of the source, the flags, the compiler, the CPU and the OpenMP runtime;
+every later process (a DDP rank, a study's run) loads it. A file lock makes simultaneous first builds build
+once; each build appends a line to ``build.log`` beside it. Where it cannot be built (no compiler, not
+Linux, ``SCATNET_NATIVE=0``) the eager PyTorch steps run instead: the same results, one warning line.
+
+Every call checks its tensors (CPU, contiguous, the precision's dtypes, the shapes the sizes imply) before a
+pointer is passed, and a loop that fails (no memory, no FFT descriptor) returns a status that becomes a
+Python error. Only used on a CPU, outside torch.compile and autograd (the fast Morlet's backward is written
+by hand and calls them itself).
 """
 from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
+
+from scatnet.errors import ScatnetError
 
 SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC"]
@@ -36,8 +48,8 @@ _PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a
 _SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
                "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8),
                "wavelet_modulus": (4, 6), "first_order": (4, 5)}
-# the kernels that call MKL's FFTs return a status (0: done); the others nothing
-_WITH_FFT = ("wavelet_modulus", "first_order")
+# what a loop returns (kernels.c's enum): 0 done, else why it stopped
+_FAILURES = {1: "MKL made no FFT descriptor", 2: "no memory was left for its buffers"}
 # MKL's DFT entry points, in set_dfti's order, as PyTorch's CPU library exports them where it links MKL
 _DFTI = ("DftiCreateDescriptor_s_md", "DftiCreateDescriptor_d_md", "DftiSetValue", "DftiCommitDescriptor",
          "DftiComputeForward", "DftiComputeBackward", "DftiFreeDescriptor")
@@ -45,6 +57,10 @@ _DFTI = ("DftiCreateDescriptor_s_md", "DftiCreateDescriptor_d_md", "DftiSetValue
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
 log = logging.getLogger(__name__)
+
+
+class LoopError(ScatnetError, RuntimeError):
+    """A fused loop could not run (no memory, no FFT descriptor) or was handed tensors it cannot take."""
 
 
 def applies(*tensors: torch.Tensor) -> bool:
@@ -88,11 +104,13 @@ def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bo
     (..., M, N), or (..., 2P, M, N): the gradient w.r.t. each map's own spectrum."""
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    _check_bank(psi_blocks, k, m, n)
     if pairs:
         lead[-1] *= 2
     if g is None:
         out = torch.empty(*lead, psi_blocks.shape[1], m // k, n // k, dtype=_REAL[u.dtype])
     else:
+        _require(tuple(g.shape) == (*lead, psi_blocks.shape[1], m // k, n // k), "g", g)
         g, out = g.contiguous(), u.new_empty(*lead, m, n)
     _call("wavelet_modulus", u, psi_blocks, g, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
           int(pairs))
@@ -105,6 +123,8 @@ def first_order(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> tuple[torc
     wavelet written out."""
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    _check_bank(psi_blocks, k, m, n)
+    _require(psi_blocks.shape[1] % 2 == 0, "an even number of filters", psi_blocks)
     maps = u.new_empty(*lead, psi_blocks.shape[1] // 2, m // k, n // k)
     spectra = torch.empty_like(maps)
     _call("first_order", u, psi_blocks, maps, spectra, u.numel() // (m * n), psi_blocks.shape[1], k, m, n)
@@ -116,6 +136,7 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = Fa
     ops.filtered_pairs: (..., P, M, N) spectra of map pairs -> (..., 2P, L, M/k, N/k)."""
     *lead, m, n = u.shape
     u, psi_blocks = u.contiguous(), psi_blocks.contiguous()
+    _check_bank(psi_blocks, k, m, n)
     if pairs:
         lead[-1] *= 2
     out = u.new_empty(*lead, psi_blocks.shape[1], m // k, n // k)
@@ -128,6 +149,8 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
     """ops.filtered_adjoint: (..., L, M/k, N/k) -> (..., M, N)."""
     *lead, filters, mk, nk = g.shape
     g, psi_blocks = g.contiguous(), psi_blocks.contiguous()
+    _check_bank(psi_blocks, k, mk * k, nk * k)
+    _require(psi_blocks.shape[1] == filters, "one gradient map a filter", g)
     out = g.new_empty(*lead, mk * k, nk * k)
     _call("filtered_adjoint", g, psi_blocks, out, g.numel() // (filters * mk * nk), filters, k, mk, nk,
           _band_rows(psi_blocks, mk))
@@ -146,6 +169,7 @@ def modulus_pairs(z: torch.Tensor) -> torch.Tensor:
     """|z| of complex z (..., 2P, M, N), maps 2i and 2i+1 as the real and imaginary parts of one complex map:
     (..., P, M, N), what ops.pair_spectra transforms, without the copy that pairs real maps."""
     *lead, maps, m, n = z.shape
+    _require(maps % 2 == 0, "an even number of maps", z)
     z = z.contiguous()
     out = torch.empty(*lead, maps // 2, m, n, 2, dtype=_REAL[z.dtype])
     _call("modulus_pairs", z, out, z.numel() // (2 * m * n), m * n)
@@ -154,6 +178,7 @@ def modulus_pairs(z: torch.Tensor) -> torch.Tensor:
 
 def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """z *= g / m in place (z complex and contiguous, g and m real of z's shape)."""
+    _require(z.is_contiguous() and g.shape == z.shape, "z contiguous and g of its shape", g)
     _call("times_phase", z, g.contiguous(), z.numel())
     return z
 
@@ -168,7 +193,11 @@ def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, s
     lead[-1] *= ch
     x, a, b = (torch.view_as_real(maps) if ch == 2 else maps).contiguous(), a.contiguous(), b.contiguous()
     result = x.new_empty(*lead, *size) if out is None else out
-    assert result.is_contiguous() and result.shape == (*lead, *size), (result.shape, lead, size)
+    _require(result.is_contiguous() and result.shape == (*lead, *size), f"out contiguous of shape {(*lead, *size)}",
+             result)
+    _require(a.numel() == b.numel() and a.numel() % 2 == 1 and (a.numel() - 1) // 2 < min(m, n),
+             "2R+1 taps each way, R below the map's sides", a)
+    _require(all(0 < k * (s + 1) <= side for s, side in zip(size, (m, n))), "an output within the maps", maps)
     _call("lowpass_band", x, a, b, result, result.numel() // (size[0] * size[1]), m, n, k, (a.numel() - 1) // 2,
           *size, ch)
     return result
@@ -179,43 +208,117 @@ def _band_rows(psi_blocks: torch.Tensor, rows: int) -> int:
     return max(1, min(rows, FILTER_BAND_BYTES * rows // (psi_blocks.numel() * psi_blocks.element_size())))
 
 
+def _require(ok: bool, what: str, tensor: torch.Tensor) -> None:
+    if not ok:
+        raise LoopError(f"scatnet's fused CPU loops need {what}; got a tensor of shape {tuple(tensor.shape)}")
+
+
+def _check_bank(psi_blocks: torch.Tensor, k: int, m: int, n: int) -> None:
+    """A filter bank's k x k alias blocks of (m/k) x (n/k) values each, for m x n spectra."""
+    _require(k >= 1 and m % k == 0 and n % k == 0 and psi_blocks.dim() == 3
+             and psi_blocks.shape[0] == k * k and psi_blocks.shape[2] == (m // k) * (n // k),
+             f"a filter bank of shape ({k * k}, L, {(m // k) * (n // k)}) for {m} x {n} spectra", psi_blocks)
+
+
 def _call(name: str, *args) -> None:
     """The kernel for the first tensor's precision, with the tensors as pointers and PyTorch's thread count
-    (ctypes releases the GIL during the call)."""
-    fn = getattr(library(), f"{name}_{_PRECISION[args[0].dtype]}")
-    if fn(*[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads()):
-        raise RuntimeError(f"scatnet: MKL made no FFT descriptor for the fused {name}; SCATNET_NATIVE=0 runs "
-                           "the eager steps instead")
+    (ctypes releases the GIL during the call), once every tensor is checked: on the CPU, contiguous, of the
+    precision's real or complex dtype (the shapes are the wrappers' checks)."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    precision = _PRECISION.get(tensors[0].dtype)
+    for t in tensors:
+        _require(t.device.type == "cpu" and t.is_contiguous() and _PRECISION.get(t.dtype) == precision,
+                 f"contiguous CPU tensors of one precision (float32/complex64 or float64/complex128), not "
+                 f"{t.dtype} on {t.device}", t)
+    status = getattr(library(), f"{name}_{precision}")(
+        *[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads())
+    if status:
+        reason = " and ".join(why for bit, why in _FAILURES.items() if status & bit) or f"status {status}"
+        raise LoopError(f"scatnet's fused CPU loop {name} stopped: {reason}; SCATNET_NATIVE=0 runs the eager "
+                        "PyTorch steps instead")
+
+
+def cache_dir() -> Path:
+    """Where built loops are kept: SCATNET_CACHE_DIR, else the user's cache folder."""
+    root = os.environ.get("SCATNET_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "scatnet")
+    return Path(root) / "kernels"
+
+
+def _build_key(compiler: str, openmp: str | None) -> str:
+    """What the library depends on: the source, the flags, the compiler, the CPU (-march=native), the OpenMP
+    runtime it links, and this Python's platform."""
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu += "".join(sorted({line for line in f if line.startswith(("model name", "flags"))}))
+    except OSError:
+        pass
+    try:
+        compiler_id = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        compiler_id = ""
+    parts = [SOURCE.read_bytes().decode(), " ".join(FLAGS), compiler, compiler_id, cpu, openmp or "serial",
+             sys.platform]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _compile(compiler: str, openmp: str | None, target: Path) -> None:
+    """Builds the library into ``target`` (a temporary name first, then renamed: no half-written file)."""
+    with tempfile.TemporaryDirectory(prefix="scatnet-kernels-", dir=target.parent) as tmp:
+        obj, lib = os.path.join(tmp, "kernels.o"), os.path.join(tmp, "kernels.so")
+        compile_ = [compiler, *FLAGS, *(["-fopenmp"] if openmp else []), "-c", str(SOURCE), "-o", obj]
+        link = [compiler, "-shared", obj, *([openmp] if openmp else []), "-o", lib]
+        for cmd in (compile_, link):
+            subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
+        os.replace(lib, target)
+
+
+def _built_library(compiler: str, openmp: str | None) -> Path:
+    """The cached library for this machine, built first where it is not there yet (under a file lock, so two
+    processes starting at once build it once)."""
+    from filelock import FileLock
+
+    folder = cache_dir() / _build_key(compiler, openmp)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:  # a read-only home (some cluster nodes): this process builds its own copy
+        folder = Path(tempfile.mkdtemp(prefix="scatnet-kernels-"))
+    target = folder / "kernels.so"
+    with FileLock(str(folder / ".build.lock"), timeout=600):
+        if not target.exists():
+            start = time.perf_counter()
+            _compile(compiler, openmp, target)
+            with open(folder / "build.log", "a") as f:
+                f.write(f"built in {time.perf_counter() - start:.2f} s by pid {os.getpid()} with {compiler}\n")
+    return target
 
 
 @functools.lru_cache(maxsize=None)
 def library() -> ctypes.CDLL | None:
-    """The compiled loops, or None (with one warning) where they cannot be built; built once per process."""
+    """The compiled loops, or None (with one warning) where they cannot be built; loaded once per process."""
     if os.environ.get("SCATNET_NATIVE", "1") == "0":
         return None
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    compiler = shutil.which(os.environ.get("CC") or "cc") or (None if os.environ.get("CC") else shutil.which("gcc"))
     if not sys.platform.startswith("linux") or compiler is None:
         log.warning("scatnet: no C compiler (or not Linux); the fast Morlet uses its eager PyTorch steps")
         return None
     openmp = _openmp_runtime()
-    with tempfile.TemporaryDirectory(prefix="scatnet-kernels-") as tmp:
-        obj, lib = os.path.join(tmp, "kernels.o"), os.path.join(tmp, "kernels.so")
-        compile_ = [compiler, *FLAGS, *(["-fopenmp"] if openmp else []), "-c", str(SOURCE), "-o", obj]
-        link = [compiler, "-shared", obj, *([openmp] if openmp else []), "-o", lib]
-        try:
-            for cmd in (compile_, link):
-                subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-            handle = ctypes.CDLL(lib)  # mapped now: the folder can go
-        except (OSError, subprocess.SubprocessError) as err:
-            detail = (getattr(err, "stderr", None) or str(err)).strip().splitlines() or [type(err).__name__]
-            log.warning("scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager "
-                        "PyTorch steps", detail[-1])
-            return None
+    try:
+        handle = ctypes.CDLL(str(_built_library(compiler, openmp)))
+    except (OSError, subprocess.SubprocessError, TimeoutError) as err:
+        detail = (getattr(err, "stderr", None) or str(err)).strip().splitlines() or [type(err).__name__]
+        log.warning("scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager "
+                    "PyTorch steps", detail[-1])
+        return None
     for suffix in _SUFFIX.values():
         for name, (pointers, sizes) in _SIGNATURES.items():
             fn = getattr(handle, f"{name}_{suffix}")
             fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_long] * sizes + [ctypes.c_int]  # + threads
-            fn.restype = ctypes.c_int if name in _WITH_FFT else None
+            fn.restype = ctypes.c_int
     handle.dfti = _link_dfti(handle)
     return handle
 
