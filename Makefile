@@ -10,7 +10,7 @@ DATA   ?= cifar10
 STUDY  ?= thesis
 ARGS   ?=
 
-.PHONY: setup train test study sweep report bench clean
+.PHONY: setup train test test-fast test-isa study sweep report bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,15 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The inner loop: everything but the tests marked slow (under 3 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+# The tests that train or compare floats, again under PyTorch's AVX2 and its portable CPU kernels: results
+# change with them as they do on another CPU, and every test must hold for both.
+test-isa: $(STAMP)
+	for isa in avx2 default; do ATEN_CPU_CAPABILITY=$$isa $(BIN)/python -m pytest -m numerics -p no:randomly $(ARGS) || exit 1; done
 
 # The whole study (every table and figure) in one resumable command; STUDY=smoke: minutes on a CPU.
 study: $(STAMP)

@@ -27,7 +27,7 @@ from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import cuda_graph_option
 from tests.test_fast_dtcwt import GRID
 
-gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+gpu = pytest.mark.gpu  # CUDA graphs need a GPU: skipped elsewhere (conftest)
 
 
 class HostWatch:

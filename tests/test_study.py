@@ -85,6 +85,9 @@ def test_a_kill_mid_way_and_a_relaunch_finish_each_run_once(tmp_path, cli_env):
             samples += 1
         if any(s["state"] == "running" and 1 <= s["epoch"] < s["max_epochs"] for s in status["runs"]):
             break
+    else:
+        proc.kill()
+        pytest.fail(f"no run was mid-way within 300 s: {proc.communicate()[0][-2000:]}")
     proc.send_signal(signal.SIGTERM)
     text = proc.communicate(timeout=300)[0]
     assert proc.returncode == 143 and "relaunch the same command to continue" in text, text[-2000:]

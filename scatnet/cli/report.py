@@ -8,7 +8,7 @@ from scatnet.cli.common import OneLineParser, fail
 from scatnet.report.collect import ROW_FIELDS, collect, extra_keys, summarise, write_csv
 from scatnet.report.figures import heatmap, learning_curves
 from scatnet.report.html import image_html, table_html, write_report
-from scatnet.report.published import LEARNABLE_TABLE3_VERIFIED, UNVERIFIED_NOTE
+from scatnet.report.published import DRAFT_NOTE, LEARNABLE_PARAMS_NOTES
 from scatnet.report.tables import learnable_table3, markdown, missing, summary_table, table13
 
 
@@ -54,8 +54,11 @@ def build_report(root: Path, out: Path, title: str = "scatnet report",
     if t13_rows:
         sections.append(("Table 1.3: measured vs published", table_html(t13_headers, t13_rows)))
     if t3_rows:
+        notes = [f"ScatNet {fe[-1].upper()}: {note}" for fe, note in LEARNABLE_PARAMS_NOTES.items()]
+        if any("(draft)" in str(r[4]) for r in t3_rows):
+            notes.append(DRAFT_NOTE)
         sections.append(("Learnable ScatterNet, Table 3: measured vs published", table_html(t3_headers, t3_rows)
-                         + ("" if LEARNABLE_TABLE3_VERIFIED else f"<p>{html.escape(UNVERIFIED_NOTE)}</p>")))
+                         + "".join(f"<p>{html.escape(n)}</p>" for n in notes)))
     sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
                      or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))

@@ -20,7 +20,8 @@ from scatnet.training.lock import RunLock
 
 SETTING = ("data", "frontend", *SETTING_KEYS)
 ROW_FIELDS = ("run_name", "status", *SETTING, "seed", "test_acc", "best_val_acc", "epochs_completed", "max_epochs",
-              "wall_seconds", "train_seconds", "images_per_second", "device", "reason", "run_id", "run_dir")
+              "wall_seconds", "train_seconds", "images_per_second", "parameters", "device", "reason", "run_id",
+              "run_dir")
 # config keys shown as SETTING columns already, or following from them
 SETTING_CONFIG_KEYS = {"data.name", "frontend.name", "seed", *(f"frontend.{k}" for k in SETTING_KEYS)}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from scatnet.frontends.options import THESIS_DTCWT
 from scatnet.report.collect import SETTING, mean_std, variant
 from scatnet.report.launched import missing_runs
-from scatnet.report.published import LEARNABLE_TABLE3, LEARNABLE_TABLE3_VERIFIED, TABLE13
+from scatnet.report.published import (LEARNABLE_TABLE3, LEARNABLE_TABLE3_ARCH, LEARNABLE_TINY_IMAGENET_DRAFT,
+                                      TABLE13)
 
 
 def fmt(m: float, s: float | None) -> str:
@@ -50,8 +51,8 @@ def is_learnable_scatternet(row: dict) -> bool:
         "learnable")
 
 
-def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict[tuple, list[float]]:
-    """Completed runs' accuracies by (front end, label, data): the Learnable ScatterNet's, or all others."""
+def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict[tuple, list[dict]]:
+    """Completed runs by (front end, label, data): the Learnable ScatterNet's, or all others."""
     acc = defaultdict(list)
     for r in rows:
         if is_learnable_scatternet(r) != learnable or r.get("status") != "completed" or r.get("test_acc") is None:
@@ -62,19 +63,19 @@ def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict
             other = "reference" if learnable else "fast"
             label = fe + (f" ({IMPL_LABELS[other]})" if r.get("impl") == other else "")
             label += f" [{variant(r, keys)}]" if keys else ""
-            acc[(fe, label, r["data"])].append(float(r["test_acc"]))
+            acc[(fe, label, r["data"])].append(r)
     return acc
 
 
-def _beside(acc: dict, published: dict, absent: str, mark: str = "") -> tuple[list[str], list[list]]:
+def _beside(cells: dict, published: dict, absent: str, marks: dict | None = None) -> tuple[list[str], list[list]]:
+    """Each cell's measured mean ± std beside its published number (``marks``: a note after some of them)."""
     headers = ["front end", "data", "measured (mean ± std)", "runs", "published", "difference"]
     out = []
-    for (fe, label, data), values in sorted(acc.items()):
-        m, s = mean_std(values)
+    for (fe, label, data), runs in sorted(cells.items()):
+        m, s = mean_std([float(r["test_acc"]) for r in runs])
         p = published.get((fe, data))
-        # a cell the source has but whose number was not transcribed, or one it does not have
-        note = "not transcribed" if (fe, data) in published else absent
-        out.append([label, data, fmt(m, s), len(values), note if p is None else f"{p}{mark}",
+        mark = (marks or {}).get((fe, data), "")
+        out.append([label, data, fmt(m, s), len(runs), absent if p is None else f"{p}{mark}",
                     "" if p is None else f"{m - p:+.2f}"])
     return headers, out
 
@@ -87,10 +88,18 @@ def table13(rows: list[dict], keys: list[str] = ()) -> tuple[list[str], list[lis
 
 
 def learnable_table3(rows: list[dict], keys: list[str] = ()) -> tuple[list[str], list[list]]:
-    """The Learnable ScatterNet's ScatNets A-D (frontend=learnable*) beside its paper's Table 3."""
-    mark = "" if LEARNABLE_TABLE3_VERIFIED else " (unverified)"
-    return _beside(_published_cells(rows, keys, learnable=True), LEARNABLE_TABLE3, "not in the paper's Table 3",
-                   mark)
+    """The Learnable ScatterNet's ScatNets A-D (frontend=learnable*) beside its paper's Table 3 (Tiny ImageNet:
+    the draft's numbers, marked), with each network's trainable parameters beside the table's."""
+    cells = _published_cells(rows, keys, learnable=True)
+    marks = {cell: " (draft)" for cell in LEARNABLE_TINY_IMAGENET_DRAFT}
+    headers, out = _beside(cells, {**LEARNABLE_TABLE3, **LEARNABLE_TINY_IMAGENET_DRAFT},
+                           "not in the paper's Table 3", marks)
+    for row, ((fe, _, _), runs) in zip(out, sorted(cells.items())):
+        counts = sorted({r["parameters"] for r in runs if r.get("parameters")})
+        here = "/".join(f"{c / 1e6:.2f}M" for c in counts) or "not recorded"
+        table = LEARNABLE_TABLE3_ARCH.get(fe)
+        row.append(f"{here} (Table 3: {table['params_m']}M)" if table else here)
+    return [*headers, "parameters"], out
 
 
 def missing(rows: list[dict], root: Path) -> list[str]:

@@ -214,6 +214,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_
         "resumed_from_epoch": resumed_from,
         "device": _device_name(module.device),
         "world_size": trainer.world_size,
+        "parameters": sum(p.numel() for p in module.net.parameters() if p.requires_grad),  # trainable
         # all epochs' time, including those before a resume (the callback's state is in the checkpoint)
         "train_seconds": round(sum(throughput.epoch_seconds), 3),
         **throughput.summary(),
