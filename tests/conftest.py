@@ -42,7 +42,7 @@ def thesis_optim(overrides: list[str] = ()) -> dict:
 @pytest.fixture
 def cli_env(tmp_path):
     """Environment for subprocess runs of the console scripts: outputs under tmp (W&B's files too)."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}  # this process's W&B service, if any
     env.update(SCATNET_OUTPUTS=str(tmp_path / "outputs"), PYTHONWARNINGS="ignore", WANDB_DIR=str(tmp_path))
     return env
 

@@ -121,6 +121,7 @@ def test_a_front_end_that_disagrees_with_its_library_aborts():
         check_against_reference(case, module, x)
 
 
+@pytest.mark.slow
 def test_compiled_step_rows_for_the_dtcwt_hybrids(tmp_path):
     """--compile adds step rows for the DTCWT hybrids under torch.compile (inductor's CPU backend here)."""
     torch._dynamo.reset()

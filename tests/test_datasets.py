@@ -93,6 +93,7 @@ def test_no_network_and_no_files_names_url_path_and_file(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
+@pytest.mark.slow
 def test_cli_missing_data_is_one_line_and_exit_2(tmp_path, cli_env):
     proc = subprocess.run([script("scatnet-train"), "data=cifar10", f"data.root={tmp_path / 'empty'}",
                            f"+data.source.url={DEAD_URL}", "progress_bar=false", f"hydra.run.dir={tmp_path / 'r'}"],

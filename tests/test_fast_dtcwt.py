@@ -11,6 +11,8 @@ from scatnet.frontends.dtcwt import reference_scat_pair
 from scatnet.frontends.fast_dtcwt import FastScatLayerPair
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 GRID = list(itertools.product(WAVELETS, PADDINGS, MAGBIASES))
 SHAPES = [(2, 3, 32, 32), (1, 3, 17, 23)]  # even; batch 1 with odd sides (extended as ScatLayer does)
 
@@ -215,6 +217,7 @@ def test_dense_stage_b_adjoint_is_its_transpose_for_any_runs():
     assert torch.allclose((z * dz).sum(), (t * dt).sum(), rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_dense_strategy_traces_as_one_graph_once_its_matrices_are_built(requires_grad):
     """The dense path's size-keyed matrices are built eagerly on the first call; after that dynamo captures it
@@ -231,6 +234,7 @@ def test_dense_strategy_traces_as_one_graph_once_its_matrices_are_built(requires
     assert (y_c - y).abs().max() <= 1e-5 and (g_c - g).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose

@@ -10,6 +10,8 @@ from scatnet.frontends.fast_dtcwt.layer import FastScatLayer
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS
 from tests.test_fast_dtcwt import GRID
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 
 def _pair(wavelet, padding, magbias, dtype):
     """Both built in ``dtype`` (each makes its filters in the default dtype, as pytorch_wavelets' prep_filt)."""

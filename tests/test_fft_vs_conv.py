@@ -11,6 +11,8 @@ from scatnet.frontends.fast_dtcwt import FastScatLayerPair
 from scatnet.frontends.fast_dtcwt.ops import scat_linear
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 SCRIPT = runpy.run_path(str(REPO / "scripts" / "fft_vs_conv.py"))
 
 

@@ -10,6 +10,8 @@ from scatnet.errors import ConfigError
 from scatnet.frontends import DTCWTScattering, MorletScattering
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 GRID = list(itertools.product(WAVELETS, PADDINGS, MAGBIASES))
 
 

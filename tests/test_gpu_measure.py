@@ -8,7 +8,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # whole commands or trainings
 
 
 def test_every_part_writes_what_the_gpu_session_reads(tmp_path):

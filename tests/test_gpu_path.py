@@ -105,6 +105,7 @@ def test_processes_per_run_reads_devices_and_nodes(tmp_path):
                                      tmp_path).trainer) == 4
 
 
+@pytest.mark.slow
 def test_ddp_inside_a_multirun_is_refused_in_one_line(tmp_path, cli_env):
     proc = subprocess.run([script("scatnet-train"), "-m", "experiment=quickstart", "trainer=ddp",
                            "trainer.accelerator=cpu", "trainer.devices=2", "seed=0,1", "progress_bar=false",

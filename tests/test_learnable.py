@@ -13,6 +13,8 @@ from scatnet.frontends.learnable import ScatterOrder
 from scatnet.models import HybridNet
 from tests.conftest import compose
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 VARIANTS = "abcd"
 
 
@@ -300,6 +302,7 @@ def digits_accuracy(tmp_path_factory):
     return acc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_each_variant_learns_digits(variant, digits_accuracy):
     import statistics
@@ -308,6 +311,7 @@ def test_each_variant_learns_digits(variant, digits_accuracy):
     assert statistics.median(digits_accuracy[variant]) > 60.0, digits_accuracy
 
 
+@pytest.mark.slow
 def test_learned_mixing_at_least_matches_the_fixed_scatternet_on_digits(digits_accuracy):
     """B and D (the orders mixed by learned 1x1 convs) against A (the fixed pair with BatchNorm), over every
     seed: seen 3 to 7 points above A with each CPU kernel set; the margin is about three standard deviations of

@@ -100,6 +100,7 @@ def test_eval_loader_is_ordered_and_complete():
     assert torch.equal(torch.cat([y for _, y in loader]), torch.arange(130))
 
 
+@pytest.mark.slow
 def test_scatnet_train_on_the_cifar_fixture(tmp_path, cli_env):
     md5 = write_cifar(tmp_path / "cifar", "cifar10", n_train=400, n_test=100)
     table = tmp_path / "cifar.md5"

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 
 from scatnet.frontends import DTCWTScattering, MorletScattering
 from scatnet.models import HybridNet
+
+pytestmark = pytest.mark.numerics  # trains or compares floats
 
 
 def convs(net):

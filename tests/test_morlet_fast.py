@@ -9,6 +9,8 @@ import torch
 from scatnet.frontends.morlet import MorletScattering
 from tests.test_cuda_graph import host_ops_in_training_pass
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 CASES = [(L, size, batch) for L in (6, 8) for size in (32, 64) for batch in (1, 3)]
 
 
@@ -186,6 +188,7 @@ def _train_both(tmp_path, overrides: list[str]) -> dict:
     return acc
 
 
+@pytest.mark.slow
 def test_the_fast_morlet_hybrid_trains_to_the_kymatio_hybrids_accuracy(tmp_path):
     """Same seed, same data order: the two differ only by fp32 rounding, which training amplifies a little
     (measured: kymatio 47.91%, fast 49.03%, 4 of 359 test images)."""
@@ -193,6 +196,7 @@ def test_the_fast_morlet_hybrid_trains_to_the_kymatio_hybrids_accuracy(tmp_path)
     assert acc["kymatio"] > 20.0 and abs(acc["fast"] - acc["kymatio"]) <= 2.0, acc
 
 
+@pytest.mark.slow
 def test_the_same_on_the_cifar_fixture(tmp_path):
     """CIFAR-10's on-disk format (the fixture's classes differ in colour, under noise), as for the DTCWT pair."""
     from tests.fixtures import write_cifar

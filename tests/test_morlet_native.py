@@ -14,6 +14,8 @@ import torch
 from scatnet.frontends.fast_morlet import native, ops
 from scatnet.frontends.morlet import MorletScattering
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 # Where a C compiler exists the loops must build: a failed build fails these tests instead of skipping them.
 HAS_COMPILER = sys.platform.startswith("linux") and bool(os.environ.get("CC") or shutil.which("cc")
                                                           or shutil.which("gcc"))

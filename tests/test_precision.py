@@ -11,6 +11,8 @@ from scatnet.frontends.base import Frontend
 from scatnet.precision import Precision, frontend_fp32, precision_policy, tf32_flags
 from tests.conftest import compose
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 QUICK = ["experiment=quickstart", "trainer=cpu", "trainer.max_epochs=1", "model.width=4"]
 
 

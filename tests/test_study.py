@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import script
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 
 def study(args: list[str], env, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([script("scatnet-study"), *args], env=env, capture_output=True, text=True, timeout=900,

@@ -14,6 +14,8 @@ import torch
 
 from tests.conftest import script
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 SMALL = ["-m", "sweep=table14", "data=digits", "model.width=8", "trainer.max_epochs=1", "progress_bar=false",
          "frontend.wavelet=near_sym_a", "frontend.magbias=0.01"]
 

@@ -15,6 +15,8 @@ from scatnet.training.lock import RunLock
 from tests.conftest import compose, script
 from tests.test_sweep import SMALL, runs, sweep, wait_for_checkpoint
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 QUICK = ["experiment=quickstart", "trainer=cpu", "model.width=8", "progress_bar=false"]
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import compose, script
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 TINY = ["experiment=quickstart", "trainer.max_epochs=2", "model.width=8"]
 
 

@@ -14,6 +14,8 @@ from scatnet.training.metrics_file import REQUIRED
 from scatnet.training.run import _build_module, train
 from tests.conftest import compose, script
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 QUICK = ["experiment=quickstart", "trainer.max_epochs=4", "optim.milestones=[3]"]
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import script
 
+pytestmark = pytest.mark.slow  # whole commands or trainings
+
 WARNING = "W&B could not start online"
 
 

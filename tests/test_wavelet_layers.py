@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from scatnet.errors import ConfigError
 from scatnet.models.wavelet_pool import DWTPool, make_pool
 
+pytestmark = pytest.mark.numerics  # trains or compares floats
+
 
 def test_haar_ll_is_twice_the_average_pool():
     """The orthonormal Haar low-pass is 1/sqrt(2) per axis: LL = 2 x the 2x2 mean, exactly."""
@@ -58,6 +60,7 @@ QUICK = ["data=digits", "optim.lr=0.1", "trainer.max_epochs=4", "logger=none"]
     (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 60.0),
     (["frontend=learned", "frontend.hidden=16", "model.width=8"], 50.0),                       # the control
 ], ids=["wavepool_cnn", "dwt_all", "learned"])
+@pytest.mark.slow
 def test_the_new_networks_learn_digits(overrides, floor, tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose
@@ -117,6 +120,7 @@ def test_its_dwt_idwt_pair_reconstructs_any_size_perfectly(side, padding):
     assert torch.allclose(block(x), 2 * x, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_a_hybrid_with_a_mixing_block_learns_digits(tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose
@@ -222,6 +226,7 @@ def test_the_table13_bodies_written_as_blocks_are_the_networks_they_were(tiny):
     assert torch.equal(net.eval()(x), ref.eval()(x))
 
 
+@pytest.mark.slow
 def test_a_body_from_the_config_builds_and_learns(tmp_path):
     from scatnet.training.run import train
     from tests.conftest import compose
@@ -246,6 +251,7 @@ def test_a_bad_body_is_one_line(body, message):
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_inspect_command_exits_0_once_the_picture_is_written(tmp_path, cli_env):
     """The console script (``sys.exit(main())``): exit status 0 and one line naming the picture, nothing on
     stderr: a returned value would have been printed there and become exit status 1."""

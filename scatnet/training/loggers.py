@@ -13,33 +13,52 @@ from typing import Sequence
 log = logging.getLogger("scatnet")
 
 
+_went_offline = False  # an online start failed in this process: later runs (a sweep's) go offline at once
+
+
 def wandb_logger(project: str, name: str, save_dir: str, id: str | None = None, group: str | None = None,
                  tags: Sequence[str] = (), offline: bool = False, init_timeout: float = 30.0, **kwargs):
     import wandb
-    from pytorch_lightning.loggers import WandbLogger
 
-    offline = offline or os.environ.get("WANDB_MODE", "").lower() in ("offline", "dryrun")
+    global _went_offline
+    offline = offline or _went_offline or os.environ.get("WANDB_MODE", "").lower() in ("offline", "dryrun")
     os.makedirs(save_dir, exist_ok=True)
-
-    def make(off: bool) -> WandbLogger:
-        # the mode goes into the Settings too: explicit Settings override WANDB_MODE, and an "online" one logs in
-        settings = wandb.Settings(init_timeout=init_timeout, mode="offline" if off else "online")
-        return WandbLogger(project=project, name=name, save_dir=save_dir, id=id, group=group, tags=list(tags),
-                           offline=off, resume="allow", settings=settings, **kwargs)
-
-    logger = make(offline)
     try:
-        logger.experiment  # start the run now: no key, a wrong key or no network is found here, not mid-training
+        return _started(project, name, save_dir, id, group, tags, offline, init_timeout, **kwargs)
     except Exception as e:  # noqa: BLE001 - wandb raises several kinds (UsageError, AuthenticationError, CommError)
         if offline:
             raise
         reason = " ".join(str(e).split()) or type(e).__name__
         log.warning("W&B could not start online (%s); logging offline to %s/wandb/ instead. Sync later with "
                     "`wandb sync %s/wandb/offline-run-*`", reason, save_dir, save_dir)
-        os.environ["WANDB_MODE"] = "offline"  # the next runs of this process (a sweep) go offline at once
-        wandb.teardown()  # the failed start still holds the run's id in W&B's service: a fresh service takes it
-        logger = make(True)
+        _went_offline = True
+        # the failed start still holds the run's id in W&B's service (this process's, or one inherited through
+        # WANDB_SERVICE): a fresh service of this process's own takes the offline run
+        wandb.teardown()
+        os.environ.pop("WANDB_SERVICE", None)
+        return _started(project, name, save_dir, id, group, tags, True, init_timeout, **kwargs)
+
+
+def _started(project, name, save_dir, id, group, tags, offline: bool, init_timeout: float, **kwargs):
+    """Lightning's WandbLogger with its run started now, so that no key, a wrong key or no network is found
+    here, not mid-training. The mode goes into W&B's Settings (explicit Settings override WANDB_MODE, and an
+    "online" one logs in); WANDB_MODE, which Lightning sets for an offline run, is put back as it was, so no
+    later run of this process inherits it."""
+    import wandb
+    from pytorch_lightning.loggers import WandbLogger
+
+    before = os.environ.get("WANDB_MODE")
+    try:
+        logger = WandbLogger(project=project, name=name, save_dir=save_dir, id=id, group=group, tags=list(tags),
+                             offline=offline, resume="allow", **kwargs,
+                             settings=wandb.Settings(init_timeout=init_timeout,
+                                                     mode="offline" if offline else "online"))
         logger.experiment
+    finally:
+        if before is None:
+            os.environ.pop("WANDB_MODE", None)
+        else:
+            os.environ["WANDB_MODE"] = before
     return logger
 
 
