@@ -190,10 +190,17 @@ def _train_both(tmp_path, overrides: list[str]) -> dict:
 
 @pytest.mark.slow
 def test_the_fast_morlet_hybrid_trains_to_the_kymatio_hybrids_accuracy(tmp_path):
-    """Same seed, same data order: the two differ only by fp32 rounding, which training amplifies a little
-    (measured: kymatio 47.91%, fast 49.03%, 4 of 359 test images)."""
-    acc = _train_both(tmp_path, ["experiment=quickstart", "trainer=cpu", "trainer.max_epochs=4", "model.width=16"])
-    assert acc["kymatio"] > 20.0 and abs(acc["fast"] - acc["kymatio"]) <= 2.0, acc
+    """Same seed, same data order: the two differ only by fp32 rounding, which training amplifies (one seed's
+    runs differ by up to 2.5 points of 359 test images with PyTorch's portable kernels, by 0-0.6 with its
+    AVX-512 ones). So over five seeds: both learn (chance is 10%), and the mean difference is within 2 points
+    (seen: 0.2 and 1.0; one difference's spread is ~1.3)."""
+    import statistics
+
+    accs = [_train_both(tmp_path / f"s{seed}", ["experiment=quickstart", "trainer=cpu", "trainer.max_epochs=4",
+                                                  "model.width=16", f"seed={seed}"]) for seed in range(5)]
+    kymatio, fast = [a["kymatio"] for a in accs], [a["fast"] for a in accs]
+    assert statistics.mean(kymatio) > 20.0 and statistics.mean(fast) > 20.0, accs
+    assert abs(statistics.mean(fast) - statistics.mean(kymatio)) <= 2.0, accs
 
 
 @pytest.mark.slow
