@@ -127,6 +127,17 @@ def test_an_unknown_study_is_one_line(tmp_path, cli_env):
     assert "study=nosuch is not a study; choose one of: learnable, quick, smoke, thesis" in res.stderr
 
 
+@pytest.mark.parametrize("override,needle", [
+    ("cpu_runs=abc", "cpu_runs=abc is not valid; give a whole number >= 1, e.g. cpu_runs=2"),
+    ("runs_per_gpu=0", "runs_per_gpu=0 is not valid"),
+])
+def test_a_bad_count_is_one_line_before_anything_is_written(override, needle, tmp_path, cli_env):
+    out = tmp_path / "never"
+    res = study(["study=smoke", override, f"out={out}"], cli_env)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr
+    assert needle in res.stderr and not out.exists()
+
+
 @pytest.mark.parametrize("name", ["thesis"])  # study=quick: the same plan, one seed
 def test_the_full_studies_plan_every_run_of_the_thesis(name):
     """Planned, not run: the thesis' 27 Table 1.3 runs and 216 grid runs, less the 9 Table 1.3 DTCWT runs that

@@ -16,11 +16,11 @@ TINY = ["experiment=quickstart", "trainer.max_epochs=2", "model.width=8"]
 
 
 def test_eval_reproduces_a_finished_runs_test_accuracy_from_its_checkpoint(tmp_path, capsys):
-    from scatnet.cli.eval import main
+    from scatnet.cli.eval import run
     from scatnet.training.run import train
 
     m = train(compose([*TINY, "logger=none"], tmp_path / "run"))
-    result = main([str(tmp_path / "run"), "--device", "cpu"])
+    result = run([str(tmp_path / "run"), "--device", "cpu"])
     assert result["test_acc"] == pytest.approx(m["test_acc"], abs=1e-3) and result["epoch"] == 2
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["test_acc"] == result["test_acc"]
     line = capsys.readouterr().out.strip().splitlines()[-1]
@@ -29,15 +29,15 @@ def test_eval_reproduces_a_finished_runs_test_accuracy_from_its_checkpoint(tmp_p
     # the checkpoint alone, moved away from its run folder, carries what it needs
     alone = tmp_path / "elsewhere.ckpt"
     (tmp_path / "run" / "checkpoints" / "last.ckpt").rename(alone)
-    again = main([str(alone), "--device", "cpu", "--out", str(tmp_path / "e.json")])
+    again = run([str(alone), "--device", "cpu", "--out", str(tmp_path / "e.json")])
     assert again["test_acc"] == result["test_acc"] and again["recorded_test_acc"] is None
 
 
 def test_eval_of_a_folder_without_a_checkpoint_is_one_line(tmp_path, capsys):
-    from scatnet.cli.eval import main
+    from scatnet.cli.eval import run
 
     with pytest.raises(SystemExit) as e:
-        main([str(tmp_path)])
+        run([str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.count("\n") == 0
     assert "is neither a checkpoint nor a run folder with checkpoints/last.ckpt" in err
@@ -83,3 +83,21 @@ def test_an_optuna_search_completes_and_a_relaunch_adds_trials_to_the_same_study
     values = sorted(json.loads(p.read_text())["best_val_acc"] for p in runs)
     assert len(runs) == len({t.params["optim.lr"] for t in done})  # one run folder per distinct trial
     assert max(t.value for t in done) == values[-1]  # the study's best is a run's own number
+
+
+def test_the_eval_command_exits_0_with_its_line_and_a_damaged_checkpoint_is_one_line(tmp_path, cli_env):
+    """As a console script: success exits 0 with one line on stdout and nothing on stderr; a checkpoint that
+    is not one (garbage bytes) is one line and exit 2, no traceback."""
+    from scatnet.training.run import train
+
+    train(compose([*TINY, "logger=none"], tmp_path / "run"))
+    proc = subprocess.run([script("scatnet-eval"), str(tmp_path / "run"), "--device", "cpu"], env=cli_env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("scatnet-eval: dtcwt on digits, epoch 2: test acc")
+    assert "test_acc" not in proc.stderr  # the result is in eval.json, not dumped to stderr
+    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint" * 64)
+    bad = subprocess.run([script("scatnet-eval"), str(tmp_path / "run")], env=cli_env, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+    assert "last.ckpt is not a readable scatnet checkpoint" in bad.stderr

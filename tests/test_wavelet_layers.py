@@ -270,4 +270,8 @@ def test_the_inspect_command_exits_0_once_the_picture_is_written(tmp_path, cli_e
                           env=cli_env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-800:]
     assert proc.stdout.strip().endswith(f"-> {out}") and out.read_bytes()[:4] == b"\x89PNG"
+    bad = subprocess.run([script("scatnet-inspect"), "frontend=nonexistent"], env=cli_env, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+    assert "frontend" in bad.stderr and "nonexistent" in bad.stderr
     assert "front end: the last order's 6 orientations" in proc.stdout  # ScatNet C's channels by kind

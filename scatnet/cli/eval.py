@@ -15,7 +15,14 @@ from scatnet.cli.common import OneLineParser, quiet_upstream_warnings, report_er
 from scatnet.errors import ScatnetError
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> None:
+    """The console script: exit status 0 once the result is written (a returned dict would become the exit
+    status of ``sys.exit(main())``, 1)."""
+    run(argv)
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Evaluates, writes the JSON, prints the line; returns the result."""
     ap = OneLineParser(prog="scatnet-eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("path", type=Path, help="a run folder (with checkpoints/last.ckpt) or a .ckpt file")
     ap.add_argument("--data-root", help="where the dataset is, if not where the run read it")

@@ -121,4 +121,9 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
         study.merge_with(OmegaConf.from_dotlist(overrides))
     except Exception as e:  # noqa: BLE001 - a malformed override
         raise ConfigError(f"cannot apply {' '.join(overrides)} to study={name}: {e}") from None
+    for key in ("runs_per_gpu", "cpu_runs"):  # checked here, before anything is planned or written
+        value = study.get(key, 1)
+        if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+            raise ConfigError(f"{key}={value} is not valid; give a whole number >= 1, e.g. {key}=2")
+        study[key] = int(value)
     return study

@@ -32,8 +32,13 @@ def composed_config(overrides: list[str] = ()) -> DictConfig:
 
     from scatnet.cli.common import config_dir
 
-    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
-        return compose("train", overrides=list(overrides))
+    from hydra.errors import HydraException
+
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+            return compose("train", overrides=list(overrides))
+    except HydraException as e:  # an unknown option or a malformed override: Hydra's message, on one line
+        raise ConfigError(" ".join(str(e).split("Config search path")[0].split())) from None
 
 
 def optimizer_factories(cfg: DictConfig) -> dict[str, Any]:

@@ -41,7 +41,13 @@ def load_run(path: Path, configure=None) -> tuple[Any, DictConfig, dict, Path, P
     """(the trained module, its config, the checkpoint, the checkpoint's path, the run folder) of a run folder
     or checkpoint. ``configure(cfg)`` may change the config before the network is built."""
     ckpt_path, run_dir = find_checkpoint(path)
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt["state_dict"]
+    except Exception as e:  # noqa: BLE001 - torch.load raises many kinds on a damaged or foreign file
+        reason = " ".join(str(e).split())[:120] or type(e).__name__
+        raise ConfigError(f"{ckpt_path} is not a readable scatnet checkpoint ({type(e).__name__}: {reason}); "
+                          "give another run folder or .ckpt file") from None
     cfg = run_config(ckpt, run_dir)
     if configure is not None:
         configure(cfg)
