@@ -266,3 +266,64 @@ def test_the_report_tells_a_killed_run_from_a_running_one(tmp_path):
     assert status == {"live": "running", "dead": "killed"}
     assert any("run dead is killed: it says running but no process owns it" in g for g in res["missing"])
     assert not (tmp_path / "dead" / ".lock").exists()  # the reader wrote nothing
+
+
+def _cifar_fixture(root: Path) -> str:
+    """CIFAR-10's on-disk format under root; the override that checks the fixture's own checksums."""
+    from tests.fixtures import write_cifar
+
+    md5 = write_cifar(root, "cifar10", n_train=100, n_test=50)
+    sums = root.parent / "fixture.md5"
+    sums.write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
+    return f"+data.source.file_md5={sums}"
+
+
+MOVED = ["-m", "sweep=custom", "data=cifar10", "data.download=false", "trainer.max_epochs=1", "model.width=4",
+         "data.batch_size=50", "seed=0,1", "progress_bar=false", "logger=csv"]
+
+
+def test_moving_the_data_between_two_launches_keeps_every_run(tmp_path, cli_env):
+    """The data copied elsewhere (scratch space) and the sweep launched again with data.root pointing there,
+    or SCATNET_DATA: every run is found and skipped, none trained again; the folders are named without it."""
+    import shutil
+
+    sums = _cifar_fixture(tmp_path / "home")
+    shutil.copytree(tmp_path / "home", tmp_path / "scratch")
+    first = sweep([*MOVED, sums, f"data.root={tmp_path / 'home'}"], cli_env)
+    assert first.returncode == 0 and "2 runs: 2 completed" in first.stdout, first.stderr[-2000:]
+    folders = sorted(p.parent for p in (Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "custom" / "runs").glob(
+        "*/metrics.json"))
+    assert len(folders) == 2 and not any("root" in f.name or "home" in f.name for f in folders)
+    moved = sweep([*MOVED, sums, f"data.root={tmp_path / 'scratch'}"], cli_env)
+    assert moved.returncode == 0 and "2 runs: 2 skipped" in moved.stdout, moved.stdout[-2000:]
+    by_env = sweep([*MOVED, sums], {**cli_env, "SCATNET_DATA": str(tmp_path / "scratch")})
+    assert by_env.returncode == 0 and "2 runs: 2 skipped" in by_env.stdout, by_env.stdout[-2000:]
+
+
+def test_a_run_folder_of_the_previous_identity_is_taken_over_not_retrained(tmp_path):
+    """A run made before the data's location left the identity (its folder named by the previous hash, which
+    included the source's root) is found, renamed to the current name and skipped as completed."""
+    from omegaconf import open_dict
+
+    from scatnet.training.identity import run_id
+    from scatnet.training.run import train
+
+    sums = _cifar_fixture(tmp_path / "data")
+
+    def cfg():
+        c = compose(["data=cifar10", sums, f"data.root={tmp_path / 'data'}", "data.download=false", "trainer.max_epochs=1",
+                     "model.width=4", "data.batch_size=50", "logger=none"], tmp_path / "unused")
+        with open_dict(c):
+            c.paths.runs_dir = str(tmp_path / "runs")
+        return c
+
+    first = train(cfg())
+    assert first["status"] == "completed"
+    current = Path(first["run_dir"])
+    old_id = run_id(cfg(), previous=True)
+    assert old_id != first["run_id"]  # the previous identity hashed the data's location too
+    previous = current.with_name(current.name.replace(first["run_id"], old_id))
+    current.rename(previous)  # what the previous version left on disk
+    again = train(cfg())
+    assert again["status"] == "completed" and again.get("skipped") and Path(again["run_dir"]) == current
+    assert current.is_dir() and not previous.exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from scatnet.errors import ConfigError
-from scatnet.training.identity import run_id, slug
+from scatnet.training.identity import stable_run_dir
 
 # Relative cost of one epoch, to start the long runs first (the tail of a packed study is then short):
 # training images x pixels, and the Morlet front ends' extra work on top of the body.
@@ -86,9 +86,8 @@ def planned(part: str, overrides: list[str], cfg: DictConfig, runs_root: Path, p
     setting = ", ".join(p.split("=", 1)[1] if not p.startswith("seed=") else "s" + p.split("=", 1)[1]
                         for p in point if not p.startswith("frontend="))
     cost = epochs * DATA_COST.get(data, 1.0) * FRONTEND_COST.get(frontend, 1.0)
-    rid = run_id(cfg)
-    return PlannedRun(part, overrides, runs_root / f"{slug(cfg.run_name)}-{rid}", data, frontend, setting, epochs,
-                      cost, rid)
+    run_dir, rid = stable_run_dir(runs_root, cfg)
+    return PlannedRun(part, overrides, run_dir, data, frontend, setting, epochs, cost, rid)
 
 
 def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:

@@ -1,7 +1,7 @@
 """A run's stable identity: a hash of the parts of its resolved config that change its result.
 
-Paths, loggers, progress display, device placement, the dataset's location and the execution-only speed
-options (torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
+Paths, loggers, progress display, device placement, the dataset's location (data.root, data.download and
+the source's copies of them, so moving the data keeps every run) and the execution-only speed options (torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
 cudnn.benchmark) do not change what a run computes, so they are left out: the same experiment relaunched
 elsewhere (or with W&B on, or compiled after a crash under compile) is the same run and resumes its
 checkpoint. bf16 stays in, as the choice it resolves to on the run's device (fast.bf16=auto is bf16 on a
@@ -13,16 +13,21 @@ import contextlib
 import hashlib
 import json
 import re
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from scatnet.errors import ConfigError
 
 # Top-level keys that never change the result.
-IGNORED_KEYS = ("paths", "logger", "callbacks", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id",
+IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id",
                 "optimized_metric")
+# Callbacks that only show or record (the others, e.g. early stopping, change what a run computes and are in).
+DISPLAY_CALLBACKS = ("LearningRateMonitor", "RichProgressBar", "TQDMProgressBar", "ModelSummary",
+                     "RichModelSummary", "DeviceStatsMonitor")
 # Keys inside groups that never change the result.
 IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
+                  "data.source": ("root", "download"),
                   "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",
                               "default_root_dir", "benchmark"),
                   "fast": ("compile", "channels_last", "cuda_graph")}
@@ -36,22 +41,40 @@ ABSENT_WHEN_NULL = {"model": ("body", "mix")}
 PINNED = {"model": {"frontend_grad": False}}
 
 
-def identity_dict(cfg: DictConfig) -> dict:
+# The previous identity kept the source's copies of the data's location and left every callback out. Folders
+# it named are still found (stable_run_dir), so no finished run is trained again after an upgrade.
+
+
+def identity_dict(cfg: DictConfig, previous: bool = False) -> dict:
     from scatnet.training.builders import precision_from_config
 
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if isinstance(d.get("fast"), dict):
         with contextlib.suppress(ConfigError):  # an invalid value stays as given (the run is refused anyway)
             d["fast"]["bf16"] = precision_from_config(cfg).bf16
-    return without_ignored(d)
+    return without_ignored(d, previous)
 
 
-def without_ignored(d: dict) -> dict:
-    """A resolved config (a plain dict, e.g. from a metrics.json) without the keys that never change a result."""
+def _without(d: dict, path: str, keys: tuple) -> dict:
+    """d without ``keys`` in the dict at the dotted ``path`` (a copy; d itself is left alone)."""
+    head, _, rest = path.partition(".")
+    if not isinstance(d.get(head), dict):
+        return d
+    inner = _without(d[head], rest, keys) if rest else {k: v for k, v in d[head].items() if k not in keys}
+    return {**d, head: inner}
+
+
+def without_ignored(d: dict, previous: bool = False) -> dict:
+    """A resolved config (a plain dict, e.g. from a metrics.json) without the keys that never change a result
+    (``previous``: as the previous identity had it)."""
     d = {k: v for k, v in d.items() if k not in IGNORED_KEYS}
-    for group, keys in IGNORED_NESTED.items():
-        if isinstance(d.get(group), dict):
-            d[group] = {k: v for k, v in d[group].items() if k not in keys}
+    callbacks = {name: node for name, node in (d.pop("callbacks", None) or {}).items()
+                 if isinstance(node, dict) and str(node.get("_target_", "")).rsplit(".", 1)[-1] not in DISPLAY_CALLBACKS}
+    if callbacks and not previous:  # absent when none changes the result: earlier runs keep their identity
+        d["callbacks"] = callbacks
+    for path, keys in IGNORED_NESTED.items():
+        if not (previous and path == "data.source"):
+            d = _without(d, path, keys)
     if isinstance(d.get("optim"), dict):
         d["optim"] = without_recipe_classes(d["optim"])
     for group, keys in ABSENT_WHEN_NULL.items():
@@ -78,9 +101,34 @@ def without_recipe_classes(optim: dict) -> dict:
     return o
 
 
-def run_id(cfg: DictConfig) -> str:
-    blob = json.dumps(identity_dict(cfg), sort_keys=True, default=str)
+def run_id(cfg: DictConfig, previous: bool = False) -> str:
+    """The identity's hash (``previous``: as the previous identity made it)."""
+    blob = json.dumps(identity_dict(cfg, previous), sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def stable_run_dir(runs_dir: Path, cfg: DictConfig) -> tuple[Path, str]:
+    """(the run's folder under ``runs_dir``, its id): ``<run_name>-<id>``, or a folder of the same run made
+    earlier under another name (``*-<id>``: a sweep launched with other location options in its name) or by
+    the previous identity (``*-<previous id>``: renamed to the current name, unless a live process holds it)."""
+    from scatnet.training.lock import RunLock
+
+    rid = run_id(cfg)
+    wanted = Path(runs_dir) / f"{slug(cfg.run_name)}-{rid}"
+    if wanted.exists() or not Path(runs_dir).is_dir():
+        return wanted, rid
+    same = sorted(Path(runs_dir).glob(f"*-{rid}"))
+    if same:
+        return same[0], rid
+    old_id = run_id(cfg, previous=True)
+    older = sorted(Path(runs_dir).glob(f"*-{old_id}")) if old_id != rid else []
+    if older and not RunLock(older[0]).is_held():
+        try:
+            older[0].rename(wanted)
+            return wanted, rid
+        except OSError:
+            pass
+    return (older[0], old_id) if older else (wanted, rid)
 
 
 def slug(text: str) -> str:

@@ -27,7 +27,7 @@ from scatnet.training.builders import (build, build_loggers, check_launch, compi
                                       precision_option, resolve_auto, trainer_overrides)
 from scatnet.training.callbacks import FlushLoggers, ProgressFile, ThroughputMonitor
 from scatnet.training.checkpoint_io import AtomicCheckpointIO
-from scatnet.training.identity import run_id, slug
+from scatnet.training.identity import run_id, stable_run_dir
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
 from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
 from scatnet.training.module import HybridClassifier
@@ -42,11 +42,10 @@ LAST_CKPT = "last.ckpt"
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
     """Fix this run's directory and write it back into ``cfg.paths.run_dir`` (loggers interpolate it)."""
-    rid = run_id(cfg)
     if cfg.paths.get("runs_dir"):
-        run_dir = Path(cfg.paths.runs_dir) / f"{slug(cfg.run_name)}-{rid}"
+        run_dir, rid = stable_run_dir(Path(cfg.paths.runs_dir), cfg)
     else:
-        run_dir = Path(cfg.paths.run_dir)
+        run_dir, rid = Path(cfg.paths.run_dir), run_id(cfg)
     with open_dict(cfg):
         cfg.paths.run_dir = str(run_dir)
         cfg.run_id = rid  # loggers use it (a resumed run continues the same W&B run)
