@@ -156,14 +156,28 @@ def test_wandb_offline_writes_a_run_without_network(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "csv" / "metrics.csv").exists()  # CSV always
 
 
+def _recipe(preset: str) -> dict:
+    """The resolved config of a preset (the published recipe it reproduces), less what a run records itself."""
+    from omegaconf import OmegaConf
+
+    from scatnet.training.builders import composed_config
+
+    cfg = OmegaConf.to_container(composed_config([f"experiment={preset}", "paths.run_dir=."]), resolve=True)
+    return {k: v for k, v in cfg.items() if k not in ("frontend", "seed")}
+
+
 def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: float, status="completed",
-              **config):
+              recipe: str | dict | None = None, **config):
+    """A run's metrics.json; ``recipe``: a preset whose config (its published recipe) the run records, or
+    such a config."""
     d = root / name
     d.mkdir(parents=True)
+    base = _recipe(recipe) if isinstance(recipe, str) else (recipe or {})
     (d / "metrics.json").write_text(json.dumps({
         "status": status, "run_name": name, "data": data, "frontend": frontend["name"], "seed": seed,
         "test_acc": acc, "wall_seconds": 100.0, "run_dir": str(d),
-        "config": {"frontend": frontend, "data": {"name": data, "seed": seed}, "seed": seed, **config}}))
+        "config": {**base, "frontend": frontend, "data": {**base.get("data", {}), "name": data, "seed": seed},
+                   "seed": seed, **config}}))
 
 
 def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_path):
@@ -192,17 +206,22 @@ def test_table13_beside_the_published_numbers(tmp_path):
     from scatnet.cli.report import build_report
 
     thesis = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
-    _fake_run(tmp_path, "a", thesis, "cifar10", 0, 89.5)
-    _fake_run(tmp_path, "b", thesis, "cifar10", 1, 90.1)
-    _fake_run(tmp_path, "c", {**thesis, "impl": "fast"}, "cifar10", 0, 90.0)
-    _fake_run(tmp_path, "d", {"name": "morlet8", "L": 8}, "cifar100", 0, 64.3)
-    _fake_run(tmp_path, "e", {**thesis, "padding": "zero"}, "cifar10", 0, 88.0)  # not the thesis setting
-    _fake_run(tmp_path, "f", {"name": "morlet6", "L": 6}, "cifar10", 0, None, status="failed")
+    _fake_run(tmp_path, "a", thesis, "cifar10", 0, 89.5, recipe="cifar10_dtcwt")
+    _fake_run(tmp_path, "b", thesis, "cifar10", 1, 90.1, recipe="cifar10_dtcwt")
+    _fake_run(tmp_path, "c", {**thesis, "impl": "fast"}, "cifar10", 0, 90.0, recipe="cifar10_dtcwt")
+    _fake_run(tmp_path, "d", {"name": "morlet8", "L": 8}, "cifar100", 0, 64.3, recipe="cifar100_morlet8")
+    _fake_run(tmp_path, "e", {**thesis, "padding": "zero"}, "cifar10", 0, 88.0, recipe="cifar10_dtcwt")  # not Table 1.3's
+    _fake_run(tmp_path, "f", {"name": "morlet8", "L": 8}, "cifar10", 0, None, status="failed", recipe="cifar10_morlet8")
+    # a quick look beside them: 2 of 120 epochs at width 32, never compared with the thesis' number
+    short = _recipe("cifar10_morlet6")
+    short["trainer"]["max_epochs"], short["model"]["width"] = 2, 32
+    _fake_run(tmp_path, "g", {"name": "morlet6", "L": 6}, "cifar10", 0, 41.0, recipe=short)
     res = build_report(tmp_path, tmp_path / "report")
     table = (tmp_path / "report" / "table13.md").read_text()
     assert "| dtcwt | cifar10 | 89.80 ± 0.42 | 2 | 89.8 | +0.00 |" in table
     assert "| dtcwt (scatnet fast) | cifar10 | 90.00 | 1 | 89.8 | +0.20 |" in table  # one run: no ±
     assert "| morlet8 | cifar100 | 64.30 | 1 | 65.3 | -1.00 |" in table
+    assert "| morlet6 | cifar10 | 41.00 | 1 | 89.1 | not the published recipe: 2 of 120 epochs, width 32 |" in table
     assert any("run f is failed" in g for g in res["missing"])
     assert (tmp_path / "report" / "figure12_cifar10.png").exists()
     assert (tmp_path / "report" / "figure12_cifar10_fast.png").exists()
@@ -219,7 +238,7 @@ def test_the_learnable_scatternets_beside_the_papers_table3(tmp_path):
                 "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01, "impl": "fast", **extra}
 
     def run(name, variant, data, seed, acc, **extra):
-        _fake_run(tmp_path, name, fe(variant, **extra), data, seed, acc)
+        _fake_run(tmp_path, name, fe(variant, **extra), data, seed, acc, recipe=f"learnable_{variant}_{data}")
         path = tmp_path / name / "metrics.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "parameters": 2_605_204}))
 

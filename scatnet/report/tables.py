@@ -10,6 +10,7 @@ from pathlib import Path
 from scatnet.frontends.options import THESIS_DTCWT
 from scatnet.report.collect import SETTING, mean_std, variant
 from scatnet.report.launched import missing_runs
+from scatnet.report.recipe import recipe_gaps
 from scatnet.report.published import (LEARNABLE_TABLE3, LEARNABLE_TABLE3_ARCH, LEARNABLE_TINY_IMAGENET_DRAFT,
                                       TABLE13)
 
@@ -68,15 +69,18 @@ def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict
 
 
 def _beside(cells: dict, published: dict, absent: str, marks: dict | None = None) -> tuple[list[str], list[list]]:
-    """Each cell's measured mean ± std beside its published number (``marks``: a note after some of them)."""
+    """Each cell's measured mean ± std beside its published number (``marks``: a note after some of them); the
+    difference only where the runs followed the published recipe, else what differs."""
     headers = ["front end", "data", "measured (mean ± std)", "runs", "published", "difference"]
     out = []
     for (fe, label, data), runs in sorted(cells.items()):
         m, s = mean_std([float(r["test_acc"]) for r in runs])
         p = published.get((fe, data))
         mark = (marks or {}).get((fe, data), "")
-        out.append([label, data, fmt(m, s), len(runs), absent if p is None else f"{p}{mark}",
-                    "" if p is None else f"{m - p:+.2f}"])
+        gaps = list(dict.fromkeys(g for r in runs for g in recipe_gaps(r, fe, data))) if p is not None else []
+        difference = "" if p is None else (f"not the published recipe: {', '.join(gaps)}" if gaps
+                                           else f"{m - p:+.2f}")
+        out.append([label, data, fmt(m, s), len(runs), absent if p is None else f"{p}{mark}", difference])
     return headers, out
 
 
