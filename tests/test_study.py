@@ -54,6 +54,7 @@ def test_smoke_makes_every_table_and_a_relaunch_trains_nothing(tmp_path, cli_env
                     "Figure 1.2: DTCWT grid", "Learning curves", "Summary over seeds"):
         assert f"<h2>{section}</h2>" in report
     assert "thesis default" in (out / "bench" / "table12.md").read_text() and "<img" in report
+    assert "<th>package</th>" in report and "<pre>" not in report and "|---" not in report  # Table 1.2 as HTML
     before = records(out)
     assert len(before) == 3 and all(m["status"] == "completed" for m in before.values())
     assert json.loads((out / "status.json").read_text())["counts"] == \

@@ -261,3 +261,35 @@ def test_the_learnable_scatternets_beside_the_papers_table3(tmp_path):
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Learnable ScatterNet, Table 3: measured vs published" in html and "ScatNet B: 2.61M here" in html
     assert "left them out of its Table 3" in html
+
+
+def test_learning_curves_tick_whole_epochs(tmp_path):
+    """Epochs are integers on the curves' axis (no 1.2, 1.4, ... between two epochs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.ticker import MaxNLocator
+
+    from scatnet.report import figures
+
+    captured = {}
+    real = figures.plt.close
+
+    def keep(fig=None):
+        captured.setdefault("fig", fig)
+        return real(fig)
+
+    figures.plt.close = keep
+    try:
+        for seed in (0, 1):
+            run = tmp_path / f"r{seed}"
+            (run / "csv").mkdir(parents=True)
+            (run / "csv" / "metrics.csv").write_text("epoch,step,val/acc\n0,5,0.5\n1,10,0.7\n")
+        summary = [{"data": "digits", "frontend": "dtcwt", "variant": "", "run_dirs": [str(tmp_path / "r0"),
+                                                                                          str(tmp_path / "r1")]}]
+        paths = figures.learning_curves(summary, "digits", tmp_path)
+    finally:
+        figures.plt.close = real
+    assert paths and paths[0].exists()
+    locator = captured["fig"].axes[0].xaxis.get_major_locator()
+    assert isinstance(locator, MaxNLocator) and all(float(t).is_integer() for t in locator.tick_values(1, 2))

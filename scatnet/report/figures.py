@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: works on a headless cluster node
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
@@ -98,6 +99,7 @@ def learning_curves(summary: list[dict], data: str, out_dir: Path) -> list[Path]
         plt.close(fig)
         return []
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(f"{data}: validation accuracy (mean over seeds, band: min-max)")
     ax.legend(fontsize=7, loc="lower right", ncol=1 + drawn // 12)

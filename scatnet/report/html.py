@@ -6,7 +6,8 @@ import html
 from pathlib import Path
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
-margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}
+margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;overflow-wrap:anywhere}
+th{background:#f3f3f3}
 img{max-width:100%}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5em 1em}"""
 
 
@@ -15,6 +16,31 @@ def table_html(headers: list[str], rows: list[list]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
                    for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def markdown_html(text: str) -> str:
+    """The bench's markdown (headings, pipe tables, paragraphs) as HTML: each table a real table that wraps to
+    the page (by hand: the report has no markdown library, and these files use three constructs)."""
+    out, table = [], []
+
+    def flush() -> None:
+        if table:
+            cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table]
+            out.append(table_html(cells[0], [r for r in cells[1:] if not all(set(c) <= set("-:") for c in r)]))
+            table.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("#"):
+            level = min(6, len(line) - len(line.lstrip("#")) + 2)
+            out.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line.strip().strip('*'))}</p>")
+    flush()
+    return "".join(out)
 
 
 def image_html(path: Path) -> str:

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from scatnet.report.html import table_html
+from scatnet.report.html import markdown_html, table_html
 from scatnet.report.tables import markdown
 from scatnet.study.plan import PlannedRun
 from scatnet.training.metrics_file import read_metrics
@@ -34,7 +34,7 @@ def bench_section(bench_dir: Path) -> str:
     table = bench_dir / "table12.md"
     if not table.exists():
         return "<p>No benchmark in this study (study.bench: null), or it has not run yet.</p>"
-    return f"<pre>{table.read_text()}</pre>"
+    return markdown_html(table.read_text())
 
 
 def write_study_report(out: Path, runs: list[PlannedRun], gpus: int, runs_per_gpu: int) -> Path:
