@@ -199,6 +199,19 @@ def test_inspect_draws_every_stage(overrides, panels, tmp_path):
     assert width > height and abs(width / height - len(panels) / 3) < 0.5  # 3 rows of len(panels) panels
 
 
+def test_the_inspect_input_is_the_image_as_the_dataset_holds_it(tmp_path):
+    """The first panel undoes the loader's normalisation: the test images' own pixels, in their colours."""
+    from scatnet.report.inspect import as_image
+    from scatnet.training.builders import build, composed_config
+
+    data = build(composed_config(["data=digits", "paths.run_dir=."]).data, device="cpu")
+    data.setup("test")
+    x = next(iter(data.test_dataloader()))[0][:3]
+    assert x.mean().abs() < 0.5 and x.min() < 0  # what the network sees: normalised
+    raw = data.test_set.images[:3].float().div(255).permute(0, 2, 3, 1)
+    assert torch.allclose(as_image(x, data.mean, data.std), raw, atol=1e-5)
+
+
 def _table13_as_it_was_built(scat_ch: int, width: int, tiny: bool) -> torch.nn.Sequential:
     """The Table 1.3 body as HybridNet built it before bodies were lists of blocks (the reference)."""
     from scatnet.models.blocks import conv_bn_relu

@@ -48,7 +48,7 @@ def draw(argv: list[str] | None = None) -> list[str]:
         data.setup("test")
         batch = next(iter(data.test_dataloader()))
         x, y = batch[0][:args.images], batch[1][:args.images]
-        panels = stages(module.net, x, int(cfg.data.in_channels))
+        panels = stages(module.net, x, int(cfg.data.in_channels), data.mean, data.std)
         picture(panels, y.tolist(), out)
     except ScatnetError as e:
         report_error(e)

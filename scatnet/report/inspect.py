@@ -1,8 +1,9 @@
 """What each stage of a network sees: a few images of the dataset, through the front end (its channels by
 scattering order) and every pooling layer of the body (where detail is kept or lost), as one PNG grid.
 
-Each panel is a map of mean absolute activation over a group of channels, normalised per panel: what is
-bright carries energy there. Rows: images; columns: stages."""
+The first column is each image as the dataset holds it (de-normalised, in its colours); every other panel is
+a map of mean absolute activation over a group of channels, normalised per panel: what is bright carries
+energy there. Rows: images; columns: stages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,12 @@ POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, DWTPool)
 
 
 @torch.no_grad()
-def stages(net: nn.Module, x: torch.Tensor, in_channels: int) -> list[tuple[str, torch.Tensor]]:
-    """(panel title, (N, h, w) maps) for the input, the front end's channel groups, each pool's output and the
-    last conv block's output."""
-    panels = [("input", x.abs().mean(1))]
+def stages(net: nn.Module, x: torch.Tensor, in_channels: int, mean=None,
+           std=None) -> list[tuple[str, torch.Tensor]]:
+    """(panel title, maps) for the input (the image, de-normalised with the data's ``mean`` and ``std``:
+    (N, h, w, C) in [0, 1]), the front end's channel groups, each pool's output and the last conv block's
+    output ((N, h, w) maps)."""
+    panels = [("input", as_image(x, mean, std))]
     z = net.frontend(x)
     groups = net.frontend.channel_groups(in_channels)
     if len(groups) > 1 or z.shape[1] != x.shape[1]:
@@ -40,6 +43,16 @@ def stages(net: nn.Module, x: torch.Tensor, in_channels: int) -> list[tuple[str,
     return panels
 
 
+def as_image(x: torch.Tensor, mean=None, std=None) -> torch.Tensor:
+    """(N, C, h, w) network inputs -> (N, h, w, C) pictures in [0, 1]: the normalisation undone."""
+    shape = (1, -1, 1, 1)
+    if std is not None:
+        x = x * torch.as_tensor(std, dtype=x.dtype).view(shape)
+    if mean is not None:
+        x = x + torch.as_tensor(mean, dtype=x.dtype).view(shape)
+    return x.clamp(0, 1).permute(0, 2, 3, 1)
+
+
 def _pools(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.body if isinstance(m, POOL_TYPES)]
 
@@ -56,7 +69,10 @@ def picture(panels: list[tuple[str, torch.Tensor]], labels: list[int], out: Path
         for row in range(n_img):
             m = maps[row].float().cpu()
             ax = axes[row][col]
-            ax.imshow((m - m.min()) / (m.max() - m.min() + 1e-12), cmap="magma")
+            if m.dim() == 3:  # a picture: its own colours (one channel: grey)
+                ax.imshow(m.squeeze(-1) if m.shape[-1] == 1 else m, cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow((m - m.min()) / (m.max() - m.min() + 1e-12), cmap="magma")
             ax.set_xticks([]), ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"{title}\n{tuple(m.shape)[0]}x{tuple(m.shape)[1]}", fontsize=7)
