@@ -293,3 +293,21 @@ def test_learning_curves_tick_whole_epochs(tmp_path):
     assert paths and paths[0].exists()
     locator = captured["fig"].axes[0].xaxis.get_major_locator()
     assert isinstance(locator, MaxNLocator) and all(float(t).is_integer() for t in locator.tick_values(1, 2))
+
+
+def test_missing_runs_are_listed_for_every_finite_grid_hydra_expresses(tmp_path):
+    """List values, lists, ranges and choice() as Hydra's parser reads them; an interval is no finite grid."""
+    from scatnet.report.launched import missing_runs
+
+    def launched(folder: str, task: list[str]) -> None:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "multirun.yaml").write_text(json.dumps({"hydra": {"overrides": {"task": task}}}))
+
+    launched("grid", ["optim.milestones=[1]", "seed=range(0,2)", "frontend=choice(dtcwt,morlet6)"])
+    rows = [{"status": "completed", "settings": {"optim.milestones": [1], "seed": 0, "frontend.name": "dtcwt"}},
+            {"status": "completed", "settings": {"optim.milestones": [1], "seed": 1, "frontend.name": "dtcwt"}},
+            {"status": "completed", "settings": {"optim.milestones": [2], "seed": 0, "frontend.name": "morlet6"}}]
+    assert missing_runs(rows, tmp_path) == ["no completed run for seed=0, frontend=morlet6",
+                                            "no completed run for seed=1, frontend=morlet6"]
+    launched("search", ["optim.lr=interval(0.1,1)"])
+    assert any("is no finite grid" in note for note in missing_runs(rows, tmp_path))

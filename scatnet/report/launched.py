@@ -4,44 +4,55 @@ the sweeps that were launched, not the thesis' full grid (a narrowed sweep is no
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 
-def _values(text: str) -> list[str] | None:
-    """A sweep value as its list of choices: "a,b" / "choice(a,b)" / "range(0,3)"; None for other syntax."""
-    text = str(text).strip()
-    if m := re.fullmatch(r"range\((-?\d+),\s*(-?\d+)(?:,\s*(-?\d+))?\)", text):
-        start, stop, step = int(m[1]), int(m[2]), int(m[3] or 1)
-        return [str(v) for v in range(start, stop, step)]
-    if m := re.fullmatch(r"choice\((.*)\)", text):
-        text = m[1]
-    if re.search(r"[()\[\]{}]", text):  # glob(), interval(), lists: not a plain grid
+def _values(key: str, text: str) -> list[str] | None:
+    """A sweep value as its list of choices, as Hydra's own override parser reads it: a value, a list value
+    ("[1]"), "a,b", "choice(a,b)", "range(0,3)"; None for what is no finite grid (interval, glob)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        override = OverridesParser.create().parse_overrides([f"{key}={text}"])[0]
+        if override.is_sweep_override():
+            return list(override.sweep_string_iterator())
+        return [override.get_value_element_as_str()]
+    except HydraException:
         return None
-    return [v.strip() for v in text.split(",")]
 
 
 def launched_grid(multirun_yaml: Path) -> dict[str, list[str]] | None:
-    """{key: values} of one launched sweep; single values included (they narrow the grid). None when its
-    syntax is not a plain grid."""
+    """{key: values} of one launched sweep; single values included (they narrow the grid). None when it is no
+    finite grid."""
     cfg = OmegaConf.load(multirun_yaml)
-    axes: dict[str, list[str]] = {}
+    axes: dict[str, list[str] | None] = {}
     for key, value in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items():
-        axes[str(key)] = _values(value)
+        axes[str(key)] = _values(str(key), str(value))
     for override in OmegaConf.select(cfg, "hydra.overrides.task") or []:
         key, _, value = str(override).partition("=")
         key = key.lstrip("+")
         if not value or key.startswith("~") or "/" in key:
             continue
-        axes[key] = _values(value)
+        axes[key] = _values(key, value)
     if any(v is None for v in axes.values()):
         return None
     return axes
 
 
 def _same(a, b) -> bool:
+    """A recorded value against a grid value's text: numbers as numbers, lists as lists, else the words."""
+    import yaml
+
+    try:
+        b = yaml.safe_load(str(b))
+    except yaml.YAMLError:
+        pass
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(
+            _same(x, y) for x, y in zip(a, b))
     try:
         return float(a) == float(b)
     except (TypeError, ValueError):
@@ -65,8 +76,8 @@ def missing_runs(rows: list[dict], root: Path) -> list[str]:
     for path in sorted(Path(root).rglob("multirun.yaml")):
         axes = launched_grid(path)
         if axes is None:
-            notes.append(f"the sweep of {path.parent} uses sweep syntax other than lists and ranges: its missing "
-                         "runs are not listed")
+            notes.append(f"the sweep of {path.parent} is no finite grid (an interval or glob): its missing runs "
+                         "are not listed")
             continue
         keys = [k for k in axes if any(_matches(r, k, axes[k][0]) is not None for r in completed)
                 or len(axes[k]) > 1]
