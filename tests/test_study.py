@@ -145,7 +145,7 @@ def test_the_full_studies_plan_every_run_of_the_thesis(name):
     are points of the grid (3 seeds x 3 datasets); longest first."""
     from hydra import initialize_config_dir
 
-    from scatnet.cli.common import config_dir
+    from scatnet.config_files import config_dir
     from scatnet.cli.study import composer
     from scatnet.study.plan import load_study, plan
 
@@ -162,7 +162,7 @@ def test_the_learnable_study_plans_table3_on_both_cifars():
     its preset (the paper code's body and recipe), the benchmark limited to their step rows."""
     from hydra import initialize_config_dir
 
-    from scatnet.cli.common import config_dir
+    from scatnet.config_files import config_dir
     from scatnet.cli.study import composer
     from scatnet.study.plan import load_study, plan
 

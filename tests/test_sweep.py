@@ -183,7 +183,7 @@ def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: 
 def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_path):
     """A mixed folder: a 1-epoch quick look beside 3-epoch runs, and two widths. Each value is its own group
     (and column); nothing seed-tied (data.seed) splits a group."""
-    from scatnet.cli.report import build_report
+    from scatnet.report.build import build_report
 
     fe = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
     for seed, acc in ((0, 80.0), (1, 82.0)):
@@ -203,7 +203,7 @@ def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_pa
 
 
 def test_table13_beside_the_published_numbers(tmp_path):
-    from scatnet.cli.report import build_report
+    from scatnet.report.build import build_report
 
     thesis = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
     _fake_run(tmp_path, "a", thesis, "cifar10", 0, 89.5, recipe="cifar10_dtcwt")
@@ -231,7 +231,7 @@ def test_the_learnable_scatternets_beside_the_papers_table3(tmp_path):
     """ScatNets A-D get their own table beside the paper's Table 3 (C included; Tiny ImageNet from the draft,
     marked), each network's parameters beside the table's, each implementation apart; they stay out of
     Table 1.3."""
-    from scatnet.cli.report import build_report
+    from scatnet.report.build import build_report
 
     def fe(variant, **extra):
         return {"_target_": "scatnet.frontends.LearnableScatterNet", "name": f"learnable_{variant}",

@@ -245,7 +245,7 @@ def test_a_custom_grid_gets_stable_folders_resume_summary_and_its_own_report(tmp
 
 
 def test_the_report_tells_a_killed_run_from_a_running_one(tmp_path):
-    from scatnet.cli.report import build_report
+    from scatnet.report.build import build_report
     from scatnet.training.metrics_file import write_metrics
 
     for name in ("live", "dead"):

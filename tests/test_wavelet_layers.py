@@ -214,7 +214,7 @@ def test_the_inspect_input_is_the_image_as_the_dataset_holds_it(tmp_path):
 
 def _table13_as_it_was_built(scat_ch: int, width: int, tiny: bool) -> torch.nn.Sequential:
     """The Table 1.3 body as HybridNet built it before bodies were lists of blocks (the reference)."""
-    from scatnet.models.blocks import conv_bn_relu
+    from scatnet.layers import conv_bn_relu
 
     layers, cin = [torch.nn.BatchNorm2d(scat_ch)], scat_ch
     for cout in (2 * width, 2 * width, 4 * width, 4 * width):

@@ -3,26 +3,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Callable
 
 from scatnet.errors import ScatnetError
-
-PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
-
-def config_dir() -> str:
-    """The configs shipped inside the package (scatnet/configs/, in a wheel as in a checkout), or
-    SCATNET_CONFIG_DIR (a copy of one's own)."""
-    path = Path(os.environ.get("SCATNET_CONFIG_DIR") or PACKAGED_CONFIGS).resolve()
-    if not (path / "train.yaml").exists():
-        fail(f"no configs found at {path} (no train.yaml there); point SCATNET_CONFIG_DIR at a copy of "
-             "scatnet/configs/, or unset it to use the packaged ones")
-    return str(path)
-
 
 def quiet_upstream_warnings() -> None:
     # pytorch_wavelets imports pkg_resources (a DeprecationWarning/UserWarning on every start); Lightning

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from scatnet.cli.common import config_dir, fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.config_files import config_dir
 from scatnet.errors import ConfigError, ScatnetError
 
 

@@ -10,7 +10,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from scatnet.cli.common import config_dir, fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.config_files import config_dir
 from scatnet.errors import ScatnetError
 from scatnet.frontends.options import SETTING_KEYS
 from scatnet.training.metrics_file import is_rank_zero
@@ -79,7 +80,11 @@ def main() -> None:
     # create) reach this function instead of Hydra's printer (multi-line, exit 1): one line and exit 2
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
-        hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(run_task)()
+        configs = config_dir()
+    except ScatnetError as e:
+        report_error(e)
+    try:
+        hydra.main(version_base="1.3", config_path=configs, config_name="train")(run_task)()
     except HydraException as e:
         fail(" ".join(str(e).split("Config search path")[0].split()))
     except OSError as e:

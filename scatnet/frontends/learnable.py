@@ -24,7 +24,7 @@ from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend
 from scatnet.frontends.dtcwt import REFERENCE_HOST_COPIES
 from scatnet.frontends.options import DTCWT_IMPLS, check_dtcwt_options
-from scatnet.models.blocks import conv_bn_relu
+from scatnet.layers import conv_bn_relu
 
 
 def scat_layer(wavelet: str, padding: str, magbias: float, impl: str, strategy: str) -> nn.Module:

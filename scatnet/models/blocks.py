@@ -19,14 +19,11 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from scatnet.errors import ConfigError
+from scatnet.layers import conv_bn_relu
 
 # Thesis Table 1.3: conv 2C, 2C, 4C, 4C; Tiny ImageNet adds a 2x2 max pool and conv 8C, 8C.
 TABLE13_BODY = [{"conv": 2}, {"conv": 2}, {"conv": 4}, {"conv": 4}]
 TABLE13_TINY_BODY = [*TABLE13_BODY, {"pool": "max"}, {"conv": 8}, {"conv": 8}]
-
-
-def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 def conv_block(cin: int, width: int, options: Any) -> tuple[list[nn.Module], int]:

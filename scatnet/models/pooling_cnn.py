@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from scatnet.errors import ConfigError
 from scatnet.frontends.base import Frontend
-from scatnet.models.blocks import conv_bn_relu
+from scatnet.layers import conv_bn_relu
 from scatnet.models.hybrid import HybridNet
 from scatnet.models.wavelet_pool import make_pool
 

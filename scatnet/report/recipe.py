@@ -25,7 +25,7 @@ def _preset(frontend: str, data: str) -> str:
 @functools.lru_cache(maxsize=None)
 def published_recipe(frontend: str, data: str) -> str | None:
     """The recipe's values (JSON, by RECIPE_KEYS) of the preset behind a published cell; None without one."""
-    from scatnet.cli.common import config_dir
+    from scatnet.config_files import config_dir
     from scatnet.report.collect import flatten
     from scatnet.training.builders import composed_config
     from scatnet.training.identity import without_ignored

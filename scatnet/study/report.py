@@ -38,7 +38,7 @@ def bench_section(bench_dir: Path) -> str:
 
 
 def write_study_report(out: Path, runs: list[PlannedRun], gpus: int, runs_per_gpu: int) -> Path:
-    from scatnet.cli.report import build_report
+    from scatnet.report.build import build_report
 
     headers, rows = hours_per_part(runs, gpus, runs_per_gpu)
     (out / "hours.md").write_text(markdown(headers, rows))

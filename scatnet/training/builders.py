@@ -30,7 +30,7 @@ def composed_config(overrides: list[str] = ()) -> DictConfig:
     ``scatnet-train`` would run, without its output folder."""
     from hydra import compose, initialize_config_dir
 
-    from scatnet.cli.common import config_dir
+    from scatnet.config_files import config_dir
 
     from hydra.errors import HydraException
 
