@@ -4,7 +4,8 @@ The same mathematics, step for step (kymatio/scattering2d/core/scattering2d.py):
 (its own ``Pad``), its filter bank (``filter_bank``, built once as buffers), products with the filters in the
 Fourier domain, subsampling by periodisation (the mean of the k x k aliases: the spectrum of x[::k, ::k]),
 the modulus, the low-pass averaging, the unpadding, and its output order (S0; S1 by scale then angle; S2 by
-first path, then second scale and angle). What changes is how:
+first path, then second scale and angle); ``scatnet/frontends/morlet_reference.py`` is that mathematics in
+one function with none of what follows, and the tests hold this version to it. What changes is how:
 
 - one FFT of the padded input; per scale, every angle's filter applied and periodised in one pass over the
   k x k aliases (``filtered``), one batched inverse FFT, one modulus; the second order batched per first-order
