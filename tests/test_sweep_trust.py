@@ -327,3 +327,63 @@ def test_a_run_folder_of_the_previous_identity_is_taken_over_not_retrained(tmp_p
     again = train(cfg())
     assert again["status"] == "completed" and again.get("skipped") and Path(again["run_dir"]) == current
     assert current.is_dir() and not previous.exists()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 24 MB filesystem (tmpfs) that the test can fill; mounting one needs root, as CI runs."""
+    import os
+    import shutil
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _fill(folder: Path) -> Path:
+    """Writes until the filesystem is full: the next write anywhere on it fails with ENOSPC, as on a real
+    full disk."""
+    filler = folder / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 16))
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_real_full_disk_is_one_line_and_the_relaunch_with_space_completes(small_tmpfs, cli_env):
+    """Outputs on a real filesystem that fills up mid-run (CSV, TensorBoard and W&B logs, checkpoints):
+    one line naming the folder and its free space, exit 2, metrics.json failed (never running or completed),
+    no truncated file at a final path; freed, the same command resumes and completes."""
+    env = {**cli_env, "SCATNET_OUTPUTS": str(small_tmpfs / "outputs"), "WANDB_DIR": str(small_tmpfs)}
+    args = [script("scatnet-train"), "experiment=quickstart", "trainer.max_epochs=8", "model.width=32",
+            "logger=many", "progress_bar=false", f"hydra.run.dir={small_tmpfs / 'outputs' / 'run'}"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(small_tmpfs / "outputs", pattern="run/checkpoints/last.ckpt")
+    filler = _fill(small_tmpfs)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in err, err[-3000:]
+    last = [ln for ln in err.splitlines() if ln.startswith("scatnet-train: error:")]
+    assert len(last) == 1 and "no space left on the device of" in last[0] and "MiB free there" in last[0], err
+    run = small_tmpfs / "outputs" / "run"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "failed" and "no space left" in m["reason"]
+    assert not list(run.rglob("*.tmp"))  # nothing half-written at a final path
+    import torch
+
+    assert "state_dict" in torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    filler.unlink()
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["resumed_from_epoch"] >= 1 and m["epochs_completed"] == 8

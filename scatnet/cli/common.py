@@ -11,6 +11,10 @@ from typing import Callable
 from scatnet.errors import ScatnetError
 
 def quiet_upstream_warnings() -> None:
+    """The commands' process-wide quiet: upstream warnings that ask nothing of the user, and no traceback
+    from a log handler that cannot write (Hydra's log file, W&B's debug log on a full disk): the run's own
+    error says that in one line."""
+    logging.raiseExceptions = False
     # pytorch_wavelets imports pkg_resources (a DeprecationWarning/UserWarning on every start); Lightning
     # suggests DataLoader workers, which a device-resident loader does not need.
     warnings.filterwarnings("ignore", message=".*pkg_resources.*")

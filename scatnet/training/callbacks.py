@@ -113,5 +113,9 @@ class ProgressFile(pl.Callback):
                  "val_acc": None if acc is None else round(acc, 4),
                  "epoch_seconds": [round(t, 3) for t in self.throughput.epoch_seconds]}
         tmp = self.path.with_name(".progress.json.tmp")
-        tmp.write_text(json.dumps(state) + "\n")
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(state) + "\n")
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk: nothing half-written stays behind
+            raise

@@ -7,6 +7,7 @@ and renamed over it (atomic on POSIX), so the previous checkpoint stays until th
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
+        # serialised in memory first: torch's zip writer turns a failed write into a RuntimeError ("unexpected
+        # pos"), while Python's own write raises the OSError (ENOSPC) that names a full disk
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
         try:
             with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
+                f.write(buffer.getbuffer())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)

@@ -236,10 +236,14 @@ def optional_callbacks(cfg: DictConfig, have_loggers: bool) -> list[pl.Callback]
 
 
 def _finish_loggers(loggers: list) -> None:
-    """Close each W&B run: the next run of a sweep (same process) must start its own."""
+    """Close each W&B run: the next run of a sweep (same process) must start its own. A W&B record that cannot
+    be finished (a full disk) costs a warning, never the run's own ending or its error."""
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger" and getattr(lg, "_experiment", None) is not None:
-            lg.experiment.finish()
+            try:
+                lg.experiment.finish()
+            except Exception as e:  # noqa: BLE001 - wandb raises several kinds
+                log.warning("W&B could not finish its record (%s)", " ".join(str(e).split())[:200])
 
 
 def _resumable_epoch(last: Path, quiet: bool = False) -> int | None:
