@@ -2,7 +2,7 @@
 
 W&B: never hangs a run; offline works with no account and no network, and an online start that cannot reach
 the server falls back to offline (sync later with ``wandb sync <run_dir>/wandb/...``).
-CSV: Lightning's CSVLogger, except that a resumed run appends to its metrics.csv instead of deleting it.
+CSV: Lightning's CSV layout, appended to across a resume instead of deleted (public Logger API only).
 """
 from __future__ import annotations
 
@@ -62,33 +62,65 @@ def _started(project, name, save_dir, id, group, tags, offline: bool, init_timeo
     return logger
 
 
-def _appending_writer_class():
-    from pytorch_lightning.loggers.csv_logs import ExperimentWriter
-
-    class AppendingExperimentWriter(ExperimentWriter):
-        """Lightning's writer deletes metrics.csv when it starts; a resumed run must keep its earlier epochs.
-        This one keeps the file and starts from its header, so new rows append (and new keys re-header it)."""
-
-        def _check_log_dir_exists(self) -> None:
-            if self._fs.isfile(self.metrics_file_path):
-                import csv
-
-                with self._fs.open(self.metrics_file_path, "r", newline="") as f:
-                    self.metrics_keys = sorted(next(csv.reader(f), []))
-
-    return AppendingExperimentWriter
-
-
 def csv_logger(save_dir: str, name: str = "csv", version: str = ""):
-    """CSVLogger whose metrics.csv survives a kill and resume (the log of the whole run stays in one file)."""
-    from pytorch_lightning.loggers import CSVLogger
+    """metrics.csv in ``<save_dir>/<name>/``, in Lightning's CSV layout (a row per logging call, its keys as
+    sorted columns, "step"), that survives a kill and resume: the log of the whole run stays in one file.
+    Written with Lightning's public Logger API only: its CSVLogger removes metrics.csv when a process starts,
+    and changing that meant overriding private internals."""
+    from pytorch_lightning.loggers.logger import Logger
+    from pytorch_lightning.utilities import rank_zero_only
 
-    class ResumableCSVLogger(CSVLogger):
-        @property
-        def experiment(self):
-            if self._experiment is None:
-                self._fs.makedirs(self.root_dir, exist_ok=True)
-                self._experiment = _appending_writer_class()(log_dir=self.log_dir)
-            return self._experiment
+    class AppendingCSVLogger(Logger):
+        def __init__(self):
+            super().__init__()
+            self._dir, self._rows = os.path.join(save_dir, name), []
 
-    return ResumableCSVLogger(save_dir=save_dir, name=name, version=version)
+        name = property(lambda self: name)
+        version = property(lambda self: version)
+        save_dir = property(lambda self: save_dir)
+        log_dir = property(lambda self: self._dir)
+
+        @rank_zero_only
+        def log_hyperparams(self, params, *args, **kwargs) -> None:
+            pass  # the resolved config is in metrics.json and the checkpoint
+
+        @rank_zero_only
+        def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+            row = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}
+            self._rows.append({**row, "step": len(self._rows) if step is None else step})
+
+        @rank_zero_only
+        def save(self) -> None:
+            if self._rows:
+                append_csv_rows(os.path.join(self._dir, "metrics.csv"), self._rows)
+                self._rows = []
+
+        @rank_zero_only
+        def finalize(self, status: str) -> None:
+            self.save()
+
+    return AppendingCSVLogger()
+
+
+def append_csv_rows(path: str, rows: list[dict]) -> None:
+    """Appends rows to a CSV file; a key it has not seen re-headers it (the sorted union of keys)."""
+    import csv
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    old: list[dict] = []
+    keys: list[str] = []
+    if os.path.isfile(path):
+        with open(path, newline="") as f:
+            keys = next(csv.reader(f), [])
+    new = set().union(*rows) - set(keys)
+    if new:
+        if keys:
+            with open(path, newline="") as f:
+                old = list(csv.DictReader(f))
+        keys = sorted(set(keys) | new)
+    with open(path, "w" if new else "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        if new:
+            writer.writeheader()
+            writer.writerows(old)
+        writer.writerows(rows)
