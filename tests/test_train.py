@@ -102,6 +102,12 @@ BAD_INPUT = [
     ("+trainer.max_epoch=3", "trainer.max_epoch is not an option of pytorch_lightning.Trainer (did you mean "
                              "max_epochs?)"),
     ("hydra.run.dir={file}/run", "cannot write {file}/run (Not a directory); choose a writable folder"),
+    # checked with the rest, before the run folder, its lock or metrics.json is written
+    ("trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed would run the scattering front end in reduced "
+                                     "precision too"),
+    ("fast.compile=maybe", "fast.compile='maybe' is not valid; choose one of: False, True, default"),
+    ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
+    ("data.image_size=30", "image side 30x30 is not divisible by 4"),
 ]
 
 
@@ -123,7 +129,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch,
     lines = [ln for ln in capfd.readouterr().err.strip().splitlines() if ln]
     assert e.value.code == 2, lines
     assert len(lines) == 1 and lines[0].startswith("scatnet-train: error: ") and needle in lines[0], lines
-    assert not (tmp_path / "bad" / "metrics.json").exists()
+    assert not (tmp_path / "bad" / "metrics.json").exists() and not (tmp_path / "bad" / ".lock").exists()
 
 
 def test_diverging_run_is_recorded_as_failed_with_its_reason(tmp_path):

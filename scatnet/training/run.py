@@ -68,6 +68,7 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         frontend = build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
         if "frontend_grad" in cfg.model:  # a learning front end that would run without autograd
             frontend_grad_option(frontend, cfg.model.frontend_grad)
+        check_speed_and_size(cfg, frontend)
     except ConfigError as e:
         if reraise:  # a single run: refused before anything is written
             raise
@@ -149,6 +150,17 @@ def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
     kept = f"its checkpoint resumes at epoch {epoch}" if epoch is not None else "no epoch had finished"
     return (f"{e.args[0]} in run {run_dir} ({kept}); relaunch the same command to "
             f"{'resume' if epoch is not None else 'start it again'}")
+
+
+def check_speed_and_size(cfg: DictConfig, frontend) -> None:
+    """What _build_module checks, checked before any file is written: the trainer's precision, the speed
+    options (compile, CUDA graphs) and an image size the front end can take."""
+    precision_option(cfg.trainer.get("precision", "32-true"))
+    fast = cfg.get("fast", {}) or {}
+    compile = compile_option(fast.get("compile", False))
+    cuda_graph_option(fast.get("cuda_graph", False), compile, cuda_will_be_used(cfg), frontend, cfg.trainer)
+    size = int(cfg.data.image_size)
+    frontend.out_shape((int(cfg.data.in_channels), size, size))
 
 
 def _build_module(cfg: DictConfig, precision: Precision | None = None, frontend=None) -> HybridClassifier:
