@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -74,8 +75,19 @@ def objective(cfg: DictConfig, metrics: dict) -> dict | float:
     return float("nan") if value is None else float(value)
 
 
+# Hydra's own command-line flags (hydra/_internal/utils.py, get_args_parser): any other "-..." argument would
+# get Hydra's argparse usage block instead of one line.
+HYDRA_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "--resolve", "-p", "--package",
+               "-r", "--run", "-m", "--multirun", "-sc", "--shell-completion", "-cp", "--config-path", "-cn",
+               "--config-name", "-cd", "--config-dir", "--experimental-rerun", "-i", "--info")
+
+
 def main() -> None:
     quiet_upstream_warnings()
+    for arg in sys.argv[1:]:
+        if arg.startswith("-") and arg.split("=", 1)[0] not in HYDRA_FLAGS:
+            fail(f"{arg} is not an option; scatnet-train takes key=value overrides (e.g. data=digits) and Hydra's "
+                 "flags (-m for a sweep; see scatnet-train --help)")
     # Hydra's own errors (an unknown option, an override of a key that does not exist, a run folder it cannot
     # create) reach this function instead of Hydra's printer (multi-line, exit 1): one line and exit 2
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")

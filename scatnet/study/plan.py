@@ -109,6 +109,10 @@ def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
     return sorted(unique, key=lambda r: -r.cost)
 
 
+# What a study file holds (scatnet/configs/study/thesis.yaml says what each is).
+STUDY_KEYS = ("name", "out", "runs_per_gpu", "cpu_runs", "bench", "parts", "report_only")
+
+
 def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
     """configs/study/<name>.yaml, or a study file of one's own (``study=path/to/mine.yaml``)."""
     path = Path(name) if name.endswith((".yaml", ".yml")) else Path(config_dir) / "study" / f"{name}.yaml"
@@ -116,6 +120,11 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
         known = ", ".join(sorted(p.stem for p in (Path(config_dir) / "study").glob("*.yaml")))
         raise ConfigError(f"study={name} is not a study; choose one of: {known}, or give a .yaml file")
     study = OmegaConf.load(path)
+    for override in overrides:  # a key a study does not have (a run's option) would be merged and ignored
+        key = override.split("=", 1)[0].lstrip("+").split(".")[0]
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"{key} is not an option of a study; its options: {', '.join(sorted(STUDY_KEYS))} "
+                              "(a run's options go in a part's overrides: parts.<part>.overrides)")
     try:
         study.merge_with(OmegaConf.from_dotlist(overrides))
     except Exception as e:  # noqa: BLE001 - a malformed override
