@@ -43,4 +43,5 @@ def test_with_no_account_a_run_logs_offline_and_says_how_to_sync(logger, cli_env
 def test_with_a_key_and_no_reachable_server_a_run_logs_offline(cli_env):
     # a closed port on this machine: nothing leaves it; the start gives up after init_timeout
     cli_env.update(WANDB_API_KEY="a" * 40, WANDB_BASE_URL="http://127.0.0.1:9")
-    _offline_run(cli_env, _train(cli_env, "logger=wandb", "logger.wandb.init_timeout=3"))
+    run = _offline_run(cli_env, _train(cli_env, "logger=wandb", "logger.wandb.init_timeout=3"))
+    assert any(run.glob("run-*.wandb"))  # the offline record, for `wandb sync` once the server is reachable

@@ -23,8 +23,9 @@ def _preset(frontend: str, data: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def published_recipe(frontend: str, data: str) -> str | None:
-    """The recipe's values (JSON, by RECIPE_KEYS) of the preset behind a published cell; None without one."""
+def published_recipe(frontend: str, data: str) -> dict | None:
+    """The recipe's values (by RECIPE_KEYS) of the preset behind a published cell; None without one. Cached:
+    read it, never change it."""
     from scatnet.config_files import config_dir
     from scatnet.report.collect import flatten
     from scatnet.training.builders import composed_config
@@ -35,7 +36,7 @@ def published_recipe(frontend: str, data: str) -> str | None:
         return None
     cfg = composed_config([f"experiment={name}", "paths.run_dir=."])
     settings = flatten(without_ignored(OmegaConf.to_container(cfg, resolve=True)))
-    return json.dumps({key: _prefix(settings, key) for key in RECIPE_KEYS}, sort_keys=True, default=str)
+    return {key: _prefix(settings, key) for key in RECIPE_KEYS}
 
 
 def _prefix(settings: dict, key: str):
@@ -46,17 +47,20 @@ def _prefix(settings: dict, key: str):
     return under or None
 
 
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def recipe_gaps(row: dict, frontend: str, data: str) -> list[str]:
     """How a run's recipe differs from the published one, e.g. ["2 of 120 epochs", "width 32"]; [] when it is
     the recipe (or nothing was published for the cell)."""
-    recipe = published_recipe(frontend, data)
-    if recipe is None:
+    want = published_recipe(frontend, data)
+    if want is None:
         return []
-    want, settings = json.loads(recipe), row.get("settings") or {}
-    gaps = []
+    settings, gaps = row.get("settings") or {}, []
     for key, label in RECIPE_KEYS.items():
         got = _prefix(settings, key)
-        if json.dumps(got, sort_keys=True, default=str) == json.dumps(want[key], sort_keys=True, default=str):
+        if _canonical(got) == _canonical(want[key]):
             continue
         if key == "trainer.max_epochs":
             gaps.append(f"{got} of {want[key]} epochs")

@@ -1,7 +1,8 @@
 """A run's stable identity: a hash of the parts of its resolved config that change its result.
 
 Paths, loggers, progress display, device placement, the dataset's location (data.root, data.download and
-the source's copies of them, so moving the data keeps every run) and the execution-only speed options (torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
+the source's copies of them, so moving the data keeps every run) and the execution-only speed options
+(torch.compile, channels_last, CUDA graphs: the same arithmetic, other kernels or launches, like
 cudnn.benchmark) do not change what a run computes, so they are left out: the same experiment relaunched
 elsewhere (or with W&B on, or compiled after a crash under compile) is the same run and resumes its
 checkpoint. bf16 stays in, as the choice it resolves to on the run's device (fast.bf16=auto is bf16 on a
@@ -41,11 +42,10 @@ ABSENT_WHEN_NULL = {"model": ("body", "mix")}
 PINNED = {"model": {"frontend_grad": False}}
 
 
-# The previous identity kept the source's copies of the data's location and left every callback out. Folders
-# it named are still found (stable_run_dir), so no finished run is trained again after an upgrade.
-
-
 def identity_dict(cfg: DictConfig, previous: bool = False) -> dict:
+    """The resolved config less what never changes a result. ``previous``: as the previous identity had it (the
+    source's copies of the data's location in, every callback out), whose folders stable_run_dir still finds
+    so that no finished run is trained again after an upgrade."""
     from scatnet.training.builders import precision_from_config
 
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
