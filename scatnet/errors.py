@@ -24,3 +24,9 @@ def check_choice(name: str, value, choices) -> None:
     if value not in choices:
         valid = ", ".join(str(c) for c in choices)
         raise ConfigError(f"{name}={value!r} is not valid; choose one of: {valid}")
+
+
+class ClusterError(ScatnetError):
+    """The cluster's scheduler did not answer or refused a job (not the user's input: exit 1)."""
+
+    exit_code = 1

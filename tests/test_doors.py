@@ -30,6 +30,9 @@ def _cases():
         yield name, [*before, "/no/such/folder"]
     yield "scatnet-study", ["study=no_such_study"]
     yield "scatnet-study", ["frontend=dtcwt"]  # a run's option, not a study's
+    for bad in ("launcher=cloud", "wait=maybe", "slurm.bogus=1", "slurm.runs_per_job=0", "slurm.gpus_per_job=x",
+                "slurm=3"):
+        yield "scatnet-study", ["study=smoke", bad]
 
 
 def test_every_installed_command_is_covered():

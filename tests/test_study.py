@@ -139,6 +139,36 @@ def test_a_bad_count_is_one_line_before_anything_is_written(override, needle, tm
     assert needle in res.stderr and not out.exists()
 
 
+def test_launcher_slurm_without_slurm_on_path_is_one_line(tmp_path, cli_env):
+    out = tmp_path / "never"
+    env = {**cli_env, "PATH": str(tmp_path)}  # no sbatch, no squeue
+    res = study(["study=smoke", "launcher=slurm", f"out={out}"], env)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "launcher=slurm needs SLURM's sbatch and squeue on PATH" in res.stderr and not out.exists()
+
+
+def test_a_slurm_job_script_asks_for_what_the_study_says(tmp_path):
+    """The batch script: the resources of study.slurm times the runs it holds, requeueable, signalled before
+    its time limit, each run on its own GPU of the job and in its own log."""
+    from omegaconf import OmegaConf
+
+    from scatnet.study.slurm import job_script, slurm_settings
+
+    s = slurm_settings(OmegaConf.create({"slurm": {"partition": "gpu", "account": "lab", "gpus_per_job": 2,
+                                                   "cpus_per_run": 4, "mem_gb_per_run": 8,
+                                                   "sbatch": ["--constraint=a100"]}}))
+    text = job_script("thesis", [("run-a", ["scatnet-train", "seed=0"]), ("run-b", ["scatnet-train", "seed=1"])],
+                      tmp_path, s)
+    for line in ("--partition=gpu", "--account=lab", "--gres=gpu:2", "--cpus-per-task=8", "--mem=16G",
+                 "--requeue", "--signal=B:USR1@120", "--time=240", "--constraint=a100"):
+        assert f"#SBATCH {line}\n" in text
+    assert 'CUDA_VISIBLE_DEVICES="${gpus[1 % ${#gpus[@]}]}" OMP_NUM_THREADS=4 scatnet-train seed=1 >> ' \
+           f"{tmp_path / 'logs' / 'run-b.log'} 2>&1 &" in text
+    assert 'scontrol requeue "$SLURM_JOB_ID"' in text and "--exclusive" not in text
+    proc = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)  # the script parses
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("name", ["thesis"])  # study=quick: the same plan, one seed
 def test_the_full_studies_plan_every_run_of_the_thesis(name):
     """Planned, not run: the thesis' 27 Table 1.3 runs and 216 grid runs, less the 9 Table 1.3 DTCWT runs that

@@ -20,6 +20,9 @@ def quiet_upstream_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*pkg_resources.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # Lightning's hint, on any machine with SLURM installed, that `srun` is not used: a run started by
+    # scatnet-train or a study is a one-process run by choice (under srun the hint is not given)
+    warnings.filterwarnings("ignore", message=".*`srun` command is available.*")
     # Lightning's tip to set float32 matmul precision to TF32 on a tensor-core GPU: scatnet keeps TF32 off
     # on purpose (scatnet/precision.py; fast.tf32=true for the body)
     for name in LIGHTNING_RANK_ZERO_LOGGERS:
@@ -38,7 +41,10 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     if prog in ("bench.py", "eval.py", "inspect.py", "report.py", "study.py", "train.py"):  # python -m scatnet.cli.bench: the console script's name
         prog = "scatnet-" + prog[:-3]
     prog = "scatnet" if prog in ("", "__main__.py", "-c") else prog
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    from scatnet.training.slurm import other_srun_task
+
+    if not other_srun_task():  # under srun every task meets the same error: said once, by the first
+        print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
 

@@ -22,12 +22,16 @@ from scatnet.config_files import config_dir
 from scatnet.errors import ConfigError, ScatnetError
 
 
-def parse(argv: list[str]) -> tuple[str, list[str]]:
-    name, overrides = "thesis", []
+def parse(argv: list[str]) -> tuple[str, list[str], str]:
+    """(study name, overrides, action): ``run`` (the default) or ``status`` (look, start nothing)."""
+    name, overrides, action = "thesis", [], "run"
     for arg in argv:
         if arg in ("-h", "--help"):
             print(__doc__)
             raise SystemExit(0)
+        if arg == "status":
+            action = "status"
+            continue
         if "=" not in arg:
             fail(f"{arg!r} is not key=value; e.g. scatnet-study study=smoke runs_per_gpu=2 (see --help)")
         key, value = arg.split("=", 1)
@@ -35,7 +39,7 @@ def parse(argv: list[str]) -> tuple[str, list[str]]:
             name = value
         else:
             overrides.append(arg)
-    return name, overrides
+    return name, overrides, action
 
 
 def composer(runs_root: Path):
@@ -97,26 +101,58 @@ class Display:
             print(headline(status), flush=True)
 
 
+def bench_command(study, out: Path) -> list[str] | None:
+    """scatnet-bench as the study runs it for Table 1.2; None without a benchmark or once it completed."""
+    args = study.get("bench")
+    done = out / "bench" / "bench.json"
+    if args is None or (done.exists() and json.loads(done.read_text()).get("status") == "completed"):
+        return None
+    exe = Path(sys.executable).parent / "scatnet-bench"
+    return [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "scatnet.cli.bench"]),
+            *[str(a) for a in args], "--out", str(out / "bench")]
+
+
 def run_bench(study, out: Path) -> bool:
     """Table 1.2 on this machine, alone (before any training shares it); skipped once completed."""
-    args = study.get("bench")
-    if args is None:
+    cmd = bench_command(study, out)
+    if cmd is None:
         return True
-    done = out / "bench" / "bench.json"
-    if done.exists() and json.loads(done.read_text()).get("status") == "completed":
-        return True
-    exe = Path(sys.executable).parent / "scatnet-bench"
-    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "scatnet.cli.bench"]),
-           *[str(a) for a in args], "--out", str(out / "bench")]
     print(f"scatnet-study: Table 1.2 first, alone on this machine: {' '.join(cmd[1:])}", flush=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     with open(out / "logs" / "bench.log", "a") as log:
         return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode == 0
 
 
+def on_slurm(study, name: str, out: Path, runs, action: str, display) -> tuple[dict, bool, bool]:
+    """The study as SLURM jobs (scatnet/study/slurm.py): submit what is missing (not for ``status``), then
+    follow unless ``wait=false``. (status, every job ended, the benchmark completed or absent)."""
+    from scatnet.study.slurm import SlurmStudy, slurm_settings
+
+    runner = SlurmStudy(name, out, runs, slurm_settings(study), display)
+    if action == "status":
+        runner.refresh()
+    else:
+        bench = bench_command(study, out)
+        new = [runner.submit_bench(bench)] if bench is not None else []
+        new = [j for j in new + runner.submit_missing() if j is not None]
+        print(f"scatnet-study {name}: {len(new)} job(s) submitted, {len(runner.live_jobs()) - len(new)} already "
+              f"queued or running (their ids: {out / 'slurm' / 'jobs.json'})", flush=True)
+        if study.get("wait", True):
+            runner.follow()
+            if runner.stopping is not None:
+                from scatnet.training.signals import RunInterrupted
+
+                raise RunInterrupted(runner.stopping, f"scatnet-study {name}: detached; {len(runner.live_jobs())} "
+                                     "job(s) stay queued or running; relaunch the same command (or add status) "
+                                     "to follow them")
+    ended = not runner.live_jobs()
+    status = runner.status("finished" if ended else "training")
+    return status, ended, bench_command(study, out) is None
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_upstream_warnings()
-    name, overrides = parse(sys.argv[1:] if argv is None else argv)
+    name, overrides, action = parse(sys.argv[1:] if argv is None else argv)
     from hydra import initialize_config_dir
 
     from scatnet.study.plan import load_study, plan
@@ -132,19 +168,33 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
             runs = plan(study, out, composer(out / "runs"))
-        gpus = visible_gpus()
-        slots = slots_for(gpus, int(study.runs_per_gpu), int(study.cpu_runs))
-        where = f"{gpus} GPU(s) x {study.runs_per_gpu} runs" if gpus else f"the CPU, {len(slots)} run(s) at a time"
+        if study.launcher == "slurm":
+            from scatnet.study.slurm import slurm_settings
+
+            settings = slurm_settings(study)
+            where, gpus, per_gpu = "SLURM", settings.gpus_per_job, settings.runs_per_job
+        else:
+            gpus, per_gpu = visible_gpus(), int(study.runs_per_gpu)
+            slots = slots_for(gpus, per_gpu, int(study.cpu_runs))
+            where = f"{gpus} GPU(s) x {per_gpu} runs" if gpus else f"the CPU, {len(slots)} run(s) at a time"
         print(f"scatnet-study {name}: {len(runs)} runs in {len(study.parts)} parts, on {where} -> {out} "
               f"(planned in {time.perf_counter() - t0:.1f} s)", flush=True)
-        bench_ok = True if study.get("report_only") else run_bench(study, out)
-        runner = StudyRunner(name, out, runs, slots, lambda status: None)
-        if not study.get("report_only"):
+        if study.launcher == "slurm" and not study.get("report_only"):
             with Display() as display:
-                runner.show = display
-                runner.run()
-        status = runner.status("finished")
-        report = write_study_report(out, runs, gpus, int(study.runs_per_gpu))
+                status, ended, bench_ok = on_slurm(study, name, out, runs, action, display)
+            if not ended:  # detached (wait=false, or status while jobs run): the report comes when all end
+                print(f"{headline(status)}; follow: {out / 'status.html'}, or relaunch the same command "
+                      "(add status to only look)", flush=True)
+                return _exit(0, argv)
+        else:
+            bench_ok = True if study.get("report_only") or action == "status" else run_bench(study, out)
+            runner = StudyRunner(name, out, runs, slots if study.launcher != "slurm" else [], lambda status: None)
+            if not study.get("report_only") and action != "status":
+                with Display() as display:
+                    runner.show = display
+                    runner.run()
+            status = runner.status("finished")
+        report = write_study_report(out, runs, gpus, per_gpu)
     except ScatnetError as e:
         report_error(e)
     failed = [s for s in status["runs"] if s["state"] == FAILED]
@@ -153,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  failed: {s['run_dir']}: {s['reason']}", flush=True)
     if not bench_ok:
         print(f"  failed: the benchmark (see {out / 'logs' / 'bench.log'})", flush=True)
-    code = 1 if failed or not bench_ok else 0
-    if argv is None:
+    return _exit(1 if failed or not bench_ok else 0, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:  # the console script
         raise SystemExit(code)
     return code
 

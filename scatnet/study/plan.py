@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import shutil
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -110,7 +111,8 @@ def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
 
 
 # What a study file holds (scatnet/configs/study/thesis.yaml says what each is).
-STUDY_KEYS = ("name", "out", "runs_per_gpu", "cpu_runs", "bench", "parts", "report_only")
+STUDY_KEYS = ("name", "out", "runs_per_gpu", "cpu_runs", "bench", "parts", "report_only", "launcher", "slurm", "wait")
+LAUNCHERS = ("local", "slurm")  # this machine's GPUs (or CPU) | batch jobs on a SLURM cluster (study/slurm.py)
 
 
 def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
@@ -134,4 +136,18 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
         if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
             raise ConfigError(f"{key}={value} is not valid; give a whole number >= 1, e.g. {key}=2")
         study[key] = int(value)
+    study.launcher = study.get("launcher") or "local"
+    if study.launcher not in LAUNCHERS:
+        raise ConfigError(f"launcher={study.launcher} is not valid; choose one of: {', '.join(LAUNCHERS)}")
+    for key in ("wait", "report_only"):
+        if not isinstance(study.get(key, False), bool):
+            raise ConfigError(f"{key}={study.get(key)} is not valid; give true or false")
+    if study.launcher == "slurm" or study.get("slurm"):
+        from scatnet.study.slurm import slurm_settings
+
+        slurm_settings(study)  # its keys and types, checked before anything is planned or written
+    absent = [c for c in ("sbatch", "squeue") if shutil.which(c) is None]
+    if study.launcher == "slurm" and absent:
+        raise ConfigError(f"launcher=slurm needs SLURM's {' and '.join(absent)} on PATH; run scatnet-study on the "
+                          "cluster's login node (or launcher=local on this machine)")
     return study

@@ -147,11 +147,15 @@ def processes_per_run(trainer: DictConfig) -> int:
 def check_launch(cfg: DictConfig) -> None:
     """A run of several processes inside a Hydra multirun (-m) is refused: Lightning starts each extra rank by
     re-running the command line (sys.argv), so every rank would run the whole sweep. Processes started by the
-    cluster (SLURM tasks, torchrun) are fine: each runs its own job."""
+    cluster (SLURM tasks, torchrun) are fine: each runs its own job, when srun's layout matches the trainer's."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from pytorch_lightning.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
+    from scatnet.training.slurm import check_srun_layout
+
+    nodes = int(cfg.trainer.get("num_nodes", 1) or 1)
+    check_srun_layout(cfg, processes_per_run(cfg.trainer) // nodes)
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return
     n = processes_per_run(cfg.trainer)
