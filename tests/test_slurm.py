@@ -189,3 +189,37 @@ def test_a_wrong_task_layout_is_one_line_printed_once(env, tmp_path, layout, dev
     assert len(errors) == 1 and hint in errors[0], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "Error executing job" not in proc.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_study_job_signalled_before_its_time_limit_requeues_itself_and_resumes(env, tmp_path):
+    """The job script's own path to a time limit: SIGUSR1 (here sent at once, as SLURM sends it
+    ``slurm.signal_seconds`` before the limit) stops the run at its last checkpoint and requeues the job; a
+    relaunch attaches to it, and the run resumes and completes, every epoch logged once."""
+    out = tmp_path / "study"
+    (tmp_path / "long.yaml").write_text(f"""\
+name: long
+out: {out}
+bench: null
+parts:
+  one: {{sweep: custom, data: [digits], overrides: [experiment=quickstart, trainer=cpu, model.width=8,
+                                                    trainer.max_epochs=40]}}
+""")
+    args = [f"study={tmp_path / 'long.yaml'}", *STUDY[1:]]
+    first = subprocess.run([script("scatnet-study"), *args, "wait=false"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert first.returncode == 0 and "1 job(s) submitted" in first.stdout, first.stderr[-2000:]
+    (job,) = json.loads((out / "slurm" / "jobs.json").read_text())
+    deadline = time.monotonic() + 120
+    while not any(json.loads(p.read_text()).get("epoch", 0) >= 5 for p in out.glob("runs/*/progress.json")):
+        assert time.monotonic() < deadline, f"the run never reached epoch 5; queue: {queue(env)}"
+        time.sleep(0.5)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job], env=env, check=True, timeout=60)
+    out_text, err, released = finish(launch(["scatnet-study", *args], env), env, timeout=240)
+    assert "0 job(s) submitted, 1 already queued or running" in out_text, (out_text + err)[-3000:]
+    assert released >= 1 and "1/1 done" in out_text
+    (metrics,) = out.glob("runs/*/metrics.json")
+    m = json.loads(metrics.read_text())
+    assert m["status"] == "completed" and m["resumed_from_epoch"] >= 5
+    logged = epochs_logged(metrics.parent)
+    assert sorted(logged) == list(range(40)) and set(logged.values()) == {1}
+    assert list(json.loads((out / "slurm" / "jobs.json").read_text())) == [job]

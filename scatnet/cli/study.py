@@ -45,6 +45,7 @@ def parse(argv: list[str]) -> tuple[str, list[str], str]:
 def composer(runs_root: Path):
     """compose(overrides): scatnet/configs/train.yaml as scatnet-train composes it for one run of the study."""
     from hydra import compose
+    from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
     def compose_run(overrides: list[str]):
@@ -52,7 +53,9 @@ def composer(runs_root: Path):
         cfg = compose("train", overrides=[*overrides, "paths.run_dir=.", f"paths.runs_dir={runs_root}"],
                       return_hydra_config=True)
         params = dict(cfg.hydra.sweeper.get("params") or {})
+        HydraConfig.instance().set_config(cfg)  # what ${hydra:...} reads (sweep=custom names runs by overrides)
         with open_dict(cfg):
+            cfg.run_name = str(cfg.run_name)
             del cfg["hydra"]  # Hydra's own node needs a running Hydra to resolve; the identity leaves it out
         return cfg, params
     return compose_run

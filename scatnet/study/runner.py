@@ -54,8 +54,14 @@ def train_command(run: PlannedRun, out: Path) -> list[str]:
     in the folder the plan computed (Hydra's own output goes there too)."""
     exe = Path(sys.executable).parent / "scatnet-train"
     head = [str(exe)] if exe.exists() else [sys.executable, "-m", "scatnet.cli.train"]
-    return [*head, *run.overrides, "hydra.mode=RUN", f"paths.runs_dir={out / 'runs'}",
-            f"hydra.run.dir={run.run_dir}", f"hydra.sweep.dir={out / 'hydra'}", "progress_bar=false"]
+    return [*head, *run.overrides, "hydra.mode=RUN", f"paths.runs_dir={quoted(out / 'runs')}",
+            f"hydra.run.dir={quoted(run.run_dir)}", f"hydra.sweep.dir={quoted(out / 'hydra')}", "progress_bar=false"]
+
+
+def quoted(path: Path) -> str:
+    """A path as a Hydra override value: quoted, since a run folder's name may hold '=' or ',' (sweep=custom
+    names runs after their overrides)."""
+    return "'" + str(path).replace("'", "\\'") + "'"
 
 
 class StudyRunner:
