@@ -213,3 +213,19 @@ def test_slots_pack_runs_per_gpu_on_the_gpus_the_study_may_use(monkeypatch):
     assert [s.device for s in slots_for(2, 1, 1)] == ["0", "1"]
     cpu = slots_for(0, 3, 2)
     assert [s.device for s in cpu] == [None, None] and all(s.threads >= 1 for s in cpu)
+
+
+def test_a_study_grid_is_read_as_hydra_reads_a_sweep():
+    """Lists, ranges, list values and choice(), as ``-m`` takes them; an interval is refused in one line."""
+    from scatnet.errors import ConfigError
+    from scatnet.study.plan import flat_grid, grid_points, override_value
+
+    points = grid_points({"seed": "range(3)", "optim.milestones": "[1],[2, 3]", "frontend": "choice(dtcwt,morlet6)"})
+    assert len(points) == 12 and ["seed=2", "optim.milestones=[2,3]", "frontend=morlet6"] in points
+    yaml_grid = flat_grid({"optim": {"milestones": [[1], [2, 3]]}, "seed": "range(2)"})
+    assert ",".join(override_value(v) for v in yaml_grid["optim.milestones"]) == "[1],[2,3]"
+    assert grid_points({k: ",".join(override_value(v) for v in vs) for k, vs in yaml_grid.items()}) == [
+        ["optim.milestones=[1]", "seed=0"], ["optim.milestones=[1]", "seed=1"],
+        ["optim.milestones=[2,3]", "seed=0"], ["optim.milestones=[2,3]", "seed=1"]]
+    with pytest.raises(ConfigError, match="no finite grid"):
+        grid_points({"optim.lr": "interval(0.1,1.0)"})

@@ -9,6 +9,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
@@ -51,8 +52,8 @@ def run_task(cfg: DictConfig) -> dict | None:
         # the sweep stops here: no further run starts, and what it did so far is summed up
         record_job(cfg, {"status": "interrupted" if isinstance(e, RunInterrupted) else "failed",
                          "run_dir": cfg.paths.run_dir, "reason": str(e)})
-        if in_sweep and is_rank_zero():
-            hc = HydraConfig.get()
+        hc = HydraConfig.get()
+        if in_sweep and is_rank_zero() and hc.mode == RunMode.MULTIRUN:  # not one run of a study
             print(sweep_summary(Path(hc.sweep.dir), int(cfg.sweep.get("shard", 0) or 0), cfg.sweep.name)[0],
                   flush=True)
             e.args = (f"{e.args[0]}; the sweep's remaining runs were not started",)

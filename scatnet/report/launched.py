@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 
-def _values(key: str, text: str) -> list[str] | None:
+def sweep_values(key: str, text: str) -> list[str] | None:
     """A sweep value as its list of choices, as Hydra's own override parser reads it: a value, a list value
     ("[1]"), "a,b", "choice(a,b)", "range(0,3)"; None for what is no finite grid (interval, glob)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -30,13 +30,13 @@ def launched_grid(multirun_yaml: Path) -> dict[str, list[str]] | None:
     cfg = OmegaConf.load(multirun_yaml)
     axes: dict[str, list[str] | None] = {}
     for key, value in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items():
-        axes[str(key)] = _values(str(key), str(value))
+        axes[str(key)] = sweep_values(str(key), str(value))
     for override in OmegaConf.select(cfg, "hydra.overrides.task") or []:
         key, _, value = str(override).partition("=")
         key = key.lstrip("+")
         if not value or key.startswith("~") or "/" in key:
             continue
-        axes[key] = _values(key, value)
+        axes[key] = sweep_values(key, value)
     if any(v is None for v in axes.values()):
         return None
     return axes

@@ -44,10 +44,25 @@ class PlannedRun:
 
 
 def grid_points(params: dict[str, str]) -> list[list[str]]:
-    """A sweeper's ``params`` ({key: "a,b,c"}) as the list of its points, each a list of overrides."""
-    keys = list(params)
-    values = [[v.strip() for v in str(params[k]).split(",")] for k in keys]
-    return [[f"{k}={v}" for k, v in zip(keys, point)] for point in itertools.product(*values)]
+    """A sweeper's ``params`` ({key: "a,b,c"}) as the list of its points, each a list of overrides, read by
+    Hydra's own override parser: any finite grid ``-m`` takes (lists, ranges, list values, ``choice``)."""
+    from scatnet.report.launched import sweep_values
+
+    axes = []
+    for key, text in params.items():
+        values = sweep_values(key, str(text))
+        if values is None:
+            raise ConfigError(f"{key}={text} is no finite grid (an interval or a glob); a study needs lists, "
+                              "ranges or choice(...), e.g. seed=0,1,2 or seed=range(3)")
+        axes.append([f"{key}={v}" for v in values])
+    return [list(point) for point in itertools.product(*axes)]
+
+
+def override_value(value) -> str:
+    """A value of a study's grid (from YAML) as Hydra override text: a list as a list value, [1, 2]."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(override_value(v) for v in value) + "]"
+    return str(value)
 
 
 def flat_grid(grid: dict, prefix: str = "") -> dict[str, list]:
@@ -73,7 +88,7 @@ def plan_part(name: str, part: DictConfig, runs_root: Path, compose) -> list[Pla
         params = compose([*base, *extra])[1]
         grid = OmegaConf.to_container(part.get("grid") or OmegaConf.create({}), resolve=True)
         for key, values in flat_grid(grid).items():  # the study narrows (or widens) the sweep's grid
-            params[key] = ",".join(str(v) for v in values)
+            params[key] = ",".join(override_value(v) for v in values)
         for point in grid_points(params):
             overrides = [*base, *extra, *point]
             cfg = compose(overrides)[0]

@@ -136,12 +136,16 @@ class SlurmStudy:
     def job_of(self, run: PlannedRun) -> str | None:
         """The newest job of this run still queued or running."""
         for job, info in sorted(self.jobs.items(), key=lambda kv: -int(kv[0])):
-            if run.name in info["runs"] and self.queue.get(job, "ENDED") not in ENDED:
+            if run.name in info["runs"] and self.live(job):
                 return job
         return None
 
+    def live(self, job: str) -> bool:
+        """Queued, running or requeued: the queue lists it in a state other than an ended one."""
+        return job in self.queue and self.queue[job] not in ENDED
+
     def live_jobs(self) -> list[str]:
-        return [j for j, state in self.queue.items() if state not in ENDED]
+        return [j for j in self.queue if self.live(j)]
 
     def submit_missing(self) -> list[str]:
         """Submit every run that is neither completed nor in a live job, ``runs_per_job`` per job (a lock
@@ -168,7 +172,7 @@ class SlurmStudy:
     def submit_bench(self, command: list[str]) -> str | None:
         """Table 1.2 as a job of its own, alone on its node (--exclusive); None when done or queued."""
         with self._submitting():
-            if any(i["runs"] == [BENCH] and self.queue.get(j, "ENDED") not in ENDED for j, i in self.jobs.items()):
+            if any(i["runs"] == [BENCH] and self.live(j) for j, i in self.jobs.items()):
                 return None
             return self._submit([(BENCH, command)], exclusive=True)
 
