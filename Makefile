@@ -10,7 +10,7 @@ DATA   ?= cifar10
 STUDY  ?= thesis
 ARGS   ?=
 
-.PHONY: setup train test test-fast test-isa study sweep report bench clean
+.PHONY: setup train test test-fast test-isa lint format study sweep report bench clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,15 @@ test: $(STAMP)
 # The inner loop: everything but the tests marked slow (under 3 minutes on 2 cores).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+# ruff's lint and format check (pyproject.toml [tool.ruff]); `make format` applies both.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # The tests that train or compare floats, again under PyTorch's AVX2 and its portable CPU kernels: results
 # change with them as they do on another CPU, and every test must hold for both. Each with its own inductor

@@ -1,4 +1,5 @@
 """Layers that both the front ends (the Learnable ScatterNet's learned stages) and the networks' bodies build."""
+
 from __future__ import annotations
 
 import torch.nn as nn

@@ -9,6 +9,7 @@ reused; the process then holds its peak heap. The CLIs call it at start (SCATNET
 out); a script can call it too. The fast Morlet sizes its CPU chunks by whether it was done
 (fast_morlet/scattering.py), since larger chunks pay only when their freed spectra are reused.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -33,8 +34,9 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    _kept = bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
-                 and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    _kept = bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX) and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    )
     return _kept
 
 

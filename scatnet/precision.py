@@ -10,6 +10,7 @@ and then the front end's forward still runs with TF32 off (``frontend_fp32``).
 Only the legacy flags (``allow_tf32``) are used: torch raises "a mix of the legacy and new APIs" when the new
 ``fp32_precision`` settings and a legacy read (``cudnn.flags()``, Lightning) meet in one process.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,28 +26,37 @@ from scatnet.errors import check_choice
 class Precision:
     """What a run computes in. The defaults are training's on a CPU; ``for_device`` gives a GPU's."""
 
-    bf16: bool = False             # the conv body under bf16 autocast (fast.bf16)
-    body_tf32: bool = False        # the body's fp32 convs and matmuls may use TF32 (fast.tf32)
-    cudnn_benchmark: bool = True   # cuDNN picks the fastest algorithm per shape (trainer.benchmark)
+    bf16: bool = False  # the conv body under bf16 autocast (fast.bf16)
+    body_tf32: bool = False  # the body's fp32 convs and matmuls may use TF32 (fast.tf32)
+    cudnn_benchmark: bool = True  # cuDNN picks the fastest algorithm per shape (trainer.benchmark)
 
     @classmethod
     def for_device(cls, cuda: bool, bf16="auto", tf32=False, cudnn_benchmark: bool = True) -> "Precision":
         """``bf16`` "auto": on for CUDA, off on the CPU (the fast.bf16 default)."""
         check_choice("fast.bf16", bf16, ("auto", None, True, False))
         check_choice("fast.tf32", tf32, (True, False))
-        return cls(bf16=cuda if bf16 in ("auto", None) else bool(bf16), body_tf32=bool(tf32),
-                   cudnn_benchmark=bool(cudnn_benchmark))
+        return cls(
+            bf16=cuda if bf16 in ("auto", None) else bool(bf16),
+            body_tf32=bool(tf32),
+            cudnn_benchmark=bool(cudnn_benchmark),
+        )
 
     def record(self) -> dict:
         """For metrics.json and bench.json: the policy and the process-wide flags it sets."""
-        return {"frontend": "fp32 (TF32 off)",
-                "body": "bf16 autocast" if self.bf16 else ("fp32, TF32 allowed" if self.body_tf32 else "fp32"),
-                **asdict(self), "cudnn_allow_tf32": self.body_tf32, "matmul_allow_tf32": self.body_tf32}
+        return {
+            "frontend": "fp32 (TF32 off)",
+            "body": "bf16 autocast" if self.bf16 else ("fp32, TF32 allowed" if self.body_tf32 else "fp32"),
+            **asdict(self),
+            "cudnn_allow_tf32": self.body_tf32,
+            "matmul_allow_tf32": self.body_tf32,
+        }
 
 
 def tf32_flags() -> dict:
-    return {"cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
-            "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
+    return {
+        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+    }
 
 
 def _set_tf32(allow: bool) -> None:

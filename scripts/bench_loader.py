@@ -6,6 +6,7 @@ torch DataLoader with per-sample transforms (random crop pad 4 + flip + normalis
 Uses real CIFAR-10 from data/ when present, otherwise CIFAR-sized random uint8 images (same cost: the work
 is per pixel, not per content). Prints the medians and their ratio, measured side by side in one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ class PerSampleCIFAR(Dataset):
     def __getitem__(self, i):
         img = F.pad(self.x[i], (self.p,) * 4)
         dy, dx = torch.randint(0, 2 * self.p + 1, (2,)).tolist()
-        img = img[:, dy:dy + 32, dx:dx + 32]
+        img = img[:, dy : dy + 32, dx : dx + 32]
         if torch.rand(()) < 0.5:
             img = img.flip(2)
         return (img.float() / 255 - self.mean) / self.std, self.y[i]
@@ -83,8 +84,14 @@ def main() -> None:
     device = torch.device(a.device)
     data, what = load_data(a.n)
     dev = DeviceLoader(data.to(device), a.batch, MEAN, STD, train=True, crop_padding=4, flip=True)
-    ref = DataLoader(PerSampleCIFAR(data), batch_size=a.batch, shuffle=True, num_workers=a.workers,
-                     pin_memory=device.type == "cuda", persistent_workers=a.workers > 0)
+    ref = DataLoader(
+        PerSampleCIFAR(data),
+        batch_size=a.batch,
+        shuffle=True,
+        num_workers=a.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=a.workers > 0,
+    )
     time_epoch(dev, device)  # warm-up (allocations, kernels)
     results = {"device loader": [], f"DataLoader, per-sample, {a.workers} workers": []}
     for r in range(a.repeats):

@@ -8,6 +8,7 @@ loop's own overhead; ``--model hybrid`` is the CIFAR DTCWT hybrid (fast front en
 CUDA), where on a GPU the question is whether that overhead hides behind the GPU's work. Median ms per step
 over the epochs after each loop's first (warm-up), both loops alternating in one run; the ratio compares them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ from scatnet.data import DeviceLoader, ImageSet
 from scatnet.frontends import DTCWTScattering
 from scatnet.models import HybridNet
 from scatnet.precision import Precision, precision_policy
-from scatnet.training.callbacks import ThroughputMonitor, synchronize
 from scatnet.training.builders import composed_config, optimizer_factories
+from scatnet.training.callbacks import ThroughputMonitor, synchronize
 from scatnet.training.module import HybridClassifier
 from scatnet.training.tally import EpochTally
 
@@ -75,9 +76,18 @@ def bare_loop(module: HybridClassifier, loader: DeviceLoader, epochs: int) -> li
 def lightning_loop(module: HybridClassifier, loader: DeviceLoader, epochs: int, accelerator: str) -> list[float]:
     timer = ThroughputMonitor()  # the training runs' own clock: train-loop images/s per epoch, synced
     with tempfile.TemporaryDirectory() as logs:  # a real logger, writing every 10 steps as in a run
-        trainer = pl.Trainer(accelerator=accelerator, devices=1, max_epochs=epochs, logger=CSVLogger(logs),
-                             log_every_n_steps=10, enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer])
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=1,
+            max_epochs=epochs,
+            logger=CSVLogger(logs),
+            log_every_n_steps=10,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            callbacks=[timer],
+        )
         trainer.fit(module, train_dataloaders=loader)
     return [loader.batch_size / ips for ips in timer.images_per_second]  # every batch is full here
 
@@ -99,11 +109,16 @@ def main(argv=None) -> None:
     n = args.steps * args.batch
     data = ImageSet(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (n,))).to(device)
     loader = DeviceLoader(data, args.batch, [0.5] * 3, [0.25] * 3, train=True, crop_padding=4, flip=True)
-    machine = torch.cuda.get_device_name(device) if cuda else f"{platform.processor() or platform.machine()}, " \
-                                                               f"{torch.get_num_threads()} threads"
-    print(f"machine: {machine}; torch {torch.__version__}, lightning {pl.__version__}; model {args.model}, "
-          f"batch {args.batch}, {args.rounds} rounds of {args.epochs} epochs x {args.steps} steps per loop, "
-          "first epoch of each = warm-up")
+    machine = (
+        torch.cuda.get_device_name(device)
+        if cuda
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"machine: {machine}; torch {torch.__version__}, lightning {pl.__version__}; model {args.model}, "
+        f"batch {args.batch}, {args.rounds} rounds of {args.epochs} epochs x {args.steps} steps per loop, "
+        "first epoch of each = warm-up"
+    )
     times: dict[str, list[float]] = {"bare": [], "lightning": []}
     recipe = optimizer_factories(composed_config(["data=cifar10"]))  # the thesis' SGD and schedule
     for _ in range(args.rounds):  # alternate the loops, so drifts of a shared machine hit both alike
@@ -118,10 +133,14 @@ def main(argv=None) -> None:
     results = {}
     for name, t in times.items():
         results[name] = statistics.median(t) * 1e3
-        print(f"{name:>9}: {results[name]:.3f} ms/step  ({args.batch / results[name] * 1e3:,.0f} images/s)  "
-              f"epochs: {' '.join(f'{x * 1e3:.2f}' for x in t)}")
-    print(f"lightning / bare: {results['lightning'] / results['bare']:.2f}x; "
-          f"loop overhead {results['lightning'] - results['bare']:.3f} ms/step")
+        print(
+            f"{name:>9}: {results[name]:.3f} ms/step  ({args.batch / results[name] * 1e3:,.0f} images/s)  "
+            f"epochs: {' '.join(f'{x * 1e3:.2f}' for x in t)}"
+        )
+    print(
+        f"lightning / bare: {results['lightning'] / results['bare']:.2f}x; "
+        f"loop overhead {results['lightning'] - results['bare']:.3f} ms/step"
+    )
 
 
 if __name__ == "__main__":

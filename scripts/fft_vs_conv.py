@@ -10,13 +10,13 @@ near_sym_b (13/19 taps: 20 x 20) at 32x32, 64x64 and 256x256.
     python scripts/fft_vs_conv.py                 # CPU; --device cuda on a GPU
     python scripts/fft_vs_conv.py --sizes 16 --repeats 1    # a quick check
 """
+
 from __future__ import annotations
 
 import argparse
 import platform
 
 import torch
-import torch.nn.functional as F
 
 from scatnet.bench.measure import median_ms
 from scatnet.frontends.fast_dtcwt import FastScatLayerPair
@@ -33,9 +33,9 @@ def fft_linear(x: torch.Tensor, direct_w: torch.Tensor, mode: str) -> torch.Tens
     m = (k - 1) // 2
     xp = pad2d(x, m, mode).reshape(b * c, h + 2 * m, w + 2 * m)
     hp, wp = xp.shape[-2:]
-    spectra = torch.fft.rfft2(direct_w[:, 0].flip(-2, -1), s=(hp, wp))          # (13, Hp, Wp/2 + 1)
+    spectra = torch.fft.rfft2(direct_w[:, 0].flip(-2, -1), s=(hp, wp))  # (13, Hp, Wp/2 + 1)
     full = torch.fft.irfft2(torch.fft.rfft2(xp)[:, None] * spectra, s=(hp, wp))  # circular convolution
-    z = full[..., k - 1::2, k - 1::2]                                           # the valid part, stride 2
+    z = full[..., k - 1 :: 2, k - 1 :: 2]  # the valid part, stride 2
     return z.reshape(b, c, 13, h // 2, w // 2)
 
 
@@ -46,8 +46,10 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args(argv)
     device = torch.device(args.device)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
-          f"torch {torch.__version__}; device {device}; median of {args.repeats}; one ScatLayer's linear stage")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
+        f"torch {torch.__version__}; device {device}; median of {args.repeats}; one ScatLayer's linear stage"
+    )
     print("| wavelet | taps | input | direct ms | separable ms | fft ms | fft vs best conv | max |fft - direct| |")
     print("|---|---|---|---|---|---|---|---|")
     gen = torch.Generator().manual_seed(0)
@@ -62,11 +64,16 @@ def main(argv=None) -> None:
                 err = float((fft_linear(x, pair.direct_w, "symmetric") - ref).abs().max())
                 if err > 1e-4 * float(ref.abs().max()):
                     raise SystemExit(f"fft_vs_conv: the FFT path differs from the direct conv by {err:.3g}")
-                t = [median_ms(lambda w=w: scat_linear(x, w, "symmetric"), device, args.repeats)
-                     for w in (direct, separable)]
+                t = [
+                    median_ms(lambda w=w: scat_linear(x, w, "symmetric"), device, args.repeats)
+                    for w in (direct, separable)
+                ]
                 t_fft = median_ms(lambda: fft_linear(x, pair.direct_w, "symmetric"), device, args.repeats)
-                print(f"| {wavelet} | {taps} | {maps // 3}x3x{size}x{size} | {t[0]:.2f} | {t[1]:.2f} | {t_fft:.2f} | "
-                      f"{min(t) / t_fft:.2f}x | {err:.1e} |", flush=True)
+                print(
+                    f"| {wavelet} | {taps} | {maps // 3}x3x{size}x{size} | {t[0]:.2f} | {t[1]:.2f} | {t_fft:.2f} | "
+                    f"{min(t) / t_fft:.2f}x | {err:.1e} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

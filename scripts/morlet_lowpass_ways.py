@@ -9,6 +9,7 @@ input), medians, after checking that they agree.
     python scripts/morlet_lowpass_ways.py --device cuda            # 128x3x256x256, L=8 and 6
     python scripts/morlet_lowpass_ways.py --batch 1 --size 128 --repeats 1   # a quick check on a CPU
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     batch = args.batch or (128 if device.type == "cuda" else 4)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
-    print(f"fast Morlet averaging ways, {name}, torch {torch.__version__}, fp32, {batch}x3x{args.size}x{args.size}, "
-          f"median of {args.repeats}")
+    print(
+        f"fast Morlet averaging ways, {name}, torch {torch.__version__}, fp32, {batch}x3x{args.size}x{args.size}, "
+        f"median of {args.repeats}"
+    )
     print("| L | way | fwd ms | fwd+bwd ms | max |diff| vs products |")
     print("|---|---|---|---|---|")
     x = torch.randn(batch, 3, args.size, args.size, device=device)

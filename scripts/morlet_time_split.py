@@ -14,6 +14,7 @@ as it runs.
     python scripts/morlet_time_split.py --device cuda       # 128 images at both sizes
     python scripts/morlet_time_split.py --sizes 32 --batch 2 --repeats 1 --angles 8   # a quick check
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,17 +70,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 256])
-    parser.add_argument("--batch", type=int, default=None,
-                        help="images (default: 128, but 4 at 256 x 256 on a CPU, as scatnet-bench)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="images (default: 128, but 4 at 256 x 256 on a CPU, as scatnet-bench)"
+    )
     parser.add_argument("--angles", type=int, nargs="+", default=[8, 6], choices=[6, 8])
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
-    print(f"fast Morlet forward split, {name}, torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, "
-          f"median of {args.repeats}")
-    print("| images | L | kymatio ms | 1/5 of it | fast ms | steps apart ms | FFTs ms (calls) | products ms | "
-          "rest ms | FFTs + products / (1/5) |")
+    print(
+        f"fast Morlet forward split, {name}, torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, "
+        f"median of {args.repeats}"
+    )
+    print(
+        "| images | L | kymatio ms | 1/5 of it | fast ms | steps apart ms | FFTs ms (calls) | products ms | "
+        "rest ms | FFTs + products / (1/5) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for side in args.sizes:
@@ -94,13 +100,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 with ffts_apart():
                     apart_ms = median_ms(lambda: fast(x), device, args.repeats)
                     split = split_ms(lambda: fast(x), device, args.repeats)
-            row = {"images": f"{batch}x3x{side}x{side}", "L": angles, "kymatio_ms": ref_ms, "fast_ms": fast_ms,
-                   "apart_ms": apart_ms, **split, "rest": apart_ms - split["fft"] - split["products"]}
+            row = {
+                "images": f"{batch}x3x{side}x{side}",
+                "L": angles,
+                "kymatio_ms": ref_ms,
+                "fast_ms": fast_ms,
+                "apart_ms": apart_ms,
+                **split,
+                "rest": apart_ms - split["fft"] - split["products"],
+            }
             rows.append(row)
             fifth = ref_ms / 5
-            print(f"| {row['images']} | {angles} | {ref_ms:.1f} | {fifth:.1f} | {fast_ms:.1f} | {apart_ms:.1f} | "
-                  f"{split['fft']:.1f} ({split['fft_calls']}) | {split['products']:.1f} | {row['rest']:.1f} | "
-                  f"{(split['fft'] + split['products']) / fifth:.2f} |", flush=True)
+            print(
+                f"| {row['images']} | {angles} | {ref_ms:.1f} | {fifth:.1f} | {fast_ms:.1f} | {apart_ms:.1f} | "
+                f"{split['fft']:.1f} ({split['fft_calls']}) | {split['products']:.1f} | {row['rest']:.1f} | "
+                f"{(split['fft'] + split['products']) / fifth:.2f} |",
+                flush=True,
+            )
     return rows
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: compose the real Hydra configs; W&B as a machine with no account meets it; no network."""
+
 from __future__ import annotations
 
 import os

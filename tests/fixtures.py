@@ -1,4 +1,5 @@
 """Small datasets written in the exact on-disk formats of the real archives (no network)."""
+
 from __future__ import annotations
 
 import io
@@ -40,8 +41,12 @@ def write_cifar(root: Path, name: str = "cifar10", n_train: int = 300, n_test: i
 
 
 def _dump(path: Path, x: np.ndarray, labels: list[int], label_key: str) -> None:
-    d = {"batch_label": path.name, label_key: list(map(int, labels)), "data": x.reshape(len(x), -1),
-         "filenames": [f"{i}.png" for i in range(len(x))]}
+    d = {
+        "batch_label": path.name,
+        label_key: list(map(int, labels)),
+        "data": x.reshape(len(x), -1),
+        "filenames": [f"{i}.png" for i in range(len(x))],
+    }
     with open(path, "wb") as f:
         pickle.dump(d, f, protocol=2)
 

@@ -4,6 +4,7 @@ this machine. Every daemon it starts is stopped by its pid. Clients find it thro
 
     python tests/slurm_cluster.py /tmp/cluster      # by hand: starts it, prints the export line, waits for Ctrl-C
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,7 @@ CLIENTS = ("sbatch", "squeue", "scontrol", "srun", "scancel")
 
 def missing() -> str | None:
     """Why a cluster cannot be started here, or None."""
-    absent = [p for p in (*DAEMONS, *CLIENTS) if shutil.which(p) is None
-              and not Path("/usr/sbin", p).exists()]
+    absent = [p for p in (*DAEMONS, *CLIENTS) if shutil.which(p) is None and not Path("/usr/sbin", p).exists()]
     if absent:
         return f"needs SLURM and MUNGE (Debian: apt-get install slurm-wlm munge); missing: {', '.join(absent)}"
     if os.geteuid() != 0:
@@ -109,9 +109,19 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
     def start(self, timeout: float = 60) -> "Cluster":
         self.write_config()
         r = self.root
-        subprocess.run([_exe("munged"), "--force", f"--key-file={r}/munge.key", f"--socket={r}/munge.sock",
-                        f"--log-file={r}/log/munged.log", f"--pid-file={r}/munged.pid",
-                        f"--seed-file={r}/munged.seed"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                _exe("munged"),
+                "--force",
+                f"--key-file={r}/munge.key",
+                f"--socket={r}/munge.sock",
+                f"--log-file={r}/log/munged.log",
+                f"--pid-file={r}/munged.pid",
+                f"--seed-file={r}/munged.seed",
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.pids["munged"] = self._pid("munged.pid", timeout)
         env = {**os.environ, **self.env}
         subprocess.run([_exe("slurmctld"), "-c"], env=env, check=True, capture_output=True)  # -c: no old state
@@ -134,8 +144,9 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         end = time.monotonic() + timeout
         state = ""
         while time.monotonic() < end:
-            p = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env={**os.environ, **self.env},
-                               capture_output=True, text=True)
+            p = subprocess.run(
+                ["sinfo", "-h", "-N", "-o", "%T"], env={**os.environ, **self.env}, capture_output=True, text=True
+            )
             state = p.stdout.strip()
             if state == "idle":
                 return

@@ -1,4 +1,5 @@
 """scatnet-bench at a tiny size: the JSON, table and chart are complete and consistent (not a timing test)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,24 @@ import torch
 from scatnet.bench.cases import BenchMismatch, all_cases, check_against_reference
 from scatnet.cli.bench import main
 
-TINY = ["--device", "cpu", "--thesis-size", "16", "--thesis-batch", "1", "--train-size", "16", "--train-batch", "2",
-        "--repeats", "1", "--warmup", "0", "--width", "4"]
+TINY = [
+    "--device",
+    "cpu",
+    "--thesis-size",
+    "16",
+    "--thesis-batch",
+    "1",
+    "--train-size",
+    "16",
+    "--train-batch",
+    "2",
+    "--repeats",
+    "1",
+    "--warmup",
+    "0",
+    "--width",
+    "4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +55,7 @@ def test_every_row_present_with_positive_times(bench_run):
     assert env["device"] == "cpu" and env["threads"] >= 1 and env["torch"] and env["kymatio"] == "0.3.0"
     # which way the fast Morlet's CPU steps ran is recorded, and said in the table where it is the slower one
     from scatnet.frontends.fast_morlet import native
+
     assert env["morlet_cpu_loops"] == (native.library() is not None)
     header = (out / "table12.md").read_text().splitlines()[0]
     assert ("fast Morlet CPU steps: eager" in header) == (not env["morlet_cpu_loops"])
@@ -66,21 +84,30 @@ def test_ratios_are_computed_from_the_times(bench_run):
         dense = rows["DTCWT thesis default (near_sym_a, symmetric) [scatnet fast, dense]"]
         ref = rows["DTCWT thesis default (near_sym_a, symmetric) [pytorch_wavelets]"]
         assert dense["fwd_bwd_speedup_vs_reference"] == pytest.approx(
-            (ref["fwd_ms"] + ref["bwd_ms"]) / (dense["fwd_ms"] + dense["bwd_ms"]))
+            (ref["fwd_ms"] + ref["bwd_ms"]) / (dense["fwd_ms"] + dense["bwd_ms"])
+        )
         assert dense["mem_bytes"] == 0
         for L in (8, 6):  # scatnet's Morlet, checked against and timed beside kymatio with the same L
             morlet, ky_l = rows[f"Morlet L={L} [scatnet fast]"], rows[f"KyMatIO Morlet L={L}"]
             assert morlet["max_abs_err"] <= 1e-5 and morlet["mem_bytes"] == 0 < ky_l["mem_bytes"]
             assert morlet["fwd_bwd_speedup_vs_reference"] == pytest.approx(
-                (ky_l["fwd_ms"] + ky_l["bwd_ms"]) / (morlet["fwd_ms"] + morlet["bwd_ms"]))
+                (ky_l["fwd_ms"] + ky_l["bwd_ms"]) / (morlet["fwd_ms"] + morlet["bwd_ms"])
+            )
 
 
 def test_training_rows_and_outputs(bench_run):
     out, res = bench_run
     steps = {t["frontend"]: t for t in res["training"]}
     learnable = [f"learnable_{v}{impl}" for v in "abcd" for impl in ("", " [pytorch_wavelets]")]
-    assert list(steps) == ["morlet8_kymatio", "morlet6_kymatio", "morlet8", "morlet6", "dtcwt", "dtcwt_fast",
-                           *learnable]
+    assert list(steps) == [
+        "morlet8_kymatio",
+        "morlet6_kymatio",
+        "morlet8",
+        "morlet6",
+        "dtcwt",
+        "dtcwt_fast",
+        *learnable,
+    ]
     for name, t in steps.items():
         assert t["images_per_second"] == pytest.approx(2 / (t["step_ms"] / 1e3))
         # Two medians timed apart: on a busy machine the share can pass 1, so check how it is made, not its size.
@@ -140,12 +167,25 @@ def test_a_bench_cut_off_keeps_its_rows_marked_unfinished(tmp_path):
     table says it is unfinished; the exit code is non-zero."""
     # The second size is large so that its rows take ~0.5 s: the signal sent after the first size's two rows
     # lands before a third row on a busy CI machine too (at 16x16 the rows were 20 ms apart, a race).
-    cmd = [sys.executable, "-m", "scatnet.cli.bench", *TINY, "--train-size", "320", "--only", "type B",
-           "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scatnet.cli.bench",
+        *TINY,
+        "--train-size",
+        "320",
+        "--only",
+        "type B",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # rows print as they are measured: stop the run after the second
-        if line.count(" ms  bwd ") and (tmp_path / "bench.json").exists() \
-                and len(json.loads((tmp_path / "bench.json").read_text())["frontends"]) >= 2:
+        if (
+            line.count(" ms  bwd ")
+            and (tmp_path / "bench.json").exists()
+            and len(json.loads((tmp_path / "bench.json").read_text())["frontends"]) >= 2
+        ):
             proc.send_signal(signal.SIGTERM)
             break
     _, err = proc.communicate(timeout=120)
@@ -171,6 +211,7 @@ def test_a_mismatch_part_way_leaves_a_failed_bench_json(tmp_path, monkeypatch, c
             m = wrong(side)
             m.register_forward_hook(lambda mod, inp, out: out * 1.001)
             return m
+
         return [good, dataclasses.replace(bad, build=build)]
 
     monkeypatch.setattr(bench, "all_cases", cases)
@@ -204,24 +245,35 @@ def test_extra_step_rows_put_the_dtcwt_hybrids_first_and_compile_morlet_on_a_gpu
 
     args = argparse.Namespace(compile=["reduce-overhead"], cuda_graph=True)
     rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=True)]
-    assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False),
-                    ("dtcwt_fast", False, True), ("morlet8_kymatio", "reduce-overhead", False),
-                    ("morlet6_kymatio", "reduce-overhead", False), ("morlet8", "reduce-overhead", False),
-                    ("morlet6", "reduce-overhead", False), ("morlet8_kymatio", False, True),
-                    ("morlet6_kymatio", False, True), ("morlet8", False, True), ("morlet6", False, True)]
+    assert rows == [
+        ("dtcwt", "reduce-overhead", False),
+        ("dtcwt_fast", "reduce-overhead", False),
+        ("dtcwt_fast", False, True),
+        ("morlet8_kymatio", "reduce-overhead", False),
+        ("morlet6_kymatio", "reduce-overhead", False),
+        ("morlet8", "reduce-overhead", False),
+        ("morlet6", "reduce-overhead", False),
+        ("morlet8_kymatio", False, True),
+        ("morlet6_kymatio", False, True),
+        ("morlet8", False, True),
+        ("morlet6", False, True),
+    ]
     rows = [(case.frontend, mode, graph) for case, mode, graph in extra_runs(args, all_cases(), cuda=False)]
     assert rows == [("dtcwt", "reduce-overhead", False), ("dtcwt_fast", "reduce-overhead", False)]
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--repeats", "0"], "argument --repeats: 0 is not valid; it must be >= 1"),
-    (["--repeats", "-1"], "argument --repeats: -1 is not valid; it must be >= 1"),
-    (["--train-size", "0"], "argument --train-size: 0 is not valid; it must be >= 4"),
-    (["--train-size", "30"], "--thesis-size and --train-size must be divisible by 4"),
-    (["--warmup", "x"], "argument --warmup: 'x' is not an integer"),
-    (["--only", "no such row"], "--only no such row matches no row; rows are: KyMatIO Morlet L=8;"),
-    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--repeats", "0"], "argument --repeats: 0 is not valid; it must be >= 1"),
+        (["--repeats", "-1"], "argument --repeats: -1 is not valid; it must be >= 1"),
+        (["--train-size", "0"], "argument --train-size: 0 is not valid; it must be >= 4"),
+        (["--train-size", "30"], "--thesis-size and --train-size must be divisible by 4"),
+        (["--warmup", "x"], "argument --warmup: 'x' is not an integer"),
+        (["--only", "no such row"], "--only no such row matches no row; rows are: KyMatIO Morlet L=8;"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
 def test_bad_bench_flags_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, needle):
     from scatnet.cli.bench import main
 
@@ -235,9 +287,11 @@ def test_bad_bench_flags_are_one_line_exit_2_and_write_nothing(tmp_path, capsys,
 def test_bad_report_flags_are_one_line_exit_2(tmp_path, capsys):
     from scatnet.cli.report import main
 
-    for args, needle in ((["--frobnicate", str(tmp_path)], "unrecognized arguments: --frobnicate"),
-                         ([], "the following arguments are required: root"),
-                         ([str(tmp_path / "none")], "is not a directory")):
+    for args, needle in (
+        (["--frobnicate", str(tmp_path)], "unrecognized arguments: --frobnicate"),
+        ([], "the following arguments are required: root"),
+        ([str(tmp_path / "none")], "is not a directory"),
+    ):
         with pytest.raises(SystemExit) as e:
             main(args)
         err = capsys.readouterr().err.strip().splitlines()

@@ -1,5 +1,6 @@
 """Every config of every group composes, passes the schema and instantiates; a misspelt key in any group is
 one error naming it (scatnet/training/schema.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,18 @@ from scatnet.errors import ConfigError
 from scatnet.training.validate import check_config
 from tests.conftest import CONFIGS, compose
 
-GROUPS = ("frontend", "model", "data", "optim", "trainer", "callbacks", "logger", "experiment", "sweep", "hparams_search")
+GROUPS = (
+    "frontend",
+    "model",
+    "data",
+    "optim",
+    "trainer",
+    "callbacks",
+    "logger",
+    "experiment",
+    "sweep",
+    "hparams_search",
+)
 BASES = {("sweep", "base"), ("data", "base")}  # what the options of a group build on, not options
 TREE = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml")) if (g, p.stem) not in BASES]
 # on this machine: a GPU trainer config is instantiated as it would be, on the CPU
@@ -44,19 +56,31 @@ def test_every_config_composes_and_instantiates(group, name, tmp_path, monkeypat
 
 
 MISSPELT = [
-    ("frontend", "+frontend.wavlet=near_sym_a", "frontend.wavlet is not an option of "
-     "scatnet.frontends.DTCWTScattering (did you mean wavelet?)"),
+    (
+        "frontend",
+        "+frontend.wavlet=near_sym_a",
+        "frontend.wavlet is not an option of scatnet.frontends.DTCWTScattering (did you mean wavelet?)",
+    ),
     ("model", "+model.widht=8", "model.widht is not an option of scatnet.models.HybridNet (did you mean width?)"),
     ("data", "+data.batchsize=8", "data.batchsize is not an option of scatnet.data.DeviceDataModule"),
-    ("data.source", "+data.source.imagesize=32", "data.source.imagesize is not an option of "
-     "scatnet.data.digits.DigitsSource"),
+    (
+        "data.source",
+        "+data.source.imagesize=32",
+        "data.source.imagesize is not an option of scatnet.data.digits.DigitsSource",
+    ),
     ("data.recipe", "+data.recipe.epoch=3", "data.recipe.epoch is not an option of data.recipe (did you mean epochs?)"),
     ("optim", "+optim.lrr=0.1", "optim.lrr is not an option of optim (did you mean lr?)"),
-    ("optim.optimizer", "+optim.optimizer.momentun=0.9", "optim.optimizer.momentun is not an option of "
-     "torch.optim.SGD (did you mean momentum?)"),
+    (
+        "optim.optimizer",
+        "+optim.optimizer.momentun=0.9",
+        "optim.optimizer.momentun is not an option of torch.optim.SGD (did you mean momentum?)",
+    ),
     ("trainer", "+trainer.max_epoch=3", "trainer.max_epoch is not an option of pytorch_lightning.Trainer"),
-    ("callbacks", "+callbacks.learning_rate_monitor.interval=step", "callbacks.learning_rate_monitor.interval is "
-     "not an option of pytorch_lightning.callbacks.LearningRateMonitor"),
+    (
+        "callbacks",
+        "+callbacks.learning_rate_monitor.interval=step",
+        "callbacks.learning_rate_monitor.interval is not an option of pytorch_lightning.callbacks.LearningRateMonitor",
+    ),
     ("logger", "+logger.csv.save=x", "logger.csv.save is not an option of scatnet.training.loggers.csv_logger"),
     ("fast", "+fast.bf17=true", "fast.bf17 is not an option of fast (did you mean bf16?)"),
     ("top", "+seeed=1", "seeed is not an option of the run (scatnet/configs/train.yaml) (did you mean seed?)"),

@@ -1,4 +1,5 @@
 """The real configs compose into what the thesis specifies (presets, sweep grid, launchers)."""
+
 from __future__ import annotations
 
 import itertools
@@ -80,8 +81,8 @@ def test_synthetic_cifar_has_the_shape_of_cifar10():
 def test_run_identity_ignores_execution_only_speed_options(tmp_path):
     """A run killed under fast.compile resumes (same id, same run dir) when relaunched without it; bf16 and
     the seed change the numbers, so they change the id."""
-    from tests.conftest import compose
     from scatnet.training.identity import run_id
+    from tests.conftest import compose
 
     base = run_id(compose([], tmp_path))
     assert run_id(compose(["fast.compile=reduce-overhead", "fast.channels_last=true"], tmp_path)) == base
@@ -93,18 +94,25 @@ def test_run_identity_ignores_execution_only_speed_options(tmp_path):
 def test_run_identity_leaves_out_location_and_display_but_keeps_callbacks_that_change_the_result(tmp_path):
     """Where the data is (data.root and the source's copy of it, SCATNET_DATA), loggers and progress display
     never change what a run computes; early stopping does."""
-    from tests.conftest import compose
     from scatnet.training.identity import run_id
+    from tests.conftest import compose
 
     base = run_id(compose(["data=cifar10"], tmp_path))
     assert run_id(compose(["data=cifar10", "data.root=/elsewhere", "data.download=false"], tmp_path)) == base
-    assert run_id(compose(["data=cifar10", "logger=tensorboard", "callbacks=none", "progress_bar=false"],
-                          tmp_path)) == base
-    stop = ["+callbacks.stop._target_=pytorch_lightning.callbacks.EarlyStopping", "+callbacks.stop.monitor=val/acc",
-            "+callbacks.stop.mode=max"]
+    assert (
+        run_id(compose(["data=cifar10", "logger=tensorboard", "callbacks=none", "progress_bar=false"], tmp_path))
+        == base
+    )
+    stop = [
+        "+callbacks.stop._target_=pytorch_lightning.callbacks.EarlyStopping",
+        "+callbacks.stop.monitor=val/acc",
+        "+callbacks.stop.mode=max",
+    ]
     assert run_id(compose(["data=cifar10", *stop], tmp_path)) != base
     # the previous identity: the source's root in, every callback out
-    assert run_id(compose(["data=cifar10", "data.root=/elsewhere"], tmp_path), previous=True) != \
-        run_id(compose(["data=cifar10"], tmp_path), previous=True)
-    assert run_id(compose(["data=cifar10", *stop], tmp_path), previous=True) == \
-        run_id(compose(["data=cifar10"], tmp_path), previous=True)
+    assert run_id(compose(["data=cifar10", "data.root=/elsewhere"], tmp_path), previous=True) != run_id(
+        compose(["data=cifar10"], tmp_path), previous=True
+    )
+    assert run_id(compose(["data=cifar10", *stop], tmp_path), previous=True) == run_id(
+        compose(["data=cifar10"], tmp_path), previous=True
+    )

@@ -5,6 +5,7 @@ host copy or a sync shows up as a CPU tensor or an op that needs data), and ever
 where it cannot work is one clear error. With a GPU (the lent
 machine: `pytest tests/test_cuda_graph.py`): graphed training makes the same updates as eager training,
 including an epoch's smaller last batch, and a Lightning run with it trains."""
+
 from __future__ import annotations
 
 import contextlib
@@ -108,8 +109,20 @@ def test_the_watch_sees_pytorch_wavelets_index_copies():
     assert "aten.lift_fresh.default" in watch.host_ops and len(watch.host_ops) >= 20
 
 
-@pytest.mark.parametrize("frontend", ["dtcwt", "dtcwt_fast", "morlet6", "morlet8", "learnable_a", "learnable_b",
-                                      "learnable_c", "learnable_d", "learnable_d frontend.impl=reference"])
+@pytest.mark.parametrize(
+    "frontend",
+    [
+        "dtcwt",
+        "dtcwt_fast",
+        "morlet6",
+        "morlet8",
+        "learnable_a",
+        "learnable_b",
+        "learnable_c",
+        "learnable_d",
+        "learnable_d frontend.impl=reference",
+    ],
+)
 def test_a_front_end_marked_compilable_reads_nothing_from_the_host(frontend, tmp_path):
     """``Frontend.compilable`` (what fast.cuda_graph and fast.compile rely on) is true only of front ends whose
     whole training step, front end and conv body (channels_last), forward and backward, stays on the device:
@@ -128,9 +141,12 @@ def test_a_front_end_marked_compilable_reads_nothing_from_the_host(frontend, tmp
 
 def test_only_a_front_end_that_never_touches_the_host_is_captured():
     net = HybridNet(DTCWTScattering(impl="reference", name="dtcwt"), num_classes=10, width=4)
-    with pytest.raises(ConfigError, match=r"needs a front end whose forward never waits on or copies from the "
-                                          r"host; frontend=dtcwt is not one \(pytorch_wavelets' .* "
-                                          r"frontend.impl=fast computes the same without\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"needs a front end whose forward never waits on or copies from the "
+        r"host; frontend=dtcwt is not one \(pytorch_wavelets' .* "
+        r"frontend.impl=fast computes the same without\)",
+    ):
         net.capture_cuda_graph(torch.randn(2, 3, 16, 16))
     net = HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=4)
     with pytest.raises(ConfigError, match="needs a CUDA device; the batch is on cpu"):
@@ -209,14 +225,22 @@ def test_graphed_training_makes_the_eager_updates(frontend, production, monkeypa
     """Same init, same batches (four full, one smaller as at an epoch's end): the same losses and weights, and
     the four full batches really replayed the graphs (one forward and one backward replay each)."""
     torch.manual_seed(0)
-    front = DTCWTScattering(impl="fast") if frontend == "dtcwt_fast" else \
-        MorletScattering(6, 32, impl="fast" if frontend.endswith("_fast") else "kymatio")
+    front = (
+        DTCWTScattering(impl="fast")
+        if frontend == "dtcwt_fast"
+        else MorletScattering(6, 32, impl="fast" if frontend.endswith("_fast") else "kymatio")
+    )
     eager = HybridNet(front, num_classes=10, width=8).cuda()
     eager.configure_speed(channels_last=production, bf16=production)
     graphed = copy.deepcopy(eager)
     gen = torch.Generator(device="cuda").manual_seed(1)
-    batches = [(torch.randn(n, 3, 32, 32, device="cuda", generator=gen),
-                torch.randint(0, 10, (n,), device="cuda", generator=gen)) for n in (16, 16, 16, 16, 6)]
+    batches = [
+        (
+            torch.randn(n, 3, 32, 32, device="cuda", generator=gen),
+            torch.randint(0, 10, (n,), device="cuda", generator=gen),
+        )
+        for n in (16, 16, 16, 16, 6)
+    ]
     replays = Replays(monkeypatch)
     with regime(production):
         graphed.capture_cuda_graph(batches[0][0])
@@ -241,8 +265,17 @@ def test_a_lightning_run_with_cuda_graphs_trains(tmp_path, monkeypatch):
     from tests.conftest import compose
 
     replays = Replays(monkeypatch)
-    cfg = compose(["experiment=quickstart", "trainer=gpu", "frontend=dtcwt_fast", "fast.cuda_graph=true",
-                   "trainer.max_epochs=4", "optim.milestones=[3]"], tmp_path / "run")
+    cfg = compose(
+        [
+            "experiment=quickstart",
+            "trainer=gpu",
+            "frontend=dtcwt_fast",
+            "fast.cuda_graph=true",
+            "trainer.max_epochs=4",
+            "optim.milestones=[3]",
+        ],
+        tmp_path / "run",
+    )
     m = train(cfg)
     assert m["status"] == "completed" and m["test_acc"] > 60.0, m.get("reason")
     # every full training batch (1295 digits, 128 a batch: 10 an epoch) is one forward and one backward replay

@@ -1,4 +1,5 @@
 """CIFAR and Tiny ImageNet read from fixtures in the exact on-disk formats; verified downloads; clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -95,9 +96,20 @@ def test_no_network_and_no_files_names_url_path_and_file(tmp_path):
 
 @pytest.mark.slow
 def test_cli_missing_data_is_one_line_and_exit_2(tmp_path, cli_env):
-    proc = subprocess.run([script("scatnet-train"), "data=cifar10", f"data.root={tmp_path / 'empty'}",
-                           f"+data.source.url={DEAD_URL}", "progress_bar=false", f"hydra.run.dir={tmp_path / 'r'}"],
-                          env=cli_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            "data=cifar10",
+            f"data.root={tmp_path / 'empty'}",
+            f"+data.source.url={DEAD_URL}",
+            "progress_bar=false",
+            f"hydra.run.dir={tmp_path / 'r'}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     err = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
     assert len(err) == 1 and "cannot download" in err[0] and "cifar-10-python.tar.gz" in err[0]
@@ -160,8 +172,10 @@ def test_digits_validates_on_its_own_split_never_on_the_test_set(tmp_path):
     dm.setup("fit")
     sizes = len(dm.train_set), len(dm.val_set), len(dm.test_set)
     assert sizes == (1295, 143, 359) and sum(sizes) == 1797
-    flat = {name: {bytes(img.numpy()) for img in split.images}
-            for name, split in (("train", dm.train_set), ("val", dm.val_set), ("test", dm.test_set))}
+    flat = {
+        name: {bytes(img.numpy()) for img in split.images}
+        for name, split in (("train", dm.train_set), ("val", dm.val_set), ("test", dm.test_set))
+    }
     assert not flat["val"] & flat["test"] and not flat["val"] & flat["train"]
     assert sum(len(x) for x, _ in dm.val_dataloader()) == 143
     assert sum(len(x) for x, _ in dm.test_dataloader()) == 359

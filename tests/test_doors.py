@@ -2,6 +2,7 @@
 traceback, nothing written. The cases are generated from the commands themselves: every console script
 scatnet installs gets an option it does not have, every config group an option that does not exist, every
 path argument a path that does not exist."""
+
 from __future__ import annotations
 
 import importlib
@@ -30,14 +31,26 @@ def _cases():
         yield name, [*before, "/no/such/folder"]
     yield "scatnet-study", ["study=no_such_study"]
     yield "scatnet-study", ["frontend=dtcwt"]  # a run's option, not a study's
-    for bad in ("launcher=cloud", "wait=maybe", "slurm.bogus=1", "slurm.runs_per_job=0", "slurm.gpus_per_job=x",
-                "slurm=3"):
+    for bad in (
+        "launcher=cloud",
+        "wait=maybe",
+        "slurm.bogus=1",
+        "slurm.runs_per_job=0",
+        "slurm.gpus_per_job=x",
+        "slurm=3",
+    ):
         yield "scatnet-study", ["study=smoke", bad]
 
 
 def test_every_installed_command_is_covered():
-    assert set(COMMANDS) == {"scatnet-train", "scatnet-report", "scatnet-bench", "scatnet-eval", "scatnet-study",
-                             "scatnet-inspect"}
+    assert set(COMMANDS) == {
+        "scatnet-train",
+        "scatnet-report",
+        "scatnet-bench",
+        "scatnet-eval",
+        "scatnet-study",
+        "scatnet-inspect",
+    }
     assert len(GROUPS) >= 10 and "frontend" in GROUPS
 
 

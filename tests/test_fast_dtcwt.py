@@ -1,4 +1,5 @@
 """scatnet's fast DTCWT ScatLayer pair against two stacked pytorch_wavelets ScatLayers."""
+
 from __future__ import annotations
 
 import itertools
@@ -236,10 +237,10 @@ def test_dense_strategy_traces_as_one_graph_once_its_matrices_are_built(requires
 
 @pytest.mark.slow
 def test_fast_path_trains_to_the_reference_accuracy_on_digits(tmp_path):
+    import statistics
+
     from scatnet.training.run import train
     from tests.conftest import compose
-
-    import statistics
 
     # Same seed, same data order: the two differ only by fp32 rounding, which training amplifies (one seed's
     # runs differed by up to 1.7 points with PyTorch's portable kernels), so over three seeds: the means within
@@ -263,9 +264,18 @@ def test_fast_path_trains_to_the_reference_accuracy_on_the_cifar_fixture(tmp_pat
 
     md5 = write_cifar(tmp_path / "data", "cifar10", n_train=300, n_test=100)
     (tmp_path / "fixture.md5").write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
-    common = ["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false", "data.batch_size=50",
-              f"+data.source.file_md5={tmp_path / 'fixture.md5'}",
-              "model.width=16", "trainer.max_epochs=4", "optim.milestones=[3]", "optim.lr=0.1", "logger=none"]
+    common = [
+        "data=cifar10",
+        f"data.root={tmp_path / 'data'}",
+        "data.download=false",
+        "data.batch_size=50",
+        f"+data.source.file_md5={tmp_path / 'fixture.md5'}",
+        "model.width=16",
+        "trainer.max_epochs=4",
+        "optim.milestones=[3]",
+        "optim.lr=0.1",
+        "logger=none",
+    ]
     ref = train(compose([*common, "frontend.impl=reference"], tmp_path / "ref"))
     fast = train(compose([*common, "frontend=dtcwt_fast"], tmp_path / "fast"))
     assert fast["config"]["frontend"]["impl"] == "fast" and ref["config"]["frontend"]["impl"] == "reference"

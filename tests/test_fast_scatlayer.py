@@ -1,5 +1,6 @@
 """scatnet's single fast ScatLayer against pytorch_wavelets' ScatLayer on the same input: forward and input
 gradient, every setting of the grid, odd sizes, float64 and fp32."""
+
 from __future__ import annotations
 
 import pytest

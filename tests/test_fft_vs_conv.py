@@ -1,5 +1,6 @@
 """scripts/fft_vs_conv.py answers "FFT or direct convolution?" for the DTCWT filters with numbers: its FFT path
 must compute what the convolutions compute, or the comparison means nothing."""
+
 from __future__ import annotations
 
 import runpy

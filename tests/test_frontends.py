@@ -1,4 +1,5 @@
 """Scattering front ends: shapes for the whole grid, equality with the libraries, clear errors."""
+
 from __future__ import annotations
 
 import itertools
@@ -63,11 +64,14 @@ def test_morlet_equals_kymatio_reshaped(L):
     assert torch.equal(out[:, ref.shape[2] + 5], ref[:, 1, 5])
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    (dict(wavelet="haar"), "choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
-    (dict(padding="reflect"), "choose one of: symmetric, zero"),
-    (dict(magbias=-0.1), "must be a number >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(wavelet="haar"), "choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
+        (dict(padding="reflect"), "choose one of: symmetric, zero"),
+        (dict(magbias=-0.1), "must be a number >= 0"),
+    ],
+)
 def test_dtcwt_bad_options_name_the_valid_values(kwargs, needle):
     with pytest.raises(ConfigError, match=needle):
         DTCWTScattering(**kwargs)

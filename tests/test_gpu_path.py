@@ -1,5 +1,6 @@
 """What differs on a GPU, checked on the CPU: resuming on another device (memory layout of the optimizer
 state, run identity), the CUDA-graph and DDP refusals, the GPU's gather padding and the row pass's bands."""
+
 from __future__ import annotations
 
 import copy
@@ -9,16 +10,16 @@ import pytest
 import torch
 
 from scatnet.errors import ConfigError
-from scatnet.frontends.fast_dtcwt import ops as dtcwt_fast_ops, rows as dtcwt_rows
 from scatnet.frontends.dtcwt import DTCWTScattering
 from scatnet.frontends.fast_dtcwt import FastScatLayerPair
+from scatnet.frontends.fast_dtcwt import ops as dtcwt_fast_ops
+from scatnet.frontends.fast_dtcwt import rows as dtcwt_rows
 from scatnet.frontends.fast_dtcwt.ops import device_symmetric_index
 from scatnet.models import HybridNet
 from scatnet.training.builders import cuda_graph_option, processes_per_run, trainer_overrides
 from scatnet.training.identity import run_id
 from scatnet.training.module import HybridClassifier
-from tests.conftest import thesis_optim
-from tests.conftest import compose, script
+from tests.conftest import compose, script, thesis_optim
 from tests.test_cuda_graph import host_ops_in_training_pass
 from tests.test_fast_dtcwt import GRID
 
@@ -90,10 +91,12 @@ def test_cuda_graphs_refuse_what_they_cannot_replay(tmp_path):
 
 
 def test_evaluation_leaves_inference_mode_when_compiled_code_records_cuda_graphs(tmp_path):
-    assert trainer_overrides(compose(["trainer=gpu", "fast.compile=reduce-overhead"], tmp_path)) == \
-        {"inference_mode": False}
-    assert trainer_overrides(compose(["trainer=gpu", "fast.compile=max-autotune"], tmp_path)) == \
-        {"inference_mode": False}
+    assert trainer_overrides(compose(["trainer=gpu", "fast.compile=reduce-overhead"], tmp_path)) == {
+        "inference_mode": False
+    }
+    assert trainer_overrides(compose(["trainer=gpu", "fast.compile=max-autotune"], tmp_path)) == {
+        "inference_mode": False
+    }
     assert trainer_overrides(compose(["trainer=gpu", "fast.compile=default"], tmp_path)) == {}
     assert trainer_overrides(compose(["trainer=cpu", "fast.compile=reduce-overhead"], tmp_path)) == {}
 
@@ -101,16 +104,31 @@ def test_evaluation_leaves_inference_mode_when_compiled_code_records_cuda_graphs
 def test_processes_per_run_reads_devices_and_nodes(tmp_path):
     assert processes_per_run(compose(["trainer=cpu"], tmp_path).trainer) == 1
     assert processes_per_run(compose(["trainer=cpu", "trainer.devices=2"], tmp_path).trainer) == 2
-    assert processes_per_run(compose(["trainer=gpu", "trainer.devices=[0,1]", "+trainer.num_nodes=2"],
-                                     tmp_path).trainer) == 4
+    assert (
+        processes_per_run(compose(["trainer=gpu", "trainer.devices=[0,1]", "+trainer.num_nodes=2"], tmp_path).trainer)
+        == 4
+    )
 
 
 @pytest.mark.slow
 def test_ddp_inside_a_multirun_is_refused_in_one_line(tmp_path, cli_env):
-    proc = subprocess.run([script("scatnet-train"), "-m", "experiment=quickstart", "trainer=ddp",
-                           "trainer.accelerator=cpu", "trainer.devices=2", "seed=0,1", "progress_bar=false",
-                           f"paths.root={tmp_path / 'out'}"], env=cli_env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            "-m",
+            "experiment=quickstart",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "seed=0,1",
+            "progress_bar=false",
+            f"paths.root={tmp_path / 'out'}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     err = proc.stderr.strip().splitlines()
     assert err[-1].startswith("scatnet-train: error: a run over 2 processes") and "multirun (-m)" in err[-1]
@@ -147,8 +165,11 @@ def test_row_pass_bands_are_one_buffer_built_with_the_filters(wavelet, monkeypat
         expected = dtcwt_rows.band_matrix(pair.row_w.view(n_r, k), t).view(n_r * t, t + k - 1)
         view = dtcwt_rows.band_view(pair.row_bands, n_r, k, t)
         assert torch.equal(view, expected) and view.data_ptr() >= pair.row_bands.data_ptr()
-    assert dtcwt_rows.band_view(pair.row_bands, n_r, k, dtcwt_rows.max_tile(k)).numel() + \
-        dtcwt_rows.band_view(pair.row_bands, n_r, k, dtcwt_rows.max_tile(k) - 1).numel() <= pair.row_bands.numel()
+    assert (
+        dtcwt_rows.band_view(pair.row_bands, n_r, k, dtcwt_rows.max_tile(k)).numel()
+        + dtcwt_rows.band_view(pair.row_bands, n_r, k, dtcwt_rows.max_tile(k) - 1).numel()
+        <= pair.row_bands.numel()
+    )
     x = torch.randn(2, 3, 40, 24, requires_grad=True)
     expected = torch.autograd.grad(pair(x).square().sum(), x)[0]
 

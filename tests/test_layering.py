@@ -10,6 +10,7 @@ layers, lowest first (docs/EXTENDING.md's run-flow map):
     study                                             many runs, packed and reported
     cli, then __main__                                the commands: arguments, one-line errors, exit codes
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,17 @@ from pathlib import Path
 
 import scatnet
 
-LAYERS = [{"errors", "memory", "precision", "config_files", "layers"}, {"frontends", "data"}, {"models"},
-          {"training"}, {"report"}, {"bench"}, {"study"}, {"cli"}, {"__main__"}]
+LAYERS = [
+    {"errors", "memory", "precision", "config_files", "layers"},
+    {"frontends", "data"},
+    {"models"},
+    {"training"},
+    {"report"},
+    {"bench"},
+    {"study"},
+    {"cli"},
+    {"__main__"},
+]
 RANK = {name: n for n, layer in enumerate(LAYERS) for name in layer}
 
 
@@ -26,8 +36,11 @@ def _imports(path: Path) -> set[str]:
     """The scatnet packages a module imports (at any depth: a function-level import is an import too)."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+        )
         out |= {n.split(".")[1] for n in names if n.startswith("scatnet.")}
     return out
 

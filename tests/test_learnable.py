@@ -1,9 +1,9 @@
 """The Learnable ScatterNet (frontend=learnable_a..d): each of the paper's four networks built from its preset,
 its gradients through scatnet's fast ScatLayers against autograd through pytorch_wavelets' own, bf16 autocast of
 the learned stages around an fp32 scattering, torch.compile as one graph, and each learning the digits set."""
+
 from __future__ import annotations
 
-import hydra
 import pytest
 import torch
 
@@ -234,8 +234,12 @@ def test_under_bf16_autocast_the_learned_stages_run_in_bf16_and_the_scattering_i
             m.scat.register_forward_hook(lambda mod, i, o, name=name: seen.update({name: (i[0].dtype, o.dtype)}))
             m.mix.register_forward_hook(lambda mod, i, o, name=name: seen.update({name + ".mix": o.dtype}))
     net(torch.randn(4, 3, 32, 32)).logsumexp(1).mean().backward()
-    assert seen == {"stages.1": (torch.float32, torch.float32), "stages.1.mix": torch.bfloat16,
-                    "stages.2": (torch.float32, torch.float32), "stages.2.mix": torch.bfloat16}
+    assert seen == {
+        "stages.1": (torch.float32, torch.float32),
+        "stages.1.mix": torch.bfloat16,
+        "stages.2": (torch.float32, torch.float32),
+        "stages.2.mix": torch.bfloat16,
+    }
     grads = [p.grad for p in net.frontend.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads) and grads[0].abs().sum() > 0
 
@@ -255,8 +259,11 @@ def test_the_fast_front_end_compiles_as_one_graph_with_its_gradient():
 def test_frontend_grad_false_is_refused_only_for_a_front_end_that_learns():
     from scatnet.frontends import DTCWTScattering
 
-    with pytest.raises(ConfigError, match=r"^model.frontend_grad=false, but frontend=learnable has learned stages "
-                                          r"\(mix, norm\): without autograd through the front end they would never train"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^model.frontend_grad=false, but frontend=learnable has learned stages "
+        r"\(mix, norm\): without autograd through the front end they would never train",
+    ):
         HybridNet(LearnableScatterNet([{"scat": {"mix": 21}}, {"scat": {}}]), 10, frontend_grad=False)
     fixed = LearnableScatterNet([{"scat": {"norm": False}}, {"scat": {"norm": False}}])
     assert not fixed.learnable and not HybridNet(fixed, 10, frontend_grad=False).frontend_grad
@@ -265,12 +272,15 @@ def test_frontend_grad_false_is_refused_only_for_a_front_end_that_learns():
     assert torch.allclose(fixed(x), DTCWTScattering(impl="fast")(x), atol=1e-6)  # no stage: the fixed pair
 
 
-@pytest.mark.parametrize("stages,needle", [
-    ([], "frontend.stages=[] is not a list of stages"),
-    ([{"conv": 0}, {"scat": {}}], "frontend.stages[0].conv=0 is not valid; give a number of channels >= 1"),
-    ([{"pool": 2}, {"scat": {}}], "frontend.stages[0] is a 'pool' stage; choose conv or scat"),
-    ([{"scat": {"mix": -3}}], "frontend.stages[0].scat.mix=-3 is not valid"),
-])
+@pytest.mark.parametrize(
+    "stages,needle",
+    [
+        ([], "frontend.stages=[] is not a list of stages"),
+        ([{"conv": 0}, {"scat": {}}], "frontend.stages[0].conv=0 is not valid; give a number of channels >= 1"),
+        ([{"pool": 2}, {"scat": {}}], "frontend.stages[0] is a 'pool' stage; choose conv or scat"),
+        ([{"scat": {"mix": -3}}], "frontend.stages[0].scat.mix=-3 is not valid"),
+    ],
+)
 def test_bad_stages_are_one_line(stages, needle):
     with pytest.raises(ConfigError) as e:
         LearnableScatterNet(stages)
@@ -293,9 +303,18 @@ def digits_accuracy(tmp_path_factory):
     acc = {}
     for v in VARIANTS:
         for seed in SEEDS:
-            cfg = compose([f"experiment=learnable_{v}_cifar10", "data=digits", "model.width=32",
-                           "trainer.max_epochs=3", "data.batch_size=32", "logger=none", f"seed={seed}"],
-                          tmp_path_factory.mktemp(f"{v}{seed}"))
+            cfg = compose(
+                [
+                    f"experiment=learnable_{v}_cifar10",
+                    "data=digits",
+                    "model.width=32",
+                    "trainer.max_epochs=3",
+                    "data.batch_size=32",
+                    "logger=none",
+                    f"seed={seed}",
+                ],
+                tmp_path_factory.mktemp(f"{v}{seed}"),
+            )
             m = train(cfg)
             assert m["status"] == "completed"
             acc.setdefault(v, []).append(m["test_acc"])

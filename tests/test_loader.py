@@ -1,4 +1,5 @@
 """The device-resident loader: crops, flips, normalisation, determinism, DDP shards, a CIFAR-fixture run."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,12 @@ def test_random_crop_is_a_window_of_the_zero_padded_image_within_bounds():
     padded = torch.nn.functional.pad(x, (p, p, p, p))
     seen = set()
     for i in range(len(x)):
-        hits = [(dy, dx) for dy in range(2 * p + 1) for dx in range(2 * p + 1)
-                if torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 8])]
+        hits = [
+            (dy, dx)
+            for dy in range(2 * p + 1)
+            for dx in range(2 * p + 1)
+            if torch.equal(out[i], padded[i, :, dy : dy + 8, dx : dx + 8])
+        ]
         assert hits, f"image {i} is not a crop within {p} pixels"
         seen.add(hits[0])
     assert len(seen) > 10  # offsets vary across the batch
@@ -52,14 +57,27 @@ def test_normalisation_gives_zero_mean_unit_std_with_the_data_statistics():
     z = torch.cat([b for b, _ in loader])
     assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.allclose(z.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-3)
-    assert torch.allclose(normalize(x[:1], mean.reshape(1, 3, 1, 1), std.reshape(1, 3, 1, 1)),
-                          (f[:1] - mean.reshape(1, 3, 1, 1)) / std.reshape(1, 3, 1, 1))
+    assert torch.allclose(
+        normalize(x[:1], mean.reshape(1, 3, 1, 1), std.reshape(1, 3, 1, 1)),
+        (f[:1] - mean.reshape(1, 3, 1, 1)) / std.reshape(1, 3, 1, 1),
+    )
 
 
 def make_loader(n=1000, seed=0, rank=0, world=1, **kw):
     data = ImageSet(ramp_images(n), torch.arange(n))
-    return DeviceLoader(data, 64, [0.5] * 3, [0.25] * 3, train=True, crop_padding=2, flip=True, seed=seed,
-                        rank=rank, world_size=world, **kw)
+    return DeviceLoader(
+        data,
+        64,
+        [0.5] * 3,
+        [0.25] * 3,
+        train=True,
+        crop_padding=2,
+        flip=True,
+        seed=seed,
+        rank=rank,
+        world_size=world,
+        **kw,
+    )
 
 
 def epoch(loader, e):
@@ -106,11 +124,25 @@ def test_scatnet_train_on_the_cifar_fixture(tmp_path, cli_env):
     table = tmp_path / "cifar.md5"
     table.write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
     run_dir = tmp_path / "run"
-    proc = subprocess.run([script("scatnet-train"), "data=cifar10", f"data.root={tmp_path / 'cifar'}",
-                           f"+data.source.file_md5={table}", "model.width=8", "trainer.max_epochs=4",
-                           "data.batch_size=32", "optim.lr=0.05", "optim.milestones=[3]", "progress_bar=false",
-                           f"hydra.run.dir={run_dir}"],
-                          env=cli_env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            "data=cifar10",
+            f"data.root={tmp_path / 'cifar'}",
+            f"+data.source.file_md5={table}",
+            "model.width=8",
+            "trainer.max_epochs=4",
+            "data.batch_size=32",
+            "optim.lr=0.05",
+            "optim.milestones=[3]",
+            "progress_bar=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "completed" and m["data"] == "cifar10" and m["epochs_completed"] == 4

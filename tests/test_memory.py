@@ -1,5 +1,6 @@
 """CPU memory kept for reuse (scatnet/memory.py): what the CLIs set and who reads it. What it changes is
 measured, not tested (page faults depend on the heap's history; docs/PERFORMANCE.md)."""
+
 from __future__ import annotations
 
 import os

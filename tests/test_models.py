@@ -1,4 +1,5 @@
 """The Table 1.3 networks: layer widths, Tiny ImageNet variant, init, no-grad front end."""
+
 from __future__ import annotations
 
 import math
@@ -92,8 +93,8 @@ def test_compiled_net_keeps_its_state_dict_keys_and_output():
 
 
 def test_morlet_front_ends_trace_as_one_graph():
-    """MorletScattering is marked compilable: dynamo captures kymatio's forward, and scatnet's, whole, no graph breaks (that it
-    reads nothing from the host is tests/test_cuda_graph.py's)."""
+    """MorletScattering is marked compilable: dynamo captures kymatio's forward, and scatnet's, whole, no graph
+    breaks (that it reads nothing from the host is tests/test_cuda_graph.py's)."""
     torch._dynamo.reset()
     explain = torch._dynamo.explain(MorletScattering(6, 16, impl="kymatio"))(torch.randn(2, 3, 16, 16))
     assert explain.graph_count == 1 and explain.graph_break_count == 0 and explain.op_count > 100

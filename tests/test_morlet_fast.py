@@ -1,6 +1,7 @@
 """scatnet's batched Morlet scattering (frontend.impl=fast) against kymatio 0.3.0 on the same input: forward
 and input gradient, float64 to 1e-10 and fp32 to what fp32 allows; nothing read from the host; the hybrid
 trains to the same accuracy."""
+
 from __future__ import annotations
 
 import pytest
@@ -84,8 +85,7 @@ def test_fp32_over_the_dense_lowpass_size(fft_way, monkeypatch):
     """At 128 x 128 (no dense low-pass matrix) fp32 averages on a CPU with the band at full resolution (where
     the fused loops run) and the separable factors at half, on a GPU the FFT way (forced here), there the
     first order from its spectra: forward and gradient against the float64 truth, beside kymatio's own fp32."""
-    from scatnet.frontends.fast_morlet import native
-    from scatnet.frontends.fast_morlet import FastMorletScattering
+    from scatnet.frontends.fast_morlet import FastMorletScattering, native
 
     L, size = 6, 128
     gen = torch.Generator().manual_seed(128)
@@ -196,8 +196,13 @@ def test_the_fast_morlet_hybrid_trains_to_the_kymatio_hybrids_accuracy(tmp_path)
     (seen: 0.2 and 1.0; one difference's spread is ~1.3)."""
     import statistics
 
-    accs = [_train_both(tmp_path / f"s{seed}", ["experiment=quickstart", "trainer=cpu", "trainer.max_epochs=4",
-                                                  "model.width=16", f"seed={seed}"]) for seed in range(5)]
+    accs = [
+        _train_both(
+            tmp_path / f"s{seed}",
+            ["experiment=quickstart", "trainer=cpu", "trainer.max_epochs=4", "model.width=16", f"seed={seed}"],
+        )
+        for seed in range(5)
+    ]
     kymatio, fast = [a["kymatio"] for a in accs], [a["fast"] for a in accs]
     assert statistics.mean(kymatio) > 20.0 and statistics.mean(fast) > 20.0, accs
     assert abs(statistics.mean(fast) - statistics.mean(kymatio)) <= 2.0, accs
@@ -210,8 +215,20 @@ def test_the_same_on_the_cifar_fixture(tmp_path):
 
     md5 = write_cifar(tmp_path / "data", "cifar10", n_train=300, n_test=100)
     (tmp_path / "fixture.md5").write_text("".join(f"{v}  {k}\n" for k, v in md5.items()))
-    acc = _train_both(tmp_path, [
-        "data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false", "data.batch_size=50",
-        f"+data.source.file_md5={tmp_path / 'fixture.md5'}", "trainer=cpu", "model.width=16",
-        "trainer.max_epochs=4", "optim.milestones=[3]", "optim.lr=0.1", "logger=none"])
+    acc = _train_both(
+        tmp_path,
+        [
+            "data=cifar10",
+            f"data.root={tmp_path / 'data'}",
+            "data.download=false",
+            "data.batch_size=50",
+            f"+data.source.file_md5={tmp_path / 'fixture.md5'}",
+            "trainer=cpu",
+            "model.width=16",
+            "trainer.max_epochs=4",
+            "optim.milestones=[3]",
+            "optim.lr=0.1",
+            "logger=none",
+        ],
+    )
     assert acc["kymatio"] > 50.0 and abs(acc["fast"] - acc["kymatio"]) <= 5.0, acc  # 100 test images

@@ -1,5 +1,6 @@
 """The fast Morlet's fused CPU loops (fast_morlet/native.py, kernels.c) against the eager PyTorch steps they
 replace, on the same input; and the eager steps where the loops cannot be built."""
+
 from __future__ import annotations
 
 import logging
@@ -17,14 +18,17 @@ from scatnet.frontends.morlet import MorletScattering
 pytestmark = pytest.mark.numerics  # trains or compares floats
 
 # Where a C compiler exists the loops must build: a failed build fails these tests instead of skipping them.
-HAS_COMPILER = sys.platform.startswith("linux") and bool(os.environ.get("CC") or shutil.which("cc")
-                                                          or shutil.which("gcc"))
+HAS_COMPILER = sys.platform.startswith("linux") and bool(
+    os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+)
 needs_loops = pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler here: the eager steps run")
 
 
 @needs_loops
 def test_the_loops_are_built_wherever_there_is_a_c_compiler():
     assert native.library() is not None
+
+
 PRECISIONS = [(torch.complex64, torch.float32), (torch.complex128, torch.float64)]
 
 
@@ -34,8 +38,13 @@ def _steps(k: int, cdtype, rdtype):
     psi = torch.rand(k * k, 5, 8 * 4, generator=gen, dtype=rdtype)
     g = torch.randn(3, 2, 5, 8, 4, generator=gen, dtype=cdtype)
     grad, z = torch.randn(3, 7, generator=gen, dtype=rdtype), torch.randn(3, 7, generator=gen, dtype=cdtype)
-    return (ops.filtered(u, psi, k), ops.filtered_pairs(u, psi, k), ops.filtered_adjoint(g, psi, k),
-            ops.modulus(z), ops.modulus_adjoint_(z.clone(), grad.clone()))
+    return (
+        ops.filtered(u, psi, k),
+        ops.filtered_pairs(u, psi, k),
+        ops.filtered_adjoint(g, psi, k),
+        ops.modulus(z),
+        ops.modulus_adjoint_(z.clone(), grad.clone()),
+    )
 
 
 @needs_loops
@@ -53,8 +62,9 @@ def test_each_loop_equals_its_eager_step(k, cdtype, rdtype, monkeypatch):
         assert float((got - want).abs().max()) <= 2 * eps * float(want.abs().max()), name
 
 
-needs_fft = pytest.mark.skipif(not (HAS_COMPILER and torch.backends.mkl.is_available()),
-                               reason="PyTorch without MKL here: torch.fft runs")
+needs_fft = pytest.mark.skipif(
+    not (HAS_COMPILER and torch.backends.mkl.is_available()), reason="PyTorch without MKL here: torch.fft runs"
+)
 
 
 def test_the_loops_run_mkls_ffts_where_pytorch_links_mkl():
@@ -89,13 +99,19 @@ def test_the_fused_fft_loops_equal_the_steps_they_fuse(k, cdtype, rdtype):
         z = torch.fft.ifft2(native.filtered(u, psi, k))
         zp = torch.fft.ifft2(native.filtered(pairs, psi, k, pairs=True))
         g, gp = torch.randn(z.shape, generator=gen, dtype=rdtype), torch.randn(zp.shape, generator=gen, dtype=rdtype)
-        checks = [(native.wavelet_modulus(u, psi, k), native.modulus(z)),
-                  (native.wavelet_modulus(pairs, psi, k, pairs=True), native.modulus(zp)),
-                  *zip(native.first_order(u, psi, k), ops.first_order(z)),
-                  (native.wavelet_modulus(u, psi, k, g=g),
-                   native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(z.clone(), g.clone())), psi, k)),
-                  (native.wavelet_modulus(pairs, psi, k, pairs=True, g=gp),
-                   native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(zp.clone(), gp.clone())), psi, k))]
+        checks = [
+            (native.wavelet_modulus(u, psi, k), native.modulus(z)),
+            (native.wavelet_modulus(pairs, psi, k, pairs=True), native.modulus(zp)),
+            *zip(native.first_order(u, psi, k), ops.first_order(z)),
+            (
+                native.wavelet_modulus(u, psi, k, g=g),
+                native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(z.clone(), g.clone())), psi, k),
+            ),
+            (
+                native.wavelet_modulus(pairs, psi, k, pairs=True, g=gp),
+                native.filtered_adjoint(torch.fft.fft2(ops.modulus_adjoint_(zp.clone(), gp.clone())), psi, k),
+            ),
+        ]
         for got, want in checks:
             assert got.shape == want.shape and got.dtype == want.dtype, (size, got.shape, want.shape)
             # the same products; the same library's FFTs, a map at a time instead of the batch at once
@@ -207,8 +223,8 @@ def test_the_loops_stay_out_of_autograd_and_other_devices():
     u = torch.randn(2, 8, 8, dtype=torch.complex64)
     psi = torch.rand(1, 3, 128)
     assert not native.applies(u.to("meta"), psi)
-    assert not native.applies(u, psi.double())               # mixed precision: eager promotes as it should
-    assert not native.applies(u.requires_grad_(True), psi)   # autograd records the eager steps
+    assert not native.applies(u, psi.double())  # mixed precision: eager promotes as it should
+    assert not native.applies(u.requires_grad_(True), psi)  # autograd records the eager steps
     with torch.no_grad():
         assert native.applies(u, psi) == (native.library() is not None)
 
@@ -218,8 +234,10 @@ _LOAD = "from scatnet.frontends.fast_morlet import native; assert native.library
 
 def _load_in(cache, count: int) -> list[subprocess.Popen]:
     env = {**os.environ, "SCATNET_CACHE_DIR": str(cache)}
-    return [subprocess.Popen([sys.executable, "-c", _LOAD], env=env, stderr=subprocess.PIPE, text=True)
-            for _ in range(count)]
+    return [
+        subprocess.Popen([sys.executable, "-c", _LOAD], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
 
 
 def _builds(cache) -> list[str]:
@@ -254,16 +272,29 @@ def test_a_loop_that_fails_raises_a_python_error_instead_of_ending_the_process()
 
 
 @needs_loops
-@pytest.mark.parametrize("call,needle", [
-    (lambda: native.filtered(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 15), 2),
-     "a filter bank of shape (4, L, 16) for 8 x 8 spectra"),
-    (lambda: native.wavelet_modulus(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 16), 2,
-                                    g=torch.zeros(2, 3, 4, 5)), "g"),
-    (lambda: native.modulus(torch.zeros(3, dtype=torch.complex128).to(torch.complex64).T), None),
-    (lambda: native._call("modulus", torch.zeros(4, dtype=torch.complex64), torch.zeros(4, dtype=torch.float64), 4),
-     "one precision"),
-    (lambda: native._call("modulus", torch.zeros(4, 2, dtype=torch.complex64).T, torch.zeros(8), 8), "contiguous"),
-])
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (
+            lambda: native.filtered(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 15), 2),
+            "a filter bank of shape (4, L, 16) for 8 x 8 spectra",
+        ),
+        (
+            lambda: native.wavelet_modulus(
+                torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(4, 3, 16), 2, g=torch.zeros(2, 3, 4, 5)
+            ),
+            "g",
+        ),
+        (lambda: native.modulus(torch.zeros(3, dtype=torch.complex128).to(torch.complex64).T), None),
+        (
+            lambda: native._call(
+                "modulus", torch.zeros(4, dtype=torch.complex64), torch.zeros(4, dtype=torch.float64), 4
+            ),
+            "one precision",
+        ),
+        (lambda: native._call("modulus", torch.zeros(4, 2, dtype=torch.complex64).T, torch.zeros(8), 8), "contiguous"),
+    ],
+)
 def test_tensors_are_checked_before_any_pointer_is_passed(call, needle):
     if needle is None:  # a well-formed call still runs
         assert call().shape == (3,)

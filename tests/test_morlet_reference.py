@@ -1,6 +1,7 @@
 """The reference Morlet scattering (frontends/morlet_reference.py, the mathematics with no speed paths) as the
 oracle: equal to kymatio's in float64 to rounding, and scatnet's fast version equal to it, forward and input
 gradient (the reference's by autograd), on square, non-square and odd-padded sizes."""
+
 from __future__ import annotations
 
 import pytest

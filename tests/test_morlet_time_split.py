@@ -1,6 +1,7 @@
 """scripts/morlet_time_split.py splits the fast Morlet's forward with the profiler into FFTs, products and the
 rest. Its FFT count is also the transform's plan, checked here: a few batched FFTs a chunk, however many
 filters (kymatio's backend takes three per path)."""
+
 from __future__ import annotations
 
 import runpy

@@ -1,6 +1,7 @@
 """Every scatnet command starts on every platform: no POSIX-only (or Windows-only) module is imported at a
 module's top level, where merely importing scatnet would fail; such imports sit in the function that needs them,
 behind a platform check."""
+
 from __future__ import annotations
 
 import ast
@@ -23,8 +24,10 @@ def _top_level_imports(tree: ast.Module):
 
 def test_no_platform_only_module_is_imported_at_the_top_of_any_module():
     root = Path(scatnet.__file__).parent
-    found = {str(p.relative_to(root)): sorted(set(_top_level_imports(ast.parse(p.read_text()))) & PLATFORM_ONLY)
-             for p in root.rglob("*.py")}
+    found = {
+        str(p.relative_to(root)): sorted(set(_top_level_imports(ast.parse(p.read_text()))) & PLATFORM_ONLY)
+        for p in root.rglob("*.py")
+    }
     assert {k: v for k, v in found.items() if v} == {}
     assert len(found) > 50  # the whole package was read
 

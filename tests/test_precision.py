@@ -1,5 +1,6 @@
 """One precision policy: training, evaluation and the benchmark run the scattering front end in true fp32 (TF32
 off), the body as fast.bf16 / fast.tf32 say; the flags are what a process-wide hook sees while each part runs."""
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ class FlagsSeen:
                 self.frontend.add(flags)
             elif isinstance(module, torch.nn.Conv2d):
                 self.body.add(flags)
+
         self.handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
         return self
 
@@ -53,8 +55,15 @@ def test_training_turns_tf32_off_records_it_and_restores_the_flags(tmp_path, tf3
     assert m["status"] == "completed"
     assert seen.frontend == {(False, False)} and seen.body == {(False, False)}  # training, validation, test
     p = json.loads((tmp_path / "run" / "metrics.json").read_text())["precision"]
-    assert p == {"frontend": "fp32 (TF32 off)", "body": "fp32", "bf16": False, "body_tf32": False,
-                 "cudnn_benchmark": False, "cudnn_allow_tf32": False, "matmul_allow_tf32": False}
+    assert p == {
+        "frontend": "fp32 (TF32 off)",
+        "body": "fp32",
+        "bf16": False,
+        "body_tf32": False,
+        "cudnn_benchmark": False,
+        "cudnn_allow_tf32": False,
+        "matmul_allow_tf32": False,
+    }
     assert tuple(tf32_flags().values()) == (True, True)  # the caller's flags are back
 
 
@@ -113,9 +122,31 @@ def test_the_bench_measures_in_the_training_regime_whichever_entry_point(tmp_pat
     from scatnet.bench.cases import all_cases, check_against_reference
     from scatnet.cli.bench import new_result, parse, run
 
-    args = parse(["--device", "cpu", "--only", "type B", "--thesis-size", "16", "--thesis-batch", "1",
-                  "--train-size", "16", "--train-batch", "2", "--repeats", "1", "--warmup", "0", "--width", "4",
-                  "--no-training", "--out", str(tmp_path)])
+    args = parse(
+        [
+            "--device",
+            "cpu",
+            "--only",
+            "type B",
+            "--thesis-size",
+            "16",
+            "--thesis-batch",
+            "1",
+            "--train-size",
+            "16",
+            "--train-batch",
+            "2",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--width",
+            "4",
+            "--no-training",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     with FlagsSeen() as seen:
         result = run(args, new_result(args))
     assert result["status"] == "completed" and seen.frontend == {(False, False)}
@@ -146,7 +177,9 @@ def test_lightnings_tf32_tip_is_not_shown(caplog):
 
     quiet_upstream_warnings()
     with caplog.at_level(logging.INFO):
-        rank_zero_info("You are using a CUDA device that has Tensor Cores. To properly utilize them, you should "
-                       "set `torch.set_float32_matmul_precision('medium' | 'high')`")
+        rank_zero_info(
+            "You are using a CUDA device that has Tensor Cores. To properly utilize them, you should "
+            "set `torch.set_float32_matmul_precision('medium' | 'high')`"
+        )
         rank_zero_info("GPU available: True")
     assert [r.getMessage() for r in caplog.records] == ["GPU available: True"]

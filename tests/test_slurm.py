@@ -1,6 +1,7 @@
 """scatnet on a real SLURM (the single-node cluster of tests/slurm_cluster.py): sweeps through
 hydra/launcher=slurm, requeues and time limits, the whole study as batch jobs (detached, killed, relaunched),
 and DDP training under ``srun``. No part of SLURM is mocked; every wait is bounded."""
+
 from __future__ import annotations
 
 import collections
@@ -19,10 +20,22 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 # A CPU run of a few seconds (digits, a narrow body): the launcher is what these tests exercise.
 RUN = ["sweep=custom", "experiment=quickstart", "trainer=cpu", "model.width=8", "progress_bar=false"]
-LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
-            "hydra.launcher.mem_gb=1", "hydra.launcher.partition=debug"]
-STUDY = ["study=smoke", "launcher=slurm", "slurm.gpus_per_job=0", "slurm.cpus_per_run=1",
-         "slurm.mem_gb_per_run=1", "slurm.runs_per_job=1", "slurm.time_min=10"]
+LAUNCHER = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.partition=debug",
+]
+STUDY = [
+    "study=smoke",
+    "launcher=slurm",
+    "slurm.gpus_per_job=0",
+    "slurm.cpus_per_run=1",
+    "slurm.mem_gb_per_run=1",
+    "slurm.runs_per_job=1",
+    "slurm.time_min=10",
+]
 
 
 @pytest.fixture
@@ -63,8 +76,9 @@ def finish(proc: subprocess.Popen, env, timeout: float) -> tuple[str, str, int]:
 
 
 def launch(args, env) -> subprocess.Popen:
-    return subprocess.Popen([script(args[0]), *args[1:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [script(args[0]), *args[1:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def epochs_logged(run_dir: Path) -> collections.Counter:
@@ -80,9 +94,22 @@ def only_run(env) -> Path:
 def test_a_sweep_on_slurm_sums_up_right_lists_its_failure_and_keeps_the_log_quiet(env):
     """Two runs as an array, one with a learning rate that diverges: exit 1, the summary counts both and
     names the failed run; a cluster without accounting is said once, Lightning's srun hint never."""
-    proc = subprocess.run([script("scatnet-train"), "-m", *RUN, "trainer.max_epochs=2", "seed=0",
-                           "optim.lr=0.1,1e12", *LAUNCHER, "hydra.launcher.timeout_min=5"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            "-m",
+            *RUN,
+            "trainer.max_epochs=2",
+            "seed=0",
+            "optim.lr=0.1,1e12",
+            *LAUNCHER,
+            "hydra.launcher.timeout_min=5",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 1, log[-3000:]
     assert "scatnet sweep custom: 2 runs: 1 completed, 1 failed" in proc.stdout
@@ -96,8 +123,9 @@ def test_a_sweep_on_slurm_sums_up_right_lists_its_failure_and_keeps_the_log_quie
 
 
 def test_a_requeued_run_resumes_from_its_checkpoint_each_epoch_logged_once(env):
-    proc = launch(["scatnet-train", "-m", *RUN, "trainer.max_epochs=30", "seed=0", *LAUNCHER,
-                   "hydra.launcher.timeout_min=5"], env)
+    proc = launch(
+        ["scatnet-train", "-m", *RUN, "trainer.max_epochs=30", "seed=0", *LAUNCHER, "hydra.launcher.timeout_min=5"], env
+    )
     runs = Path(env["SCATNET_OUTPUTS"]) / "sweeps" / "custom" / "runs"
     deadline = time.monotonic() + 120
     while not any(json.loads(p.read_text()).get("epoch", 0) >= 5 for p in runs.glob("*/progress.json")):
@@ -116,8 +144,19 @@ def test_a_requeued_run_resumes_from_its_checkpoint_each_epoch_logged_once(env):
 
 def test_a_job_at_its_time_limit_is_resubmitted_and_resumes(env):
     """A 1-minute limit, SIGUSR2 30 s before it: submitit requeues the job, which resumes the run."""
-    proc = launch(["scatnet-train", "-m", *RUN, "trainer.max_epochs=80", "seed=0", *LAUNCHER,
-                   "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30"], env)
+    proc = launch(
+        [
+            "scatnet-train",
+            "-m",
+            *RUN,
+            "trainer.max_epochs=80",
+            "seed=0",
+            *LAUNCHER,
+            "hydra.launcher.timeout_min=1",
+            "hydra.launcher.signal_delay_s=30",
+        ],
+        env,
+    )
     out, err, released = finish(proc, env, timeout=300)
     assert proc.returncode == 0, (out + err)[-3000:]
     m = json.loads((only_run(env) / "metrics.json").read_text())
@@ -130,16 +169,18 @@ def test_a_job_at_its_time_limit_is_resubmitted_and_resumes(env):
 
 def test_the_study_on_slurm_detaches_survives_a_kill_and_is_never_submitted_twice(env):
     out_dir = Path(env["SCATNET_OUTPUTS"]) / "study" / "smoke"
-    first = subprocess.run([script("scatnet-study"), *STUDY, "wait=false"], env=env, capture_output=True,
-                           text=True, timeout=120)
+    first = subprocess.run(
+        [script("scatnet-study"), *STUDY, "wait=false"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     assert "4 job(s) submitted, 0 already queued or running" in first.stdout  # the benchmark and 3 runs
     assert "relaunch the same command" in first.stdout and not (out_dir / "report.html").exists()
     jobs = json.loads((out_dir / "slurm" / "jobs.json").read_text())
     assert sorted(len(j["runs"]) for j in jobs.values()) == [1, 1, 1, 1]
 
-    look = subprocess.run([script("scatnet-study"), *STUDY, "status"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    look = subprocess.run(
+        [script("scatnet-study"), *STUDY, "status"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert look.returncode == 0 and "scatnet-study smoke: " in look.stdout, look.stderr[-2000:]
     assert json.loads((out_dir / "status.json").read_text())["counts"]["total"] == 3
 
@@ -163,7 +204,8 @@ def test_the_study_on_slurm_detaches_survives_a_kill_and_is_never_submitted_twic
     status = json.loads((out_dir / "status.json").read_text())
     assert status["phase"] == "finished" and status["counts"]["done"] == 3 and status["launcher"] == "slurm"
     assert (out_dir / "report.html").exists() and json.loads((out_dir / "bench" / "bench.json").read_text())[
-        "status"] == "completed"
+        "status"
+    ] == "completed"
     for run in status["runs"]:
         logged = epochs_logged(Path(run["run_dir"]))
         assert sorted(logged) == [0, 1] and set(logged.values()) == {1}
@@ -171,29 +213,60 @@ def test_the_study_on_slurm_detaches_survives_a_kill_and_is_never_submitted_twic
 
 def test_ddp_under_srun_matches_a_one_process_evaluation_of_its_checkpoint(env, tmp_path):
     run_dir = tmp_path / "ddp"
-    args = ["experiment=quickstart", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-            "model.width=8", "trainer.max_epochs=2", "progress_bar=false", f"hydra.run.dir={run_dir}"]
-    proc = subprocess.run(["srun", "--ntasks-per-node=2", "--cpus-per-task=1", script("scatnet-train"), *args],
-                          env=env, capture_output=True, text=True, timeout=300)
+    args = [
+        "experiment=quickstart",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "model.width=8",
+        "trainer.max_epochs=2",
+        "progress_bar=false",
+        f"hydra.run.dir={run_dir}",
+    ]
+    proc = subprocess.run(
+        ["srun", "--ntasks-per-node=2", "--cpus-per-task=1", script("scatnet-train"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert proc.stdout.count("scatnet: dtcwt") == 1  # rank 0 alone sums it up
     trained = json.loads((run_dir / "metrics.json").read_text())
     assert trained["status"] == "completed"
-    ev = subprocess.run([script("scatnet-eval"), str(run_dir), "--device", "cpu"], env=env, capture_output=True,
-                        text=True, timeout=300)
+    ev = subprocess.run(
+        [script("scatnet-eval"), str(run_dir), "--device", "cpu"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     again = json.loads((run_dir / "eval.json").read_text())
     assert again["test_acc"] == pytest.approx(trained["test_acc"], abs=1e-9)
 
 
-@pytest.mark.parametrize("layout, devices, hint", [
-    (["--ntasks=2"], 2, "--ntasks-per-node=2"),
-    (["--ntasks-per-node=2"], 1, "trainer.devices=2"),
-])
+@pytest.mark.parametrize(
+    "layout, devices, hint",
+    [
+        (["--ntasks=2"], 2, "--ntasks-per-node=2"),
+        (["--ntasks-per-node=2"], 1, "trainer.devices=2"),
+    ],
+)
 def test_a_wrong_task_layout_is_one_line_printed_once(env, tmp_path, layout, devices, hint):
-    proc = subprocess.run(["srun", *layout, script("scatnet-train"), "experiment=quickstart", "trainer=ddp",
-                           "trainer.accelerator=cpu", f"trainer.devices={devices}", "progress_bar=false",
-                           f"hydra.run.dir={tmp_path / 'run'}"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            "srun",
+            *layout,
+            script("scatnet-train"),
+            "experiment=quickstart",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            f"trainer.devices={devices}",
+            "progress_bar=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("scatnet-train: error:")]
     assert len(errors) == 1 and hint in errors[0], proc.stderr[-2000:]
@@ -215,8 +288,9 @@ parts:
                                                     trainer.max_epochs=40]}}
 """)
     args = [f"study={tmp_path / 'long.yaml'}", *STUDY[1:]]
-    first = subprocess.run([script("scatnet-study"), *args, "wait=false"], env=env, capture_output=True, text=True,
-                           timeout=120)
+    first = subprocess.run(
+        [script("scatnet-study"), *args, "wait=false"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0 and "1 job(s) submitted" in first.stdout, first.stderr[-2000:]
     (job,) = json.loads((out / "slurm" / "jobs.json").read_text())
     deadline = time.monotonic() + 120

@@ -1,5 +1,6 @@
 """The training step's bookkeeping: exact epoch means from the device-side tally, and no device->host sync
 anywhere in a step (loader batch, fast front end, body, loss, tally, backward, fused SGD update)."""
+
 from __future__ import annotations
 
 import pytorch_lightning as pl
@@ -15,8 +16,20 @@ from scatnet.training.tally import EpochTally
 from tests.conftest import thesis_optim
 
 # aten ops whose result the host must wait for on a GPU (a scalar read, or an output sized by the data)
-SYNCING_OPS = {"_local_scalar_dense", "item", "is_nonzero", "equal", "nonzero", "_unique", "_unique2",
-               "unique_dim", "unique_consecutive", "bincount", "masked_select", "repeat_interleave"}
+SYNCING_OPS = {
+    "_local_scalar_dense",
+    "item",
+    "is_nonzero",
+    "equal",
+    "nonzero",
+    "_unique",
+    "_unique2",
+    "unique_dim",
+    "unique_consecutive",
+    "bincount",
+    "masked_select",
+    "repeat_interleave",
+}
 
 
 class RecordOps(TorchDispatchMode):
@@ -70,13 +83,23 @@ def test_a_training_step_never_waits_for_the_device():
 
 def _fit_and_count_syncs(steps_per_epoch: int) -> int:
     torch.manual_seed(0)
-    data = ImageSet(torch.randint(0, 256, (8 * steps_per_epoch, 3, 16, 16), dtype=torch.uint8),
-                    torch.randint(0, 10, (8 * steps_per_epoch,)))
+    data = ImageSet(
+        torch.randint(0, 256, (8 * steps_per_epoch, 3, 16, 16), dtype=torch.uint8),
+        torch.randint(0, 10, (8 * steps_per_epoch,)),
+    )
     loader = DeviceLoader(data, 8, [0.5] * 3, [0.25] * 3, train=True)
-    module = HybridClassifier(HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=2), num_classes=10,
-                              **thesis_optim())
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=True, enable_model_summary=False, log_every_n_steps=1000)
+    module = HybridClassifier(
+        HybridNet(DTCWTScattering(impl="fast"), num_classes=10, width=2), num_classes=10, **thesis_optim()
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=True,
+        enable_model_summary=False,
+        log_every_n_steps=1000,
+    )
     with RecordOps() as rec:
         trainer.fit(module, train_dataloaders=loader)
     assert module.trainer.callback_metrics["train/acc"] >= 0

@@ -2,6 +2,7 @@
 trains nothing, a kill mid-way and a relaunch that finish with each run trained once, status counts that agree
 with the runs' own records, an ETA once an epoch has finished, and a failing run that is listed while the
 others complete."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,7 @@ pytestmark = pytest.mark.slow  # whole commands or trainings
 
 
 def study(args: list[str], env, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([script("scatnet-study"), *args], env=env, capture_output=True, text=True, timeout=900,
-                          **kw)
+    return subprocess.run([script("scatnet-study"), *args], env=env, capture_output=True, text=True, timeout=900, **kw)
 
 
 def records(out: Path) -> dict[str, dict]:
@@ -50,15 +50,26 @@ def test_smoke_makes_every_table_and_a_relaunch_trains_nothing(tmp_path, cli_env
     last = first.stdout.strip().splitlines()[-1]
     assert last.startswith("scatnet-study smoke: 3/3 done, 0 running, 0 failed, 0 left") and "report.html" in last
     report = (out / "report.html").read_text()
-    for section in ("Time per part", "Table 1.2: the benchmark on this machine", "Table 1.3: measured vs published",
-                    "Figure 1.2: DTCWT grid", "Learning curves", "Summary over seeds"):
+    for section in (
+        "Time per part",
+        "Table 1.2: the benchmark on this machine",
+        "Table 1.3: measured vs published",
+        "Figure 1.2: DTCWT grid",
+        "Learning curves",
+        "Summary over seeds",
+    ):
         assert f"<h2>{section}</h2>" in report
     assert "thesis default" in (out / "bench" / "table12.md").read_text() and "<img" in report
     assert "<th>package</th>" in report and "<pre>" not in report and "|---" not in report  # Table 1.2 as HTML
     before = records(out)
     assert len(before) == 3 and all(m["status"] == "completed" for m in before.values())
-    assert json.loads((out / "status.json").read_text())["counts"] == \
-        {"done": 3, "running": 0, "failed": 0, "left": 0, "total": 3}
+    assert json.loads((out / "status.json").read_text())["counts"] == {
+        "done": 3,
+        "running": 0,
+        "failed": 0,
+        "left": 0,
+        "total": 3,
+    }
 
     again = study(["study=smoke", f"out={out}"], cli_env)
     assert again.returncode == 0 and "3/3 done" in again.stdout and "Table 1.2 first" not in again.stdout
@@ -70,8 +81,13 @@ def test_a_kill_mid_way_and_a_relaunch_finish_each_run_once(tmp_path, cli_env):
     epoch has finished; SIGTERM stops it (143), the relaunch resumes and finishes (0)."""
     path = write_study(tmp_path / "kill.yaml", "frontend.padding: [symmetric, zero], seed: [0, 1]", 4)
     out = tmp_path / "kill"
-    proc = subprocess.Popen([script("scatnet-study"), f"study={path}"], env=cli_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [script("scatnet-study"), f"study={path}"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     samples, deadline = 0, time.time() + 300
     while time.time() < deadline:
         done_before = {n for n, m in records(out).items() if m["status"] == "completed"} if out.exists() else set()
@@ -105,8 +121,11 @@ def test_a_kill_mid_way_and_a_relaunch_finish_each_run_once(tmp_path, cli_env):
     resumed = [m for m in final.values() if len(m["launches"]) == 2]
     assert resumed and all(m["launches"][1]["resumed_from_epoch"] >= 1 for m in resumed)
     for name in final:  # each epoch trained and logged once
-        epochs = [row["epoch"] for row in csv.DictReader(open(out / "runs" / name / "csv" / "metrics.csv"))
-                  if row.get("val/acc")]
+        epochs = [
+            row["epoch"]
+            for row in csv.DictReader(open(out / "runs" / name / "csv" / "metrics.csv"))
+            if row.get("val/acc")
+        ]
         assert sorted(map(int, epochs)) == [0, 1, 2, 3], (name, epochs)
 
 
@@ -128,10 +147,13 @@ def test_an_unknown_study_is_one_line(tmp_path, cli_env):
     assert "study=nosuch is not a study; choose one of: learnable, quick, smoke, thesis" in res.stderr
 
 
-@pytest.mark.parametrize("override,needle", [
-    ("cpu_runs=abc", "cpu_runs=abc is not valid; give a whole number >= 1, e.g. cpu_runs=2"),
-    ("runs_per_gpu=0", "runs_per_gpu=0 is not valid"),
-])
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("cpu_runs=abc", "cpu_runs=abc is not valid; give a whole number >= 1, e.g. cpu_runs=2"),
+        ("runs_per_gpu=0", "runs_per_gpu=0 is not valid"),
+    ],
+)
 def test_a_bad_count_is_one_line_before_anything_is_written(override, needle, tmp_path, cli_env):
     out = tmp_path / "never"
     res = study(["study=smoke", override, f"out={out}"], cli_env)
@@ -154,16 +176,39 @@ def test_a_slurm_job_script_asks_for_what_the_study_says(tmp_path):
 
     from scatnet.study.slurm import job_script, slurm_settings
 
-    s = slurm_settings(OmegaConf.create({"slurm": {"partition": "gpu", "account": "lab", "gpus_per_job": 2,
-                                                   "cpus_per_run": 4, "mem_gb_per_run": 8,
-                                                   "sbatch": ["--constraint=a100"]}}))
-    text = job_script("thesis", [("run-a", ["scatnet-train", "seed=0"]), ("run-b", ["scatnet-train", "seed=1"])],
-                      tmp_path, s)
-    for line in ("--partition=gpu", "--account=lab", "--gres=gpu:2", "--cpus-per-task=8", "--mem=16G",
-                 "--requeue", "--signal=B:USR1@120", "--time=240", "--constraint=a100"):
+    s = slurm_settings(
+        OmegaConf.create(
+            {
+                "slurm": {
+                    "partition": "gpu",
+                    "account": "lab",
+                    "gpus_per_job": 2,
+                    "cpus_per_run": 4,
+                    "mem_gb_per_run": 8,
+                    "sbatch": ["--constraint=a100"],
+                }
+            }
+        )
+    )
+    text = job_script(
+        "thesis", [("run-a", ["scatnet-train", "seed=0"]), ("run-b", ["scatnet-train", "seed=1"])], tmp_path, s
+    )
+    for line in (
+        "--partition=gpu",
+        "--account=lab",
+        "--gres=gpu:2",
+        "--cpus-per-task=8",
+        "--mem=16G",
+        "--requeue",
+        "--signal=B:USR1@120",
+        "--time=240",
+        "--constraint=a100",
+    ):
         assert f"#SBATCH {line}\n" in text
-    assert 'CUDA_VISIBLE_DEVICES="${gpus[1 % ${#gpus[@]}]}" OMP_NUM_THREADS=4 scatnet-train seed=1 >> ' \
-           f"{tmp_path / 'logs' / 'run-b.log'} 2>&1 &" in text
+    assert (
+        'CUDA_VISIBLE_DEVICES="${gpus[1 % ${#gpus[@]}]}" OMP_NUM_THREADS=4 scatnet-train seed=1 >> '
+        f"{tmp_path / 'logs' / 'run-b.log'} 2>&1 &" in text
+    )
     assert 'scontrol requeue "$SLURM_JOB_ID"' in text and "--exclusive" not in text
     proc = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)  # the script parses
     assert proc.returncode == 0, proc.stderr
@@ -175,8 +220,8 @@ def test_the_full_studies_plan_every_run_of_the_thesis(name):
     are points of the grid (3 seeds x 3 datasets); longest first."""
     from hydra import initialize_config_dir
 
-    from scatnet.config_files import config_dir
     from scatnet.cli.study import composer
+    from scatnet.config_files import config_dir
     from scatnet.study.plan import load_study, plan
 
     s = load_study(Path(config_dir()), name, [])
@@ -192,8 +237,8 @@ def test_the_learnable_study_plans_table3_on_both_cifars():
     its preset (the paper code's body and recipe), the benchmark limited to their step rows."""
     from hydra import initialize_config_dir
 
-    from scatnet.config_files import config_dir
     from scatnet.cli.study import composer
+    from scatnet.config_files import config_dir
     from scatnet.study.plan import load_study, plan
 
     s = load_study(Path(config_dir()), "learnable", [])
@@ -225,7 +270,10 @@ def test_a_study_grid_is_read_as_hydra_reads_a_sweep():
     yaml_grid = flat_grid({"optim": {"milestones": [[1], [2, 3]]}, "seed": "range(2)"})
     assert ",".join(override_value(v) for v in yaml_grid["optim.milestones"]) == "[1],[2,3]"
     assert grid_points({k: ",".join(override_value(v) for v in vs) for k, vs in yaml_grid.items()}) == [
-        ["optim.milestones=[1]", "seed=0"], ["optim.milestones=[1]", "seed=1"],
-        ["optim.milestones=[2,3]", "seed=0"], ["optim.milestones=[2,3]", "seed=1"]]
+        ["optim.milestones=[1]", "seed=0"],
+        ["optim.milestones=[1]", "seed=1"],
+        ["optim.milestones=[2,3]", "seed=0"],
+        ["optim.milestones=[2,3]", "seed=1"],
+    ]
     with pytest.raises(ConfigError, match="no finite grid"):
         grid_points({"optim.lr": "interval(0.1,1.0)"})

@@ -1,4 +1,5 @@
 """Sweeps that survive real life: skip completed, resume killed, record failed; shards; the report."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,16 @@ from tests.conftest import script
 
 pytestmark = pytest.mark.slow  # whole commands or trainings
 
-SMALL = ["-m", "sweep=table14", "data=digits", "model.width=8", "trainer.max_epochs=1", "progress_bar=false",
-         "frontend.wavelet=near_sym_a", "frontend.magbias=0.01"]
+SMALL = [
+    "-m",
+    "sweep=table14",
+    "data=digits",
+    "model.width=8",
+    "trainer.max_epochs=1",
+    "progress_bar=false",
+    "frontend.wavelet=near_sym_a",
+    "frontend.magbias=0.01",
+]
 
 
 def sweep(args, env, timeout=600):
@@ -51,14 +60,19 @@ def test_small_sweep_report_and_rerun_that_trains_nothing(tmp_path, cli_env):
     assert {p: p.stat().st_mtime_ns for p in files} == stamps
 
     sweep_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14"
-    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
-                         timeout=300)
+    rep = subprocess.run(
+        [script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True, timeout=300
+    )
     assert rep.returncode == 0, rep.stderr
     out = sweep_dir / "report"
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
-    assert sorted((r["padding"], r["seed"]) for r in rows) == [("symmetric", "0"), ("symmetric", "1"),
-                                                               ("zero", "0"), ("zero", "1")]
+    assert sorted((r["padding"], r["seed"]) for r in rows) == [
+        ("symmetric", "0"),
+        ("symmetric", "1"),
+        ("zero", "0"),
+        ("zero", "1"),
+    ]
     png = out / "figure12_digits.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / "figure12_digits.pdf").stat().st_size > 1000
     summary = list(csv.DictReader(open(out / "summary.csv")))
@@ -70,20 +84,31 @@ def test_small_sweep_report_and_rerun_that_trains_nothing(tmp_path, cli_env):
     assert "missing:" not in rep.stdout and "no completed run" not in page
 
     # one run of the launched grid gone: exactly that one is listed
-    victim = next(p for p in files if json.loads(p.read_text())["config"]["frontend"]["padding"] == "zero"
-                  and json.loads(p.read_text())["seed"] == 1)
+    victim = next(
+        p
+        for p in files
+        if json.loads(p.read_text())["config"]["frontend"]["padding"] == "zero"
+        and json.loads(p.read_text())["seed"] == 1
+    )
     victim.unlink()
-    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
-                         timeout=300)
-    assert [ln.strip() for ln in rep.stdout.splitlines() if "missing:" in ln] == \
-        ["missing: no completed run for frontend.padding=zero, seed=1"]
+    rep = subprocess.run(
+        [script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True, timeout=300
+    )
+    assert [ln.strip() for ln in rep.stdout.splitlines() if "missing:" in ln] == [
+        "missing: no completed run for frontend.padding=zero, seed=1"
+    ]
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path, cli_env):
     # width 32: an epoch takes about a second on 2 CPU cores, so the kill lands inside epoch 2 or 3
     args = [*SMALL, "frontend.padding=symmetric", "seed=0", "trainer.max_epochs=4", "model.width=32"]
-    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [script("scatnet-train"), *args],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     # checkpoints are written whole or not at all (AtomicCheckpointIO): the kill may land anywhere after this
     wait_for_checkpoint(Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs")
     os.killpg(proc.pid, signal.SIGKILL)
@@ -109,8 +134,9 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, cli_env):
     proc = sweep([*args, "frontend.padding=symmetric", "frontend.magbias=0.01,-1,0.1", "seed=0"], cli_env)
     assert proc.returncode == 1  # the sweep finished, and says that a run failed
     assert "3 runs: 2 completed, 1 failed" in proc.stdout
-    results = {json.loads(p.read_text())["config"]["frontend"]["magbias"]: json.loads(p.read_text())
-               for p in runs(cli_env)}
+    results = {
+        json.loads(p.read_text())["config"]["frontend"]["magbias"]: json.loads(p.read_text()) for p in runs(cli_env)
+    }
     assert results[0.01]["status"] == results[0.1]["status"] == "completed"
     assert results[-1]["status"] == "failed"
     assert "ConfigError: frontend.magbias=-1 is not valid" in results[-1]["reason"]
@@ -166,18 +192,43 @@ def _recipe(preset: str) -> dict:
     return {k: v for k, v in cfg.items() if k not in ("frontend", "seed")}
 
 
-def _fake_run(root: Path, name: str, frontend: dict, data: str, seed: int, acc: float, status="completed",
-              recipe: str | dict | None = None, **config):
+def _fake_run(
+    root: Path,
+    name: str,
+    frontend: dict,
+    data: str,
+    seed: int,
+    acc: float,
+    status="completed",
+    recipe: str | dict | None = None,
+    **config,
+):
     """A run's metrics.json; ``recipe``: a preset whose config (its published recipe) the run records, or
     such a config."""
     d = root / name
     d.mkdir(parents=True)
     base = _recipe(recipe) if isinstance(recipe, str) else (recipe or {})
-    (d / "metrics.json").write_text(json.dumps({
-        "status": status, "run_name": name, "data": data, "frontend": frontend["name"], "seed": seed,
-        "test_acc": acc, "wall_seconds": 100.0, "run_dir": str(d),
-        "config": {**base, "frontend": frontend, "data": {**base.get("data", {}), "name": data, "seed": seed},
-                   "seed": seed, **config}}))
+    (d / "metrics.json").write_text(
+        json.dumps(
+            {
+                "status": status,
+                "run_name": name,
+                "data": data,
+                "frontend": frontend["name"],
+                "seed": seed,
+                "test_acc": acc,
+                "wall_seconds": 100.0,
+                "run_dir": str(d),
+                "config": {
+                    **base,
+                    "frontend": frontend,
+                    "data": {**base.get("data", {}), "name": data, "seed": seed},
+                    "seed": seed,
+                    **config,
+                },
+            }
+        )
+    )
 
 
 def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_path):
@@ -187,13 +238,14 @@ def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_pa
 
     fe = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
     for seed, acc in ((0, 80.0), (1, 82.0)):
-        _fake_run(tmp_path, f"long-w8-s{seed}", fe, "digits", seed, acc, trainer={"max_epochs": 3},
-                  model={"width": 8})
+        _fake_run(tmp_path, f"long-w8-s{seed}", fe, "digits", seed, acc, trainer={"max_epochs": 3}, model={"width": 8})
     _fake_run(tmp_path, "quick-w8-s0", fe, "digits", 0, 20.0, trainer={"max_epochs": 1}, model={"width": 8})
     _fake_run(tmp_path, "long-w16-s0", fe, "digits", 0, 90.0, trainer={"max_epochs": 3}, model={"width": 16})
     res = build_report(tmp_path, tmp_path / "report")
-    groups = {(s["trainer.max_epochs"], s["model.width"]): (s["runs"], s["test_acc_mean"], s["test_acc_std"])
-              for s in res["summary"]}
+    groups = {
+        (s["trainer.max_epochs"], s["model.width"]): (s["runs"], s["test_acc_mean"], s["test_acc_std"])
+        for s in res["summary"]
+    }
     assert groups == {(3, 8): (2, 81.0, 1.414), (1, 8): (1, 20.0, None), (3, 16): (1, 90.0, None)}
     results = list(csv.DictReader(open(tmp_path / "report" / "results.csv")))
     assert {"model.width", "trainer.max_epochs"} <= set(results[0]) and "data.seed" not in results[0]
@@ -210,7 +262,9 @@ def test_table13_beside_the_published_numbers(tmp_path):
     _fake_run(tmp_path, "b", thesis, "cifar10", 1, 90.1, recipe="cifar10_dtcwt")
     _fake_run(tmp_path, "c", {**thesis, "impl": "fast"}, "cifar10", 0, 90.0, recipe="cifar10_dtcwt")
     _fake_run(tmp_path, "d", {"name": "morlet8", "L": 8}, "cifar100", 0, 64.3, recipe="cifar100_morlet8")
-    _fake_run(tmp_path, "e", {**thesis, "padding": "zero"}, "cifar10", 0, 88.0, recipe="cifar10_dtcwt")  # not Table 1.3's
+    _fake_run(
+        tmp_path, "e", {**thesis, "padding": "zero"}, "cifar10", 0, 88.0, recipe="cifar10_dtcwt"
+    )  # not Table 1.3's
     _fake_run(tmp_path, "f", {"name": "morlet8", "L": 8}, "cifar10", 0, None, status="failed", recipe="cifar10_morlet8")
     # a quick look beside them: 2 of 120 epochs at width 32, never compared with the thesis' number
     short = _recipe("cifar10_morlet6")
@@ -234,8 +288,15 @@ def test_the_learnable_scatternets_beside_the_papers_table3(tmp_path):
     from scatnet.report.build import build_report
 
     def fe(variant, **extra):
-        return {"_target_": "scatnet.frontends.LearnableScatterNet", "name": f"learnable_{variant}",
-                "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01, "impl": "fast", **extra}
+        return {
+            "_target_": "scatnet.frontends.LearnableScatterNet",
+            "name": f"learnable_{variant}",
+            "wavelet": "near_sym_a",
+            "padding": "symmetric",
+            "magbias": 0.01,
+            "impl": "fast",
+            **extra,
+        }
 
     def run(name, variant, data, seed, acc, **extra):
         _fake_run(tmp_path, name, fe(variant, **extra), data, seed, acc, recipe=f"learnable_{variant}_{data}")
@@ -248,8 +309,14 @@ def test_the_learnable_scatternets_beside_the_papers_table3(tmp_path):
     run("c0", "c", "cifar100", 0, 70.0)
     run("d-ti", "d", "tiny_imagenet", 0, 61.0)
     _fake_run(tmp_path, "mine", fe("x"), "digits", 0, 97.0)  # a learnable front end of one's own, any name
-    _fake_run(tmp_path, "dtcwt", {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric",
-                                  "magbias": 0.01}, "cifar10", 0, 89.0)
+    _fake_run(
+        tmp_path,
+        "dtcwt",
+        {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01},
+        "cifar10",
+        0,
+        89.0,
+    )
     build_report(tmp_path, tmp_path / "report")
     table = (tmp_path / "report" / "learnable_table3.md").read_text()
     assert "| learnable_b | cifar10 | 91.20 ± 0.28 | 2 | 91.1 | +0.10 | 2.61M (Table 3: 2.7M) |" in table
@@ -285,8 +352,14 @@ def test_learning_curves_tick_whole_epochs(tmp_path):
             run = tmp_path / f"r{seed}"
             (run / "csv").mkdir(parents=True)
             (run / "csv" / "metrics.csv").write_text("epoch,step,val/acc\n0,5,0.5\n1,10,0.7\n")
-        summary = [{"data": "digits", "frontend": "dtcwt", "variant": "", "run_dirs": [str(tmp_path / "r0"),
-                                                                                          str(tmp_path / "r1")]}]
+        summary = [
+            {
+                "data": "digits",
+                "frontend": "dtcwt",
+                "variant": "",
+                "run_dirs": [str(tmp_path / "r0"), str(tmp_path / "r1")],
+            }
+        ]
         paths = figures.learning_curves(summary, "digits", tmp_path)
     finally:
         figures.plt.close = real
@@ -304,10 +377,14 @@ def test_missing_runs_are_listed_for_every_finite_grid_hydra_expresses(tmp_path)
         (tmp_path / folder / "multirun.yaml").write_text(json.dumps({"hydra": {"overrides": {"task": task}}}))
 
     launched("grid", ["optim.milestones=[1]", "seed=range(0,2)", "frontend=choice(dtcwt,morlet6)"])
-    rows = [{"status": "completed", "settings": {"optim.milestones": [1], "seed": 0, "frontend.name": "dtcwt"}},
-            {"status": "completed", "settings": {"optim.milestones": [1], "seed": 1, "frontend.name": "dtcwt"}},
-            {"status": "completed", "settings": {"optim.milestones": [2], "seed": 0, "frontend.name": "morlet6"}}]
-    assert missing_runs(rows, tmp_path) == ["no completed run for seed=0, frontend=morlet6",
-                                            "no completed run for seed=1, frontend=morlet6"]
+    rows = [
+        {"status": "completed", "settings": {"optim.milestones": [1], "seed": 0, "frontend.name": "dtcwt"}},
+        {"status": "completed", "settings": {"optim.milestones": [1], "seed": 1, "frontend.name": "dtcwt"}},
+        {"status": "completed", "settings": {"optim.milestones": [2], "seed": 0, "frontend.name": "morlet6"}},
+    ]
+    assert missing_runs(rows, tmp_path) == [
+        "no completed run for seed=0, frontend=morlet6",
+        "no completed run for seed=1, frontend=morlet6",
+    ]
     launched("search", ["optim.lr=interval(0.1,1)"])
     assert any("is no finite grid" in note for note in missing_runs(rows, tmp_path))

@@ -1,5 +1,6 @@
 """Sweeps under real-life accidents: two launches at once, signals, a full disk, a forced retrain, a resumed CSV
 log, and the submitit launcher's summary. Each asserts what a user reads afterwards."""
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,12 @@ def _epochs_logged(rows: list[dict], key: str) -> list[int]:
 
 def test_two_launches_of_one_sweep_train_every_run_exactly_once(tmp_path, cli_env):
     args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1"]
-    procs = [subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=900) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     files = runs(cli_env)
@@ -55,9 +60,18 @@ def test_a_run_held_by_a_live_process_is_skipped_and_left_untouched(tmp_path):
     cfg = compose([*QUICK, "trainer.max_epochs=1"], tmp_path / "run")
     run_dir = resolve_run_dir(cfg)
     run_dir.mkdir(parents=True)
-    holder = subprocess.Popen(["python3", "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
-                               "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
-                               "time.sleep(60)", str(run_dir / ".lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            "python3",
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+            "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+            "time.sleep(60)",
+            str(run_dir / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         m = train(cfg)
@@ -75,8 +89,9 @@ def test_a_run_held_by_a_live_process_is_skipped_and_left_untouched(tmp_path):
 @pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_a_run_resumably_with_one_line_and_the_relaunch_matches(tmp_path, cli_env, signum, code):
     args = [*QUICK, "trainer.max_epochs=4", "model.width=32", f"hydra.run.dir={tmp_path / 'run'}"]
-    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     wait_for_checkpoint(tmp_path / "run", "checkpoints/last.ckpt")
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
@@ -100,16 +115,22 @@ def test_a_signal_stops_a_run_resumably_with_one_line_and_the_relaunch_matches(t
     if signum != signal.SIGTERM:
         return
     # the same run uninterrupted reaches the same weights, so the same test accuracy
-    whole = subprocess.run([script("scatnet-train"), *args[:-1], f"hydra.run.dir={tmp_path / 'whole'}"],
-                           env=cli_env, capture_output=True, text=True, timeout=600)
+    whole = subprocess.run(
+        [script("scatnet-train"), *args[:-1], f"hydra.run.dir={tmp_path / 'whole'}"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert whole.returncode == 0
     assert json.loads((tmp_path / "whole" / "metrics.json").read_text())["test_acc"] == m["test_acc"]
 
 
 def test_sigterm_stops_a_sweep_after_the_run_it_hit_and_prints_the_summary(tmp_path, cli_env):
     args = [*SMALL, "frontend.padding=symmetric,zero", "seed=0,1", "trainer.max_epochs=3", "model.width=32"]
-    proc = subprocess.Popen([script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [script("scatnet-train"), *args], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     runs_dir = Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "table14" / "runs"
     wait_for_checkpoint(runs_dir)
     proc.send_signal(signal.SIGTERM)
@@ -142,8 +163,11 @@ def test_a_full_disk_is_one_line_and_the_run_stays_resumable(tmp_path, monkeypat
         return real_save(obj, f)
 
     monkeypatch.setattr(checkpoint_io.torch, "save", save)
-    with pytest.raises(DiskFull, match=r"no space left on the device of .* MiB free there\); the run keeps its last "
-                                       r"complete checkpoint: free some space and relaunch the same command"):
+    with pytest.raises(
+        DiskFull,
+        match=r"no space left on the device of .* MiB free there\); the run keeps its last "
+        r"complete checkpoint: free some space and relaunch the same command",
+    ):
         train(compose([*QUICK, "trainer.max_epochs=3"], tmp_path / "run"))
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["status"] == "failed" and m["reason"].startswith("DiskFull: no space left")
@@ -189,8 +213,10 @@ def test_a_retried_failed_run_starts_its_csv_log_afresh(tmp_path):
     from scatnet.training.run import train
 
     def attempt():
-        m = train(compose([*QUICK, "trainer.max_epochs=1", "optim.lr=1e12", "trainer.log_every_n_steps=2"],
-                          tmp_path / "run"), reraise=False)
+        m = train(
+            compose([*QUICK, "trainer.max_epochs=1", "optim.lr=1e12", "trainer.log_every_n_steps=2"], tmp_path / "run"),
+            reraise=False,
+        )
         assert m["status"] == "failed"
         return _csv_rows(tmp_path / "run")
 
@@ -217,8 +243,14 @@ def test_submitit_local_sweep_summary_counts_every_run(tmp_path, cli_env):
     """Under submitit the jobs run in other processes: the summary still counts them, and a failed one
     makes the sweep exit 1."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    args = [*SMALL, "frontend.padding=symmetric", "seed=0", "optim.lr=0.1,1e12", "hydra/launcher=submitit_local",
-            "hydra.launcher.timeout_min=10"]
+    args = [
+        *SMALL,
+        "frontend.padding=symmetric",
+        "seed=0",
+        "optim.lr=0.1,1e12",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+    ]
     proc = sweep(args, cli_env, timeout=900)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "scatnet sweep table14: 2 runs: 1 completed, 1 failed" in proc.stdout
@@ -226,8 +258,15 @@ def test_submitit_local_sweep_summary_counts_every_run(tmp_path, cli_env):
 
 
 def test_a_custom_grid_gets_stable_folders_resume_summary_and_its_own_report(tmp_path, cli_env):
-    args = ["-m", "sweep=custom", "experiment=quickstart", "model.width=4,8", "trainer.max_epochs=1", "seed=0",
-            "progress_bar=false"]
+    args = [
+        "-m",
+        "sweep=custom",
+        "experiment=quickstart",
+        "model.width=4,8",
+        "trainer.max_epochs=1",
+        "seed=0",
+        "progress_bar=false",
+    ]
     proc = sweep(args, cli_env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "scatnet sweep custom: 2 runs: 2 completed" in proc.stdout
@@ -237,8 +276,9 @@ def test_a_custom_grid_gets_stable_folders_resume_summary_and_its_own_report(tmp
     again = sweep(args, cli_env)
     assert again.returncode == 0 and "2 runs: 2 skipped" in again.stdout
 
-    rep = subprocess.run([script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True,
-                         timeout=300)
+    rep = subprocess.run(
+        [script("scatnet-report"), str(sweep_dir)], env=cli_env, capture_output=True, text=True, timeout=300
+    )
     assert rep.returncode == 0 and "missing" not in rep.stdout, rep.stderr
     summary = list(csv.DictReader(open(sweep_dir / "report" / "summary.csv")))
     assert sorted(r["model.width"] for r in summary) == ["4", "8"] and all(r["runs"] == "1" for r in summary)
@@ -253,11 +293,20 @@ def test_the_report_tells_a_killed_run_from_a_running_one(tmp_path):
     lock = RunLock(tmp_path / "live")
     assert lock.acquire()
     try:
-        probe = subprocess.run(["python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                                "from scatnet.training.lock import RunLock; from pathlib import Path; "
-                                "print(RunLock(Path(sys.argv[2])).is_held(), RunLock(Path(sys.argv[3])).is_held())",
-                                str(Path(__file__).parents[1]), str(tmp_path / "live"), str(tmp_path / "dead")],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [
+                "python3",
+                "-c",
+                "import sys; sys.path.insert(0, sys.argv[1]); "
+                "from scatnet.training.lock import RunLock; from pathlib import Path; "
+                "print(RunLock(Path(sys.argv[2])).is_held(), RunLock(Path(sys.argv[3])).is_held())",
+                str(Path(__file__).parents[1]),
+                str(tmp_path / "live"),
+                str(tmp_path / "dead"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert probe.stdout.split() == ["True", "False"], probe.stderr
         res = build_report(tmp_path, tmp_path / "report")
     finally:
@@ -278,8 +327,18 @@ def _cifar_fixture(root: Path) -> str:
     return f"+data.source.file_md5={sums}"
 
 
-MOVED = ["-m", "sweep=custom", "data=cifar10", "data.download=false", "trainer.max_epochs=1", "model.width=4",
-         "data.batch_size=50", "seed=0,1", "progress_bar=false", "logger=csv"]
+MOVED = [
+    "-m",
+    "sweep=custom",
+    "data=cifar10",
+    "data.download=false",
+    "trainer.max_epochs=1",
+    "model.width=4",
+    "data.batch_size=50",
+    "seed=0,1",
+    "progress_bar=false",
+    "logger=csv",
+]
 
 
 def test_moving_the_data_between_two_launches_keeps_every_run(tmp_path, cli_env):
@@ -291,8 +350,9 @@ def test_moving_the_data_between_two_launches_keeps_every_run(tmp_path, cli_env)
     shutil.copytree(tmp_path / "home", tmp_path / "scratch")
     first = sweep([*MOVED, sums, f"data.root={tmp_path / 'home'}"], cli_env)
     assert first.returncode == 0 and "2 runs: 2 completed" in first.stdout, first.stderr[-2000:]
-    folders = sorted(p.parent for p in (Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "custom" / "runs").glob(
-        "*/metrics.json"))
+    folders = sorted(
+        p.parent for p in (Path(cli_env["SCATNET_OUTPUTS"]) / "sweeps" / "custom" / "runs").glob("*/metrics.json")
+    )
     assert len(folders) == 2 and not any("root" in f.name or "home" in f.name for f in folders)
     moved = sweep([*MOVED, sums, f"data.root={tmp_path / 'scratch'}"], cli_env)
     assert moved.returncode == 0 and "2 runs: 2 skipped" in moved.stdout, moved.stdout[-2000:]
@@ -311,8 +371,19 @@ def test_a_run_folder_of_the_previous_identity_is_taken_over_not_retrained(tmp_p
     sums = _cifar_fixture(tmp_path / "data")
 
     def cfg():
-        c = compose(["data=cifar10", sums, f"data.root={tmp_path / 'data'}", "data.download=false", "trainer.max_epochs=1",
-                     "model.width=4", "data.batch_size=50", "logger=none"], tmp_path / "unused")
+        c = compose(
+            [
+                "data=cifar10",
+                sums,
+                f"data.root={tmp_path / 'data'}",
+                "data.download=false",
+                "trainer.max_epochs=1",
+                "model.width=4",
+                "data.batch_size=50",
+                "logger=none",
+            ],
+            tmp_path / "unused",
+        )
         with open_dict(c):
             c.paths.runs_dir = str(tmp_path / "runs")
         return c
@@ -339,8 +410,9 @@ def small_tmpfs(tmp_path):
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
@@ -366,8 +438,15 @@ def test_a_real_full_disk_is_one_line_and_the_relaunch_with_space_completes(smal
     one line naming the folder and its free space, exit 2, metrics.json failed (never running or completed),
     no truncated file at a final path; freed, the same command resumes and completes."""
     env = {**cli_env, "SCATNET_OUTPUTS": str(small_tmpfs / "outputs"), "WANDB_DIR": str(small_tmpfs)}
-    args = [script("scatnet-train"), "experiment=quickstart", "trainer.max_epochs=8", "model.width=32",
-            "logger=many", "progress_bar=false", f"hydra.run.dir={small_tmpfs / 'outputs' / 'run'}"]
+    args = [
+        script("scatnet-train"),
+        "experiment=quickstart",
+        "trainer.max_epochs=8",
+        "model.width=32",
+        "logger=many",
+        "progress_bar=false",
+        f"hydra.run.dir={small_tmpfs / 'outputs' / 'run'}",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_checkpoint(small_tmpfs / "outputs", pattern="run/checkpoints/last.ckpt")
     filler = _fill(small_tmpfs)

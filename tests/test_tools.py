@@ -1,5 +1,6 @@
 """The tools of a Lightning + Hydra project: scatnet-eval, TensorBoard, an Optuna search that a relaunch
 continues."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ def test_eval_reproduces_a_finished_runs_test_accuracy_from_its_checkpoint(tmp_p
     assert result["test_acc"] == pytest.approx(m["test_acc"], abs=1e-3) and result["epoch"] == 2
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["test_acc"] == result["test_acc"]
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith(f"scatnet-eval: dtcwt on digits, epoch 2: test acc {m['test_acc']:.2f}% (the run "
-                           f"recorded {m['test_acc']:.2f}%)")
+    assert line.startswith(
+        f"scatnet-eval: dtcwt on digits, epoch 2: test acc {m['test_acc']:.2f}% (the run recorded {m['test_acc']:.2f}%)"
+    )
     # the checkpoint alone, moved away from its run folder, carries what it needs
     alone = tmp_path / "elsewhere.ckpt"
     (tmp_path / "run" / "checkpoints" / "last.ckpt").rename(alone)
@@ -50,8 +52,8 @@ def scalar_tags(path) -> set[str]:
 
     data, i, tags = path.read_bytes(), 0, set()
     while i < len(data):
-        (n,) = struct.unpack("<Q", data[i:i + 8])
-        event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+        (n,) = struct.unpack("<Q", data[i : i + 8])
+        event = event_pb2.Event.FromString(data[i + 12 : i + 12 + n])
         tags |= {v.tag for v in event.summary.value}
         i += 12 + n + 4
     return tags
@@ -69,14 +71,22 @@ def test_tensorboard_writes_event_files_with_the_metrics(tmp_path):
 def test_an_optuna_search_completes_and_a_relaunch_adds_trials_to_the_same_study(tmp_path, cli_env):
     import optuna
 
-    cmd = [script("scatnet-train"), "-m", "hparams_search=optuna", "trainer.max_epochs=1", "model.width=4",
-           "hydra.sweeper.n_trials=3", "progress_bar=false"]
+    cmd = [
+        script("scatnet-train"),
+        "-m",
+        "hparams_search=optuna",
+        "trainer.max_epochs=1",
+        "model.width=4",
+        "hydra.sweeper.n_trials=3",
+        "progress_bar=false",
+    ]
     for launch in (1, 2):
         proc = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "Best value:" in proc.stdout + proc.stderr
-        study = optuna.load_study(study_name="optuna-digits",
-                                  storage=f"sqlite:///{tmp_path / 'outputs/sweeps/optuna-digits/optuna.db'}")
+        study = optuna.load_study(
+            study_name="optuna-digits", storage=f"sqlite:///{tmp_path / 'outputs/sweeps/optuna-digits/optuna.db'}"
+        )
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         assert len(done) == 3 * launch and all(0 <= t.value <= 100 for t in done)
     runs = list((tmp_path / "outputs/sweeps/optuna-digits/runs").glob("*/metrics.json"))
@@ -91,13 +101,19 @@ def test_the_eval_command_exits_0_with_its_line_and_a_damaged_checkpoint_is_one_
     from scatnet.training.run import train
 
     train(compose([*TINY, "logger=none"], tmp_path / "run"))
-    proc = subprocess.run([script("scatnet-eval"), str(tmp_path / "run"), "--device", "cpu"], env=cli_env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [script("scatnet-eval"), str(tmp_path / "run"), "--device", "cpu"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1].startswith("scatnet-eval: dtcwt on digits, epoch 2: test acc")
     assert "test_acc" not in proc.stderr  # the result is in eval.json, not dumped to stderr
     (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint" * 64)
-    bad = subprocess.run([script("scatnet-eval"), str(tmp_path / "run")], env=cli_env, capture_output=True,
-                         text=True, timeout=300)
+    bad = subprocess.run(
+        [script("scatnet-eval"), str(tmp_path / "run")], env=cli_env, capture_output=True, text=True, timeout=300
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
     assert "last.ckpt is not a readable scatnet checkpoint" in bad.stderr

@@ -1,4 +1,5 @@
 """Training through the real configs: the compose API and the console script both learn and write metrics."""
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,20 @@ def test_compose_quickstart_learns_and_writes_complete_metrics(tmp_path):
 
 def test_console_script_trains_morlet6(tmp_path, cli_env):
     run_dir = tmp_path / "m6"
-    proc = subprocess.run([script("scatnet-train"), *QUICK, "frontend=morlet6", "optim.lr=0.5", "progress_bar=false",
-                           f"hydra.run.dir={run_dir}"], env=cli_env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            *QUICK,
+            "frontend=morlet6",
+            "optim.lr=0.5",
+            "progress_bar=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "completed" and m["frontend"] == "morlet6"
@@ -50,23 +63,47 @@ def test_console_script_trains_morlet6(tmp_path, cli_env):
     assert last.startswith("scatnet: morlet6(L=6, impl=fast) on digits: test acc") and str(run_dir) in last
 
 
-@pytest.mark.parametrize("override,needle", [
-    ("frontend.wavelet=haar",
-     "frontend.wavelet='haar' is not valid; choose one of: near_sym_a, near_sym_b, near_sym_b_bp"),
-    ("frontend.padding=reflect", "choose one of: symmetric, zero"),
-    ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
-    ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
-    ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
-    ("fast.cuda_graph=true", "fast.cuda_graph=true needs a front end whose forward never waits on or copies "
-                             "from the host; frontend=dtcwt is not one (pytorch_wavelets' ScatLayers copy index "
-                             "arrays from the host in every forward; frontend.impl=fast computes the same without)"),
-    ("trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed would run the scattering front end in "
-                                     "reduced precision too; leave trainer.precision=32-true and use fast.bf16=true"),
-])
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        (
+            "frontend.wavelet=haar",
+            "frontend.wavelet='haar' is not valid; choose one of: near_sym_a, near_sym_b, near_sym_b_bp",
+        ),
+        ("frontend.padding=reflect", "choose one of: symmetric, zero"),
+        ("frontend.magbias=-1", "frontend.magbias=-1 is not valid; it must be a number >= 0"),
+        ("frontend=morlet8 frontend.L=7", "frontend.L=7 is not valid; choose one of: 6, 8"),
+        (
+            "frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu",
+            "fast.cuda_graph=true needs a CUDA device",
+        ),
+        (
+            "fast.cuda_graph=true",
+            "fast.cuda_graph=true needs a front end whose forward never waits on or copies "
+            "from the host; frontend=dtcwt is not one (pytorch_wavelets' ScatLayers copy index "
+            "arrays from the host in every forward; frontend.impl=fast computes the same without)",
+        ),
+        (
+            "trainer.precision=bf16-mixed",
+            "trainer.precision=bf16-mixed would run the scattering front end in "
+            "reduced precision too; leave trainer.precision=32-true and use fast.bf16=true",
+        ),
+    ],
+)
 def test_bad_config_is_one_clear_line_and_nonzero_exit(tmp_path, cli_env, override, needle):
-    proc = subprocess.run([script("scatnet-train"), *override.split(), "trainer.max_epochs=1", "progress_bar=false",
-                           f"hydra.run.dir={tmp_path / 'bad'}"],
-                          env=cli_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            *override.split(),
+            "trainer.max_epochs=1",
+            "progress_bar=false",
+            f"hydra.run.dir={tmp_path / 'bad'}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
@@ -91,20 +128,29 @@ BAD_INPUT = [
     ("frontend=morlet8 frontend.impl=pytorch", "frontend.impl='pytorch' is not valid; choose one of: fast, kymatio"),
     ("data=cifar10 data.root={file}", "data.root={file} is a file, not a folder"),
     ("frontend=wavelets", "In 'train': Could not find 'frontend/wavelets' Available options in 'frontend': dtcwt"),
-    ("frontend=learnable_d model.frontend_grad=false", "model.frontend_grad=false, but frontend=learnable_d has "
-     "learned stages (conv, mix, norm): without autograd through the front end they would never train; leave "
-     "model.frontend_grad null (it follows the front end) or set it true"),
+    (
+        "frontend=learnable_d model.frontend_grad=false",
+        "model.frontend_grad=false, but frontend=learnable_d has "
+        "learned stages (conv, mix, norm): without autograd through the front end they would never train; leave "
+        "model.frontend_grad null (it follows the front end) or set it true",
+    ),
     ("frontend=learnable frontend.stages=[{{conv:4}}]", "frontend.stages has no scat stage"),
     ("frontend=learnable frontend.stages=[{{scat:{{mx:4}}}}]", "frontend.stages[0].scat has unknown option(s) ['mx']"),
     ("data.nosuchkey=1", "Could not override 'data.nosuchkey'"),
-    ("+data.batchsize=32", "data.batchsize is not an option of scatnet.data.DeviceDataModule (did you mean "
-                           "batch_size?)"),
-    ("+trainer.max_epoch=3", "trainer.max_epoch is not an option of pytorch_lightning.Trainer (did you mean "
-                             "max_epochs?)"),
+    (
+        "+data.batchsize=32",
+        "data.batchsize is not an option of scatnet.data.DeviceDataModule (did you mean batch_size?)",
+    ),
+    (
+        "+trainer.max_epoch=3",
+        "trainer.max_epoch is not an option of pytorch_lightning.Trainer (did you mean max_epochs?)",
+    ),
     ("hydra.run.dir={file}/run", "cannot write {file}/run (Not a directory); choose a writable folder"),
     # checked with the rest, before the run folder, its lock or metrics.json is written
-    ("trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed would run the scattering front end in reduced "
-                                     "precision too"),
+    (
+        "trainer.precision=bf16-mixed",
+        "trainer.precision=bf16-mixed would run the scattering front end in reduced precision too",
+    ),
     ("fast.compile=maybe", "fast.compile='maybe' is not valid; choose one of: False, True, default"),
     ("frontend=dtcwt_fast fast.cuda_graph=true trainer.accelerator=cpu", "fast.cuda_graph=true needs a CUDA device"),
     ("data.image_size=30", "image side 30x30 is not divisible by 4"),
@@ -120,8 +166,11 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch,
     afile.write_text("not a folder")
     override, needle = override.format(file=afile), needle.format(file=afile)
     run_dir = override.split("=", 1)[1] if override.startswith("hydra.run.dir") else str(tmp_path / "bad")
-    args = [f"hydra.run.dir={run_dir}", *override.split()] if "hydra" in override else \
-        [*override.split(), f"hydra.run.dir={run_dir}"]
+    args = (
+        [f"hydra.run.dir={run_dir}", *override.split()]
+        if "hydra" in override
+        else [*override.split(), f"hydra.run.dir={run_dir}"]
+    )
     monkeypatch.setattr(sys, "argv", [script("scatnet-train"), "experiment=quickstart", "progress_bar=false", *args])
     monkeypatch.setenv("SCATNET_OUTPUTS", str(tmp_path / "outputs"))
     with pytest.raises(SystemExit) as e:
@@ -151,9 +200,23 @@ def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
     shards each epoch, rank 0 alone reports, and the BatchNorm statistics averaged over the ranks before each
     evaluation make the ranks' test accuracy that of the checkpoint."""
     run_dir = tmp_path / "ddp"
-    proc = subprocess.run([script("scatnet-train"), "experiment=quickstart", "trainer=ddp", "trainer.accelerator=cpu",
-                           "trainer.devices=2", "trainer.max_epochs=2", "model.width=8", "progress_bar=false",
-                           f"hydra.run.dir={run_dir}"], env=cli_env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            script("scatnet-train"),
+            "experiment=quickstart",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=2",
+            "model.width=8",
+            "progress_bar=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len([ln for ln in proc.stdout.splitlines() if ln.startswith("scatnet: ")]) == 1
     m = json.loads((run_dir / "metrics.json").read_text())

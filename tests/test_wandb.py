@@ -1,5 +1,6 @@
 """W&B as users meet it: with no account (no key, WANDB_MODE unset) or a key and no reachable server, a run
 logs offline, completes, and says once how to sync it; logger=many the same."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,13 @@ WARNING = "W&B could not start online"
 
 
 def _train(cli_env, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run([script("scatnet-train"), "experiment=quickstart", "trainer.max_epochs=1",
-                           "model.width=8", *overrides], env=cli_env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [script("scatnet-train"), "experiment=quickstart", "trainer.max_epochs=1", "model.width=8", *overrides],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _offline_run(cli_env, proc: subprocess.CompletedProcess):

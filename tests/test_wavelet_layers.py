@@ -1,5 +1,6 @@
 """Wavelet pooling (dwt: the LL band; dwt_all: every band), the plain CNN built on it, and the learned-stem
 control front end."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,11 +73,15 @@ def median_accuracy(overrides: list[str], tmp_path, seeds=(0, 1, 2)) -> float:
 
 
 # floors: chance is 10%; the medians of three seen (seeds 0-2, 1-3, 2-4 with the portable kernels) 49-78
-@pytest.mark.parametrize("overrides,floor", [
-    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]"], 40.0),              # dwt pools
-    (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 40.0),
-    (["frontend=learned", "frontend.hidden=16", "model.width=8"], 40.0),                       # the control
-], ids=["wavepool_cnn", "dwt_all", "learned"])
+@pytest.mark.parametrize(
+    "overrides,floor",
+    [
+        (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]"], 40.0),  # dwt pools
+        (["frontend=none", "model=wavepool_cnn", "model.widths=[16,32,32,32]", "model.pool=dwt_all"], 40.0),
+        (["frontend=learned", "frontend.hidden=16", "model.width=8"], 40.0),  # the control
+    ],
+    ids=["wavepool_cnn", "dwt_all", "learned"],
+)
 @pytest.mark.slow
 def test_the_new_networks_learn_digits(overrides, floor, tmp_path):
     assert median_accuracy(overrides, tmp_path) > floor
@@ -182,12 +187,32 @@ def test_the_front_ends_name_their_channels_by_scattering_order():
         assert torch.allclose(z[0], z[1]) and torch.allclose(z[0], z[2])
 
 
-@pytest.mark.parametrize("overrides,panels", [
-    (["frontend=dtcwt"], ["input", "front end: order 0", "front end: order 1, scale 1", "front end: order 1, scale 2",
-                          "front end: order 2", "after the last conv"]),
-    (["frontend=none", "model=wavepool_cnn", "model.widths=[8,8,8,8]", "model.pool=dwt_all"],
-     ["input", "after pool 1 (DWTPool)", "after pool 2 (DWTPool)", "after pool 3 (DWTPool)", "after the last conv"]),
-])
+@pytest.mark.parametrize(
+    "overrides,panels",
+    [
+        (
+            ["frontend=dtcwt"],
+            [
+                "input",
+                "front end: order 0",
+                "front end: order 1, scale 1",
+                "front end: order 1, scale 2",
+                "front end: order 2",
+                "after the last conv",
+            ],
+        ),
+        (
+            ["frontend=none", "model=wavepool_cnn", "model.widths=[8,8,8,8]", "model.pool=dwt_all"],
+            [
+                "input",
+                "after pool 1 (DWTPool)",
+                "after pool 2 (DWTPool)",
+                "after pool 3 (DWTPool)",
+                "after the last conv",
+            ],
+        ),
+    ],
+)
 def test_inspect_draws_every_stage(overrides, panels, tmp_path):
     from PIL import Image
 
@@ -254,12 +279,15 @@ def test_a_body_from_the_config_builds_and_learns(tmp_path):
     assert median_accuracy(["model.width=8", f"model.body={body}"], tmp_path) > 40.0  # chance: 10%; medians seen 62-65
 
 
-@pytest.mark.parametrize("body,message", [
-    ([{"conv": 2}, {"norm": 1}], "model.body[1] is a 'norm' block; choose one of: conv, pool, mix"),
-    ([{"conv": 2, "pool": "max"}], "model.body[0]="),
-    ([{"conv": -1}], "a conv block's {conv: -1} is not valid"),
-    ([{"pool": "median"}], "model.pool='median' is not valid"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ([{"conv": 2}, {"norm": 1}], "model.body[1] is a 'norm' block; choose one of: conv, pool, mix"),
+        ([{"conv": 2, "pool": "max"}], "model.body[0]="),
+        ([{"conv": -1}], "a conv block's {conv: -1} is not valid"),
+        ([{"pool": "median"}], "model.pool='median' is not valid"),
+    ],
+)
 def test_a_bad_body_is_one_line(body, message):
     from scatnet.frontends import DTCWTScattering
     from scatnet.models import HybridNet
@@ -278,13 +306,28 @@ def test_the_inspect_command_exits_0_once_the_picture_is_written(tmp_path, cli_e
     from tests.conftest import script
 
     out = tmp_path / "l.png"
-    proc = subprocess.run([script("scatnet-inspect"), "frontend=learnable_c", "model=learnable", "data=digits",
-                           "model.width=8", "--images", "2", "--out", str(out)],
-                          env=cli_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            script("scatnet-inspect"),
+            "frontend=learnable_c",
+            "model=learnable",
+            "data=digits",
+            "model.width=8",
+            "--images",
+            "2",
+            "--out",
+            str(out),
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-800:]
     assert proc.stdout.strip().endswith(f"-> {out}") and out.read_bytes()[:4] == b"\x89PNG"
-    bad = subprocess.run([script("scatnet-inspect"), "frontend=nonexistent"], env=cli_env, capture_output=True,
-                         text=True, timeout=300)
+    bad = subprocess.run(
+        [script("scatnet-inspect"), "frontend=nonexistent"], env=cli_env, capture_output=True, text=True, timeout=300
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
     assert "frontend" in bad.stderr and "nonexistent" in bad.stderr
     assert "front end: the last order's 6 orientations" in proc.stdout  # ScatNet C's channels by kind

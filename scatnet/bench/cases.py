@@ -1,5 +1,6 @@
 """What the benchmark measures: every front end scatnet has, each checked against its reference library on the
 same input before any timing (a mismatch aborts with a message instead of a number)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ DENSE_ROW_SUFFIX = "[scatnet fast, dense]"
 # The dense row is a diagnostic (it decides what strategy=auto picks on a GPU): the table says so under it, so
 # that its figures at large sizes are not read as the front end's. The sides are auto's own thresholds.
 _FWD, _BWD = DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE
-DENSE_ROW_NOTE = (f"`[scatnet fast]` rows are what training runs (strategy=auto). `{DENSE_ROW_SUFFIX}` forces the "
-                  "dense GEMM strategy at every size and device, a diagnostic row: auto takes it on CPU for small "
-                  f"images only (near_sym_a: backward up to {_BWD['short']}x{_BWD['short']}, forward up to "
-                  f"{_FWD['short']}x{_FWD['short']}; near_sym_b: backward up to {_BWD['long']}x{_BWD['long']}, "
-                  f"forward up to {_FWD['long']}x{_FWD['long']}) and not yet on a GPU, so elsewhere it can be "
-                  "slower.")
+DENSE_ROW_NOTE = (
+    f"`[scatnet fast]` rows are what training runs (strategy=auto). `{DENSE_ROW_SUFFIX}` forces the "
+    "dense GEMM strategy at every size and device, a diagnostic row: auto takes it on CPU for small "
+    f"images only (near_sym_a: backward up to {_BWD['short']}x{_BWD['short']}, forward up to "
+    f"{_FWD['short']}x{_FWD['short']}; near_sym_b: backward up to {_BWD['long']}x{_BWD['long']}, "
+    f"forward up to {_FWD['long']}x{_FWD['long']}) and not yet on a GPU, so elsewhere it can be "
+    "slower."
+)
 
 
 class BenchMismatch(ScatnetError):
@@ -32,10 +35,10 @@ class BenchMismatch(ScatnetError):
 
 @dataclass(frozen=True)
 class Case:
-    name: str          # row label, in the layout of thesis Table 1.2
-    family: str        # kymatio | pytorch_wavelets | scatnet
-    frontend: str      # the hybrid's front end name for the training-step rows (None: front-end table only)
-    build: Callable[[int], nn.Module]            # image side -> module
+    name: str  # row label, in the layout of thesis Table 1.2
+    family: str  # kymatio | pytorch_wavelets | scatnet
+    frontend: str  # the hybrid's front end name for the training-step rows (None: front-end table only)
+    build: Callable[[int], nn.Module]  # image side -> module
     reference: Callable[[int], Callable] | None  # image side -> function computing the library's output
     tolerance: float = 1e-5
 
@@ -46,6 +49,7 @@ def _kymatio_reference(L: int):
 
         s = ScatteringTorch2D(J=2, shape=(size, size), L=L, max_order=2)
         return lambda x: s.to(x.device)(x).flatten(1, 2)
+
     return ref
 
 
@@ -57,6 +61,7 @@ def _pw_reference(wavelet, padding):
     def ref(size: int):
         pair = reference_scat_pair(wavelet, padding, 1e-2)
         return lambda x: pair.to(x.device)(x)
+
     return ref
 
 
@@ -70,27 +75,62 @@ DTCWT_SETTINGS = [
 def all_cases() -> list[Case]:
     cases = [
         # training-step labels: the preset's name for its default implementation, a suffix for the other
-        Case("KyMatIO Morlet L=8", "kymatio", "morlet8_kymatio", lambda s: MorletScattering(8, s, impl="kymatio"),
-             _kymatio_reference(8)),
-        Case("KyMatIO Morlet L=6", "kymatio", "morlet6_kymatio", lambda s: MorletScattering(6, s, impl="kymatio"),
-             _kymatio_reference(6)),
+        Case(
+            "KyMatIO Morlet L=8",
+            "kymatio",
+            "morlet8_kymatio",
+            lambda s: MorletScattering(8, s, impl="kymatio"),
+            _kymatio_reference(8),
+        ),
+        Case(
+            "KyMatIO Morlet L=6",
+            "kymatio",
+            "morlet6_kymatio",
+            lambda s: MorletScattering(6, s, impl="kymatio"),
+            _kymatio_reference(6),
+        ),
         # scatnet's batched Morlet (frontend.impl=fast, the presets' default), checked against kymatio
-        Case("Morlet L=8 [scatnet fast]", "scatnet", "morlet8", lambda s: MorletScattering(8, s, impl="fast"),
-             _kymatio_reference(8)),
-        Case("Morlet L=6 [scatnet fast]", "scatnet", "morlet6", lambda s: MorletScattering(6, s, impl="fast"),
-             _kymatio_reference(6)),
+        Case(
+            "Morlet L=8 [scatnet fast]",
+            "scatnet",
+            "morlet8",
+            lambda s: MorletScattering(8, s, impl="fast"),
+            _kymatio_reference(8),
+        ),
+        Case(
+            "Morlet L=6 [scatnet fast]",
+            "scatnet",
+            "morlet6",
+            lambda s: MorletScattering(6, s, impl="fast"),
+            _kymatio_reference(6),
+        ),
     ]
     for label, w, p in DTCWT_SETTINGS:
         default = p == "symmetric" and w == "near_sym_a"
-        cases.append(Case(f"{label} [pytorch_wavelets]", "pytorch_wavelets", "dtcwt" if default else None,
-                          _dtcwt(w, p, "reference"), _pw_reference(w, p)))
-        cases.append(Case(f"{label} [scatnet fast]", "scatnet", "dtcwt_fast" if default else None,
-                          _dtcwt(w, p, "fast"), _pw_reference(w, p)))
+        cases.append(
+            Case(
+                f"{label} [pytorch_wavelets]",
+                "pytorch_wavelets",
+                "dtcwt" if default else None,
+                _dtcwt(w, p, "reference"),
+                _pw_reference(w, p),
+            )
+        )
+        cases.append(
+            Case(
+                f"{label} [scatnet fast]",
+                "scatnet",
+                "dtcwt_fast" if default else None,
+                _dtcwt(w, p, "fast"),
+                _pw_reference(w, p),
+            )
+        )
     # the dense strategy on its own for the thesis default (auto takes it on CPU for small images only):
     # the row that decides auto on CUDA
     label, w, p = DTCWT_SETTINGS[2]
-    cases.append(Case(f"{label} {DENSE_ROW_SUFFIX}", "scatnet", None, _dtcwt(w, p, "fast", "dense"),
-                      _pw_reference(w, p)))
+    cases.append(
+        Case(f"{label} {DENSE_ROW_SUFFIX}", "scatnet", None, _dtcwt(w, p, "fast", "dense"), _pw_reference(w, p))
+    )
     return cases
 
 
@@ -107,20 +147,25 @@ def check_against_reference(case: Case, module: nn.Module, x: torch.Tensor) -> f
         module(x), reference(x)
         ours, ref = module(x), reference(x)
     if ours.shape != ref.shape:
-        raise BenchMismatch(f"{case.name}: output shape {tuple(ours.shape)} differs from the reference "
-                            f"{tuple(ref.shape)}; no timing reported")
+        raise BenchMismatch(
+            f"{case.name}: output shape {tuple(ours.shape)} differs from the reference "
+            f"{tuple(ref.shape)}; no timing reported"
+        )
     err = float((ours - ref).abs().max())
     if not err <= case.tolerance:
-        raise BenchMismatch(f"{case.name}: output differs from its reference library by {err:.3g} "
-                            f"(> {case.tolerance:g}); no timing reported. Fix the front end before timing it")
+        raise BenchMismatch(
+            f"{case.name}: output differs from its reference library by {err:.3g} "
+            f"(> {case.tolerance:g}); no timing reported. Fix the front end before timing it"
+        )
     return err
 
 
 @dataclass(frozen=True)
 class StepCase:
     """A training-step row built from a preset (the network as training builds it, front end and body)."""
-    frontend: str                 # the row's label: the preset's front end, "[pytorch_wavelets]" for the reference
-    overrides: tuple[str, ...]    # scatnet-train overrides composing it
+
+    frontend: str  # the row's label: the preset's front end, "[pytorch_wavelets]" for the reference
+    overrides: tuple[str, ...]  # scatnet-train overrides composing it
 
     @property
     def name(self) -> str:  # as a Case's: what --only matches and the JSON row records
@@ -133,9 +178,14 @@ REFERENCE_STEP_SUFFIX = " [pytorch_wavelets]"
 def learnable_step_cases() -> list[StepCase]:
     """The Learnable ScatterNet's four networks (experiment=learnable_*: the gradient runs through the front end),
     each on scatnet's ScatLayers and on pytorch_wavelets', side by side."""
-    return [StepCase(f"learnable_{v}" + ("" if impl == "fast" else REFERENCE_STEP_SUFFIX),
-                     (f"experiment=learnable_{v}_cifar10", f"frontend.impl={impl}"))
-            for v in "abcd" for impl in ("fast", "reference")]
+    return [
+        StepCase(
+            f"learnable_{v}" + ("" if impl == "fast" else REFERENCE_STEP_SUFFIX),
+            (f"experiment=learnable_{v}_cifar10", f"frontend.impl={impl}"),
+        )
+        for v in "abcd"
+        for impl in ("fast", "reference")
+    ]
 
 
 def build_step_net(case: StepCase, width: int, num_classes: int = 10) -> nn.Module:
@@ -143,4 +193,3 @@ def build_step_net(case: StepCase, width: int, num_classes: int = 10) -> nn.Modu
 
     cfg = composed_config([*case.overrides, f"model.width={width}"])
     return build(cfg.model, frontend=build(cfg.frontend), num_classes=num_classes, in_channels=3)
-

@@ -1,6 +1,7 @@
 """The machine a measurement was made on, recorded with every bench result and printed in its header: a
 speed ratio belongs to a CPU (its vendor, model and the kernels PyTorch runs there) and a GPU (its name and
 driver), not to scatnet alone."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def _gpu_driver() -> str | None:
     if smi is None:
         return None
     try:
-        out = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30).stdout.split()
+        out = subprocess.run(
+            [smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
     return out[0] if out else None
@@ -42,10 +44,13 @@ def describe(cuda: bool) -> dict:
     """CPU model, vendor, the instruction set PyTorch's CPU kernels run with (ATEN_CPU_CAPABILITY may lower
     it), core count; and with ``cuda`` the GPU's name, memory and driver."""
     info = _cpuinfo()
-    machine = {"cpu_model": info.get("model name") or platform.processor() or platform.machine(),
-               "cpu_vendor": info.get("vendor_id") or platform.machine(),
-               "cpu_isa": torch.backends.cpu.get_cpu_capability(), "cpu_cores": os.cpu_count(),
-               "os": f"{platform.system()} {platform.release()}"}
+    machine = {
+        "cpu_model": info.get("model name") or platform.processor() or platform.machine(),
+        "cpu_vendor": info.get("vendor_id") or platform.machine(),
+        "cpu_isa": torch.backends.cpu.get_cpu_capability(),
+        "cpu_cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
     if cuda and torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         machine.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1), gpu_driver=_gpu_driver())

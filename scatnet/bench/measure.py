@@ -6,6 +6,7 @@ minus before it, minus the output); on CPU, where no allocator statistics exist,
 autograd saves for backward (``torch.autograd.graph.saved_tensors_hooks``), excluding the input, the output
 and module buffers: exactly what the forward leaves alive for the backward.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -61,8 +62,12 @@ def time_forward_backward(module: nn.Module, x: torch.Tensor, repeats: int, warm
         if i >= warmup:
             fwd.append(tf)
             bwd.append(tb)
-    return {"fwd_ms": statistics.median(fwd) * 1e3, "bwd_ms": statistics.median(bwd) * 1e3,
-            "fwd_ms_all": [round(t * 1e3, 4) for t in fwd], "bwd_ms_all": [round(t * 1e3, 4) for t in bwd]}
+    return {
+        "fwd_ms": statistics.median(fwd) * 1e3,
+        "bwd_ms": statistics.median(bwd) * 1e3,
+        "fwd_ms_all": [round(t * 1e3, 4) for t in fwd],
+        "bwd_ms_all": [round(t * 1e3, 4) for t in bwd],
+    }
 
 
 def memory_held_for_backward(module: nn.Module, x: torch.Tensor) -> dict:
@@ -78,8 +83,11 @@ def memory_held_for_backward(module: nn.Module, x: torch.Tensor) -> dict:
     saved: list[torch.Tensor] = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
         y = module(xi)
-    skip = {xi.data_ptr(), y.data_ptr()} | {b.data_ptr() for b in module.buffers()} \
+    skip = (
+        {xi.data_ptr(), y.data_ptr()}
+        | {b.data_ptr() for b in module.buffers()}
         | {p.data_ptr() for p in module.parameters()}
+    )
     seen, held = set(), 0
     for t in saved:
         key = (t.data_ptr(), t.numel())
@@ -87,15 +95,26 @@ def memory_held_for_backward(module: nn.Module, x: torch.Tensor) -> dict:
             continue
         seen.add(key)
         held += _nbytes(t)
-    return {"mem_bytes": int(held), "mem_method": "tensors saved for backward (saved_tensors_hooks), "
-                                                  "excluding input, output and buffers"}
+    return {
+        "mem_bytes": int(held),
+        "mem_method": "tensors saved for backward (saved_tensors_hooks), excluding input, output and buffers",
+    }
 
 
 STEPS_PER_TIMED_BLOCK = 10
 
 
-def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int, warmup: int,
-                       bf16: bool, channels_last: bool, compile: bool | str = False, cuda_graph: bool = False) -> dict:
+def time_training_step(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    repeats: int,
+    warmup: int,
+    bf16: bool,
+    channels_last: bool,
+    compile: bool | str = False,
+    cuda_graph: bool = False,
+) -> dict:
     """One SGD step of a hybrid network (the front end with autograd only when it learns, as in training; the
     trainer's fused SGD): images/s (on a GPU from blocks of back-to-back steps) and the front end's share of the
     step (its forward, plus its backward when it learns: timed on their own after each step). ``compile``:
@@ -141,6 +160,15 @@ def time_training_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats
             fronts.append(tf)
             backs.append(tb)
     s, f, b = statistics.median(steps), statistics.median(fronts), statistics.median(backs)
-    return {"step_ms": s * 1e3, "frontend_ms": (f + b) * 1e3, "frontend_fwd_ms": f * 1e3, "frontend_bwd_ms": b * 1e3,
-            "images_per_second": x.shape[0] / s, "frontend_share": (f + b) / s, "bf16": bf16,
-            "channels_last": channels_last, "compile": compile, "cuda_graph": cuda_graph}
+    return {
+        "step_ms": s * 1e3,
+        "frontend_ms": (f + b) * 1e3,
+        "frontend_fwd_ms": f * 1e3,
+        "frontend_bwd_ms": b * 1e3,
+        "images_per_second": x.shape[0] / s,
+        "frontend_share": (f + b) / s,
+        "bf16": bf16,
+        "channels_last": channels_last,
+        "compile": compile,
+        "cuda_graph": cuda_graph,
+    }

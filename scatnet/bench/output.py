@@ -1,5 +1,6 @@
 """Benchmark outputs: JSON (every figure + environment), a markdown table in the layout of thesis Table 1.2
 with ratios against kymatio, a bar chart, and the per-row comparison of two runs."""
+
 from __future__ import annotations
 
 import json
@@ -63,52 +64,114 @@ def _morlet_cpu_steps(env: dict) -> str:
 
 def table12(result: dict) -> str:
     env = result["environment"]
-    out = [] if result.get("status", "completed") == "completed" else [
-        f"**UNFINISHED ({result.get('reason') or result['status']}): only the rows below were measured; "
-        "ratios against rows that are missing are blank.**\n\n"]
-    out += [f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
-           f"{env['threads']} CPU threads; {env['dtype']}"
-           f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''}"
-           f"{'; freed CPU memory kept for reuse' if env.get('keeps_freed_memory') else ''}"
-           f"{_morlet_cpu_steps(env)})\n"]
+    out = (
+        []
+        if result.get("status", "completed") == "completed"
+        else [
+            f"**UNFINISHED ({result.get('reason') or result['status']}): only the rows below were measured; "
+            "ratios against rows that are missing are blank.**\n\n"
+        ]
+    )
+    out += [
+        f"# scatnet-bench on {env['device_name']} ({env['device']}; torch {env['torch']}; "
+        f"{env['threads']} CPU threads; {env['dtype']}"
+        f"{'; huge-page CPU allocations' if env.get('thp_alloc') else ''}"
+        f"{'; freed CPU memory kept for reuse' if env.get('keeps_freed_memory') else ''}"
+        f"{_morlet_cpu_steps(env)})\n"
+    ]
     if env.get("machine"):
         out.append(f"\nMachine: {one_line(env['machine'])}.\n")
-    regimes = [f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark "
-               f"{'on' if p['cudnn_benchmark'] else 'off'}"
-               for dev, s in result["settings"]["per_device"].items() if (p := s.get("precision"))]
+    regimes = [
+        f"{dev}: front end {p['frontend']}, body {p['body']}, cudnn.benchmark {'on' if p['cudnn_benchmark'] else 'off'}"
+        for dev, s in result["settings"]["per_device"].items()
+        if (p := s.get("precision"))
+    ]
     if regimes:
         out.append(f"\nPrecision, as in training: {'; '.join(regimes)}.\n")
     for size in dict.fromkeys(r["size"] for r in result["frontends"]):
         rows = [r for r in result["frontends"] if r["size"] == size]
-        out.append(f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "
-                   "w.r.t. the input; a scatnet row's reference: kymatio with the same L, or pytorch_wavelets)\n\n")
-        headers = ["package", "fwd ms", "bwd ms", "memory for bwd MiB", "fwd vs kymatio", "bwd vs kymatio",
-                   "fwd vs reference", "fwd+bwd vs reference", "max |err| vs reference"]
-        out.append(markdown(headers, [[r["name"], f"{r['fwd_ms']:.2f}", f"{r['bwd_ms']:.2f}",
-                                       f"{r['mem_bytes'] / 2**20:.1f}", _x(r.get("fwd_speedup_vs_kymatio")),
-                                       _x(r.get("bwd_speedup_vs_kymatio")),
-                                       _x(r.get("fwd_speedup_vs_reference")),
-                                       _x(r.get("fwd_bwd_speedup_vs_reference")), f"{r['max_abs_err']:.1e}"]
-                                      for r in rows]))
+        out.append(
+            f"\n## Front ends, {size} (median of {rows[0]['repeats']}; fwd/bwd ms, backward = gradient "
+            "w.r.t. the input; a scatnet row's reference: kymatio with the same L, or pytorch_wavelets)\n\n"
+        )
+        headers = [
+            "package",
+            "fwd ms",
+            "bwd ms",
+            "memory for bwd MiB",
+            "fwd vs kymatio",
+            "bwd vs kymatio",
+            "fwd vs reference",
+            "fwd+bwd vs reference",
+            "max |err| vs reference",
+        ]
+        out.append(
+            markdown(
+                headers,
+                [
+                    [
+                        r["name"],
+                        f"{r['fwd_ms']:.2f}",
+                        f"{r['bwd_ms']:.2f}",
+                        f"{r['mem_bytes'] / 2**20:.1f}",
+                        _x(r.get("fwd_speedup_vs_kymatio")),
+                        _x(r.get("bwd_speedup_vs_kymatio")),
+                        _x(r.get("fwd_speedup_vs_reference")),
+                        _x(r.get("fwd_bwd_speedup_vs_reference")),
+                        f"{r['max_abs_err']:.1e}",
+                    ]
+                    for r in rows
+                ],
+            )
+        )
     if any(r["name"].endswith(DENSE_ROW_SUFFIX) for r in result["frontends"]):
         out.append(f"\n{DENSE_ROW_NOTE}\n")
     if result.get("training"):
         s = result["settings"]
-        out.append(f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
-                   f" width {s['width']}, SGD step included)\n\n")
+        out.append(
+            f"\n## One training step of each hybrid (batch {s['step_batch']}, {s['step_size']}x{s['step_size']},"
+            f" width {s['width']}, SGD step included)\n\n"
+        )
         add_step_ratios(result["training"])
-        out.append(markdown(["device", "front end", "step ms", "images/s", "front end ms (of which bwd)",
-                             "front end share", "step vs pytorch_wavelets", "bf16 body", "channels_last", "compile",
-                             "CUDA graph"],
-                            [[r["device"], r["frontend"], f"{r['step_ms']:.2f}", f"{r['images_per_second']:,.0f}",
-                              f"{r['frontend_ms']:.2f}" + (f" ({r['frontend_bwd_ms']:.2f})"
-                                                           if r.get("frontend_bwd_ms") else ""),
-                              f"{100 * r['frontend_share']:.0f}%", _x(r.get("step_speedup_vs_reference")), r["bf16"],
-                              r["channels_last"], r.get("compile") or "-", "yes" if r.get("cuda_graph") else "-"]
-                             for r in result["training"]]))
+        out.append(
+            markdown(
+                [
+                    "device",
+                    "front end",
+                    "step ms",
+                    "images/s",
+                    "front end ms (of which bwd)",
+                    "front end share",
+                    "step vs pytorch_wavelets",
+                    "bf16 body",
+                    "channels_last",
+                    "compile",
+                    "CUDA graph",
+                ],
+                [
+                    [
+                        r["device"],
+                        r["frontend"],
+                        f"{r['step_ms']:.2f}",
+                        f"{r['images_per_second']:,.0f}",
+                        f"{r['frontend_ms']:.2f}"
+                        + (f" ({r['frontend_bwd_ms']:.2f})" if r.get("frontend_bwd_ms") else ""),
+                        f"{100 * r['frontend_share']:.0f}%",
+                        _x(r.get("step_speedup_vs_reference")),
+                        r["bf16"],
+                        r["channels_last"],
+                        r.get("compile") or "-",
+                        "yes" if r.get("cuda_graph") else "-",
+                    ]
+                    for r in result["training"]
+                ],
+            )
+        )
         if any(r.get("frontend_bwd_ms") for r in result["training"]):
-            out.append("\nA front end that learns (the Learnable ScatterNets) runs with autograd: its time is its "
-                       "forward plus its backward (in brackets), timed on their own.\n")
+            out.append(
+                "\nA front end that learns (the Learnable ScatterNets) runs with autograd: its time is its "
+                "forward plus its backward (in brackets), timed on their own.\n"
+            )
     if result["settings"].get("note"):
         out.append(f"\nNote: {result['settings']['note']}\n")
     return "".join(out)
@@ -166,8 +229,10 @@ def compare(old: dict, new: dict) -> str:
     for r in new["frontends"]:
         prev = o.get((r["size"], r["name"]))
         if prev:
-            rows.append([r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x",
-                         f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"])
+            rows.append(
+                [r["size"], r["name"], f"{prev['fwd_ms'] / r['fwd_ms']:.2f}x", f"{prev['bwd_ms'] / r['bwd_ms']:.2f}x"]
+            )
+
     def key(t):
         return t.get("device"), t["frontend"], t.get("compile") or False, bool(t.get("cuda_graph"))
 
@@ -175,13 +240,20 @@ def compare(old: dict, new: dict) -> str:
     for t in new.get("training", []):
         prev = ot.get(key(t))
         if prev:
-            label = t["frontend"] + (f" (compile {t['compile']})" if t.get("compile") else "") \
+            label = (
+                t["frontend"]
+                + (f" (compile {t['compile']})" if t.get("compile") else "")
                 + (" (CUDA graph)" if t.get("cuda_graph") else "")
+            )
             rows.append([f"{t.get('device')} training step", label, f"{prev['step_ms'] / t['step_ms']:.2f}x", ""])
-    unfinished = [f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are "
-                  "compared\n" for which, r in (("old", old), ("new", new))
-                  if r.get("status", "completed") != "completed"]
-    head = "".join(unfinished) + (f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
-            f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
-            "ratio = old time / new time (> 1: new is faster)\n\n")
+    unfinished = [
+        f"{which} run did not finish ({r.get('reason') or r['status']}); only its measured rows are compared\n"
+        for which, r in (("old", old), ("new", new))
+        if r.get("status", "completed") != "completed"
+    ]
+    head = "".join(unfinished) + (
+        f"old: {old['environment']['device_name']} ({old['environment']['created']})  "
+        f"new: {new['environment']['device_name']} ({new['environment']['created']})\n"
+        "ratio = old time / new time (> 1: new is faster)\n\n"
+    )
     return head + markdown(["size", "row", "fwd (or step)", "bwd"], rows)

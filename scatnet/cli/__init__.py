@@ -8,6 +8,7 @@ guide recommends, because the CPU paths here allocate many fresh multi-MB tensor
   256x256 on the 2-core box, little at 32x32 (docs/PERFORMANCE.md). THP_MEM_ALLOC_ENABLE=0 turns it off.
 - freed memory kept for reuse (scatnet/memory.py). SCATNET_KEEP_FREED_MEMORY=0 turns it off.
 """
+
 import os
 
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

@@ -5,6 +5,7 @@ training-step throughput of each hybrid, on CPU and (when present) GPU.
     scatnet-bench --device cuda --repeats 50
     scatnet-bench --compare old/bench.json new/bench.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,16 @@ from typing import Callable, Iterator
 
 import torch
 
+from scatnet.bench.cases import (
+    REFERENCE_STEP_SUFFIX,
+    Case,
+    StepCase,
+    all_cases,
+    build_step_net,
+    check_against_reference,
+    learnable_step_cases,
+)
 from scatnet.bench.machine import describe
-from scatnet.bench.cases import (REFERENCE_STEP_SUFFIX, Case, StepCase, all_cases, build_step_net,
-                                 check_against_reference, learnable_step_cases)
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
@@ -29,8 +37,10 @@ from scatnet.precision import Precision, precision_policy
 
 # Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
 # CPU default batch is smaller (the output says so).
-DEFAULTS = {"cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
-            "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1}}
+DEFAULTS = {
+    "cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
+    "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1},
+}
 
 
 def environment(devices: list[torch.device]) -> dict:
@@ -41,25 +51,46 @@ def environment(devices: list[torch.device]) -> dict:
     from scatnet.frontends.fast_morlet import native
     from scatnet.memory import freed_memory_kept
 
-    names = {d.type: torch.cuda.get_device_name(d) if d.type == "cuda" else (platform.processor() or "CPU")
-             for d in devices}
-    return {"devices": names, "device": "+".join(names), "device_name": " + ".join(names.values()),
-            "torch": torch.__version__, "cuda": torch.version.cuda,
-            "kymatio": kymatio.__version__, "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"),
-            "scatnet": scatnet.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "dtype": "float32",
-            "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
-            "keeps_freed_memory": freed_memory_kept(),
-            "morlet_cpu_loops": native.library() is not None, "morlet_cpu_loop_ffts": native.fft_linked(),
-            "machine": describe(any(d.type == "cuda" for d in devices)),
-            "created": dt.datetime.now().isoformat(timespec="seconds")}
+    names = {
+        d.type: torch.cuda.get_device_name(d) if d.type == "cuda" else (platform.processor() or "CPU") for d in devices
+    }
+    return {
+        "devices": names,
+        "device": "+".join(names),
+        "device_name": " + ".join(names.values()),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "kymatio": kymatio.__version__,
+        "pytorch_wavelets": getattr(pytorch_wavelets, "__version__", "1.3.0"),
+        "scatnet": scatnet.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "dtype": "float32",
+        "thp_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"),
+        "keeps_freed_memory": freed_memory_kept(),
+        "morlet_cpu_loops": native.library() is not None,
+        "morlet_cpu_loop_ffts": native.fft_linked(),
+        "machine": describe(any(d.type == "cuda" for d in devices)),
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+    }
 
 
 def new_result(args) -> dict:
     devices = [torch.device(d) for d in (["cpu", "cuda"] if args.device == "all" else [args.device])]
-    return {"status": "running", "environment": environment(devices), "frontends": [], "training": [],
-            "settings": {"per_device": {}, "step_batch": args.train_batch, "step_size": args.train_size,
-                         "width": args.width, "note": ""}}
+    return {
+        "status": "running",
+        "environment": environment(devices),
+        "frontends": [],
+        "training": [],
+        "settings": {
+            "per_device": {},
+            "step_batch": args.train_batch,
+            "step_size": args.train_size,
+            "width": args.width,
+            "note": "",
+        },
+    }
 
 
 def run(args, result: dict, saved: Callable[[], None] = lambda: None) -> dict:
@@ -80,11 +111,17 @@ def _run_device(args, result: dict, device: torch.device, precision: Precision, 
     repeats = d["repeats"] if args.repeats is None else args.repeats
     warmup = d["warmup"] if args.warmup is None else args.warmup
     thesis_batch = args.thesis_batch or d["thesis_batch"]
-    result["settings"]["per_device"][device.type] = {"repeats": repeats, "warmup": warmup,
-                                                     "thesis_batch": thesis_batch, "precision": precision.record()}
+    result["settings"]["per_device"][device.type] = {
+        "repeats": repeats,
+        "warmup": warmup,
+        "thesis_batch": thesis_batch,
+        "precision": precision.record(),
+    }
     if device.type == "cpu" and thesis_batch != 128:
-        result["settings"]["note"] = (f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used "
-                                      "128); pass --thesis-batch 128 to match")
+        result["settings"]["note"] = (
+            f"CPU rows: thesis-size batch reduced to {thesis_batch} (the thesis used "
+            "128); pass --thesis-batch 128 to match"
+        )
     for row in frontend_rows(args, device, cases, thesis_batch, repeats, warmup):
         result["frontends"].append(row)
         add_ratios(result["frontends"])
@@ -103,12 +140,23 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterato
         for case in cases:
             module = case.build(side).to(device)
             err = check_against_reference(case, module, x)  # before any timing
-            r = {"name": case.name, "family": case.family, "device": device.type, "size": label, "batch": batch,
-                 "side": side, "repeats": repeats, "max_abs_err": err}
+            r = {
+                "name": case.name,
+                "family": case.family,
+                "device": device.type,
+                "size": label,
+                "batch": batch,
+                "side": side,
+                "repeats": repeats,
+                "max_abs_err": err,
+            }
             r.update(time_forward_backward(module, x, repeats, warmup))
             r.update(memory_held_for_backward(module, x))
-            print(f"  {label:>22}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
-                  f"held {r['mem_bytes'] / 2**20:8.1f} MiB", flush=True)
+            print(
+                f"  {label:>22}  {case.name:55s} fwd {r['fwd_ms']:9.2f} ms  bwd {r['bwd_ms']:9.2f} ms  "
+                f"held {r['mem_bytes'] / 2**20:8.1f} MiB",
+                flush=True,
+            )
             del module
             yield r
 
@@ -151,19 +199,30 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
         else:
             net = build_step_net(case, args.width).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
-        r.update(time_training_step(net, x, y, repeats, warmup, bf16=precision.bf16, channels_last=cuda,
-                                    compile=mode, cuda_graph=graph))
-        print(f"  step {device.type} {case.frontend:32s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
-              f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}"
-              f"{'  CUDA graph' if graph else ''}", flush=True)
+        r.update(
+            time_training_step(
+                net, x, y, repeats, warmup, bf16=precision.bf16, channels_last=cuda, compile=mode, cuda_graph=graph
+            )
+        )
+        print(
+            f"  step {device.type} {case.frontend:32s} {r['step_ms']:8.2f} ms  {r['images_per_second']:10,.0f} "
+            f"images/s  front end {100 * r['frontend_share']:.0f}%  compile {mode or '-'}"
+            f"{'  CUDA graph' if graph else ''}",
+            flush=True,
+        )
         yield r
 
 
 def parse(argv=None):
-    ap = OneLineParser(prog="scatnet-bench", description=__doc__.split("\n\n")[0],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="all" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda", "all"],
-                    help="all (default with a GPU): CPU rows and GPU rows; cpu (default without one)")
+    ap = OneLineParser(
+        prog="scatnet-bench", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--device",
+        default="all" if torch.cuda.is_available() else "cpu",
+        choices=["cpu", "cuda", "all"],
+        help="all (default with a GPU): CPU rows and GPU rows; cpu (default without one)",
+    )
     ap.add_argument("--thesis-size", type=at_least(4), default=256)
     ap.add_argument("--thesis-batch", type=at_least(1), default=None, help="default 128 on GPU, 4 on CPU")
     ap.add_argument("--train-size", type=at_least(4), default=32)
@@ -172,17 +231,30 @@ def parse(argv=None):
     ap.add_argument("--warmup", type=at_least(0), default=None)
     ap.add_argument("--width", type=at_least(1), default=96, help="hybrid width C for the training-step rows")
     ap.add_argument("--no-training", action="store_true", help="skip the training-step rows")
-    ap.add_argument("--compile", nargs="+", default=[], choices=["default", "reduce-overhead", "max-autotune"],
-                    help="also time the hybrids' step under torch.compile in these modes (the body, and the fast "
-                         "DTCWT or Morlet front end; Morlet on a GPU only; reduce-overhead / max-autotune capture "
-                         "CUDA graphs on a GPU)")
-    ap.add_argument("--cuda-graph", action="store_true",
-                    help="also time the fast DTCWT and the Morlet hybrids' eager step with forward/backward "
-                         "captured in CUDA graphs (fast.cuda_graph; GPU only)")
+    ap.add_argument(
+        "--compile",
+        nargs="+",
+        default=[],
+        choices=["default", "reduce-overhead", "max-autotune"],
+        help="also time the hybrids' step under torch.compile in these modes (the body, and the fast "
+        "DTCWT or Morlet front end; Morlet on a GPU only; reduce-overhead / max-autotune capture "
+        "CUDA graphs on a GPU)",
+    )
+    ap.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="also time the fast DTCWT and the Morlet hybrids' eager step with forward/backward "
+        "captured in CUDA graphs (fast.cuda_graph; GPU only)",
+    )
     ap.add_argument("--only", nargs="*", help="only rows whose name contains one of these strings")
     ap.add_argument("--out", type=Path, default=Path("bench-results"))
-    ap.add_argument("--compare", nargs="+", type=Path, metavar="JSON",
-                    help="print the per-row ratio between OLD.json and NEW.json (default NEW: --out/bench.json)")
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="print the per-row ratio between OLD.json and NEW.json (default NEW: --out/bench.json)",
+    )
     return ap.parse_args(argv)
 
 
@@ -196,16 +268,22 @@ def _terminated(signum, frame):
 
 def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa: F821
     """bench.json and table12.md say the run stopped and why, keeping its rows; one line on stderr, exit != 0."""
-    reason = str(err) if isinstance(err, ScatnetError) else \
-        f"interrupted ({'SIGTERM' if isinstance(err, Terminated) else 'Ctrl-C'})"
+    reason = (
+        str(err)
+        if isinstance(err, ScatnetError)
+        else f"interrupted ({'SIGTERM' if isinstance(err, Terminated) else 'Ctrl-C'})"
+    )
     result.update(status="failed", reason=reason)
     write_json(result, args.out)
     (args.out / "table12.md").write_text(table12(result))
     print(table12(result))
     if isinstance(err, ScatnetError):
         report_error(err)
-    fail(f"{reason}; {args.out / 'bench.json'} keeps the {len(result['frontends']) + len(result['training'])} "
-         "rows measured so far, marked status: failed", 130 if isinstance(err, KeyboardInterrupt) else 143)
+    fail(
+        f"{reason}; {args.out / 'bench.json'} keeps the {len(result['frontends']) + len(result['training'])} "
+        "rows measured so far, marked status: failed",
+        130 if isinstance(err, KeyboardInterrupt) else 143,
+    )
 
 
 def main(argv=None) -> None:

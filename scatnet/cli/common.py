@@ -1,4 +1,5 @@
 """Shared CLI plumbing: locate the configs, print one-line errors, quiet noisy upstream warnings."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from scatnet.errors import ScatnetError
+
 
 def quiet_upstream_warnings() -> None:
     """The commands' process-wide quiet: upstream warnings that ask nothing of the user, and no traceback
@@ -38,7 +40,14 @@ def _drop_tf32_tip(record: logging.LogRecord) -> bool:
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     prog = Path(sys.argv[0]).name
-    if prog in ("bench.py", "eval.py", "inspect.py", "report.py", "study.py", "train.py"):  # python -m scatnet.cli.bench: the console script's name
+    if prog in (
+        "bench.py",
+        "eval.py",
+        "inspect.py",
+        "report.py",
+        "study.py",
+        "train.py",
+    ):  # python -m scatnet.cli.bench: the console script's name
         prog = "scatnet-" + prog[:-3]
     prog = "scatnet" if prog in ("", "__main__.py", "-c") else prog
     from scatnet.training.slurm import other_srun_task
@@ -61,6 +70,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def at_least(low: int) -> Callable[[str], int]:
     """An argparse type: an integer >= low, refused by argparse in one line otherwise."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -69,5 +79,6 @@ def at_least(low: int) -> Callable[[str], int]:
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is not valid; it must be >= {low}")
         return value
+
     parse.__name__ = f"integer >= {low}"
     return parse

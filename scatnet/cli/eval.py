@@ -6,6 +6,7 @@
 Prints one line (test accuracy, and the one the run recorded) and writes the figures as JSON (default:
 ``eval.json`` in the run folder).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def run(argv: list[str] | None = None) -> dict:
     out.write_text(json.dumps(result, indent=2) + "\n")
     recorded = result["recorded_test_acc"]
     was = "" if recorded is None else f" (the run recorded {recorded:.2f}%)"
-    print(f"scatnet-eval: {result['frontend']} on {result['data']}, epoch {result['epoch']}: test acc "
-          f"{result['test_acc']:.2f}%{was} -> {out}", flush=True)
+    print(
+        f"scatnet-eval: {result['frontend']} on {result['data']}, epoch {result['epoch']}: test acc "
+        f"{result['test_acc']:.2f}%{was} -> {out}",
+        flush=True,
+    )
     return result
 
 

@@ -7,6 +7,7 @@ scattering order, each pooling layer's output), for a few test images.
 
 Writes a PNG (default: inspect.png, or <run>/inspect.png) and prints its panels.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,7 +48,7 @@ def draw(argv: list[str] | None = None) -> list[str]:
         data = build(cfg.data, device="cpu")
         data.setup("test")
         batch = next(iter(data.test_dataloader()))
-        x, y = batch[0][:args.images], batch[1][:args.images]
+        x, y = batch[0][: args.images], batch[1][: args.images]
         panels = stages(module.net, x, int(cfg.data.in_channels), data.mean, data.std)
         picture(panels, y.tolist(), out)
     except ScatnetError as e:

@@ -1,4 +1,5 @@
 """scatnet-report DIR: results.csv, summary, Figure 1.2 heatmaps, Table 1.3 vs published, report.html."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,9 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     except ScatnetError as e:
         report_error(e)
     done = sum(r.get("status") == "completed" for r in res["rows"])
-    print(f"scatnet-report: {done}/{len(res['rows'])} runs completed, {len(res['summary'])} settings, "
-          f"{len([f for f in res['figures'] if f.name.startswith('figure12') and f.suffix == '.png'])} heatmaps -> "
-          f"{res['out'] / 'report.html'}")
+    print(
+        f"scatnet-report: {done}/{len(res['rows'])} runs completed, {len(res['summary'])} settings, "
+        f"{len([f for f in res['figures'] if f.name.startswith('figure12') and f.suffix == '.png'])} heatmaps -> "
+        f"{res['out'] / 'report.html'}"
+    )
     for g in res["missing"][:20]:
         print(f"  missing: {g}")
     if len(res["missing"]) > 20:

@@ -9,6 +9,7 @@ While it runs: a live view here, and <out>/status.json and a self-refreshing <ou
 (and with ``report_only=true`` at any time): <out>/report.html. Exit 0 when every run completed, 1 when some
 failed (the others ran), 143 / 130 when stopped by SIGTERM / Ctrl-C.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
 from scatnet.config_files import config_dir
-from scatnet.errors import ConfigError, ScatnetError
+from scatnet.errors import ScatnetError
 
 
 def parse(argv: list[str]) -> tuple[str, list[str], str]:
@@ -50,14 +51,16 @@ def composer(runs_root: Path):
 
     def compose_run(overrides: list[str]):
         """(the run's config, its sweep's grid: hydra.sweeper.params)."""
-        cfg = compose("train", overrides=[*overrides, "paths.run_dir=.", f"paths.runs_dir={runs_root}"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train", overrides=[*overrides, "paths.run_dir=.", f"paths.runs_dir={runs_root}"], return_hydra_config=True
+        )
         params = dict(cfg.hydra.sweeper.get("params") or {})
         HydraConfig.instance().set_config(cfg)  # what ${hydra:...} reads (sweep=custom names runs by overrides)
         with open_dict(cfg):
             cfg.run_name = str(cfg.run_name)
             del cfg["hydra"]  # Hydra's own node needs a running Hydra to resolve; the identity leaves it out
         return cfg, params
+
     return compose_run
 
 
@@ -93,8 +96,10 @@ class Display:
             from rich.text import Text
 
             c = status["counts"]
-            lines = [Text(headline(status), style="bold"),
-                     ProgressBar(total=max(c["total"], 1), completed=c["done"] + c["failed"], width=60)]
+            lines = [
+                Text(headline(status), style="bold"),
+                ProgressBar(total=max(c["total"], 1), completed=c["done"] + c["failed"], width=60),
+            ]
             lines += [Text("  " + running_line(s)) for s in running_runs(status)]
             self.live.update(Group(*lines))
             return
@@ -111,8 +116,13 @@ def bench_command(study, out: Path) -> list[str] | None:
     if args is None or (done.exists() and json.loads(done.read_text()).get("status") == "completed"):
         return None
     exe = Path(sys.executable).parent / "scatnet-bench"
-    return [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "scatnet.cli.bench"]),
-            *[str(a) for a in args], "--out", str(out / "bench")]
+    return [
+        str(exe) if exe.exists() else sys.executable,
+        *([] if exe.exists() else ["-m", "scatnet.cli.bench"]),
+        *[str(a) for a in args],
+        "--out",
+        str(out / "bench"),
+    ]
 
 
 def run_bench(study, out: Path) -> bool:
@@ -138,16 +148,22 @@ def on_slurm(study, name: str, out: Path, runs, action: str, display) -> tuple[d
         bench = bench_command(study, out)
         new = [runner.submit_bench(bench)] if bench is not None else []
         new = [j for j in new + runner.submit_missing() if j is not None]
-        print(f"scatnet-study {name}: {len(new)} job(s) submitted, {len(runner.live_jobs()) - len(new)} already "
-              f"queued or running (their ids: {out / 'slurm' / 'jobs.json'})", flush=True)
+        print(
+            f"scatnet-study {name}: {len(new)} job(s) submitted, {len(runner.live_jobs()) - len(new)} already "
+            f"queued or running (their ids: {out / 'slurm' / 'jobs.json'})",
+            flush=True,
+        )
         if study.get("wait", True):
             runner.follow()
             if runner.stopping is not None:
                 from scatnet.training.signals import RunInterrupted
 
-                raise RunInterrupted(runner.stopping, f"scatnet-study {name}: detached; {len(runner.live_jobs())} "
-                                     "job(s) stay queued or running; relaunch the same command (or add status) "
-                                     "to follow them")
+                raise RunInterrupted(
+                    runner.stopping,
+                    f"scatnet-study {name}: detached; {len(runner.live_jobs())} "
+                    "job(s) stay queued or running; relaunch the same command (or add status) "
+                    "to follow them",
+                )
     ended = not runner.live_jobs()
     status = runner.status("finished" if ended else "training")
     return status, ended, bench_command(study, out) is None
@@ -180,14 +196,20 @@ def main(argv: list[str] | None = None) -> int:
             gpus, per_gpu = visible_gpus(), int(study.runs_per_gpu)
             slots = slots_for(gpus, per_gpu, int(study.cpu_runs))
             where = f"{gpus} GPU(s) x {per_gpu} runs" if gpus else f"the CPU, {len(slots)} run(s) at a time"
-        print(f"scatnet-study {name}: {len(runs)} runs in {len(study.parts)} parts, on {where} -> {out} "
-              f"(planned in {time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"scatnet-study {name}: {len(runs)} runs in {len(study.parts)} parts, on {where} -> {out} "
+            f"(planned in {time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
         if study.launcher == "slurm" and not study.get("report_only"):
             with Display() as display:
                 status, ended, bench_ok = on_slurm(study, name, out, runs, action, display)
             if not ended:  # detached (wait=false, or status while jobs run): the report comes when all end
-                print(f"{headline(status)}; follow: {out / 'status.html'}, or relaunch the same command "
-                      "(add status to only look)", flush=True)
+                print(
+                    f"{headline(status)}; follow: {out / 'status.html'}, or relaunch the same command "
+                    "(add status to only look)",
+                    flush=True,
+                )
                 return _exit(0, argv)
         else:
             bench_ok = True if study.get("report_only") or action == "status" else run_bench(study, out)

@@ -4,6 +4,7 @@ A front end is an nn.Module mapping (B, C, H, W) images to (B, C', H/4, W/4) fea
 or one with learned stages (``learnable``: the Learnable ScatterNet, the learned stem). It reports its output
 shape for an input shape so networks are built without a dry run.
 """
+
 from __future__ import annotations
 
 import torch.nn as nn

@@ -4,6 +4,7 @@ scatnet's FastScatLayerPair (the same mathematics, faster: the fast_dtcwt packag
 3 -> 21 -> 147 channels, H/4. Each ScatLayer is a one-level biorthogonal DTCWT: the lowpass averaged 2x2
 plus the smoothed magnitude sqrt(x^2 + y^2 + b^2) - b of the 6 oriented bandpass outputs.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,17 +14,19 @@ from scatnet.errors import check_choice
 from scatnet.frontends.base import Frontend
 from scatnet.frontends.options import DTCWT_IMPLS, check_dtcwt_options
 
-
-REFERENCE_HOST_COPIES = ("pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
-                         "frontend.impl=fast computes the same without")
+REFERENCE_HOST_COPIES = (
+    "pytorch_wavelets' ScatLayers copy index arrays from the host in every forward; "
+    "frontend.impl=fast computes the same without"
+)
 
 
 def reference_scat_pair(wavelet: str, padding: str, magbias: float) -> nn.Sequential:
     """Two stacked ``pytorch_wavelets.scatternet.ScatLayer`` (the thesis' code)."""
     from pytorch_wavelets.scatternet import ScatLayer  # heavy import (pkg_resources), done lazily
 
-    return nn.Sequential(ScatLayer(biort=wavelet, mode=padding, magbias=magbias),
-                         ScatLayer(biort=wavelet, mode=padding, magbias=magbias))
+    return nn.Sequential(
+        ScatLayer(biort=wavelet, mode=padding, magbias=magbias), ScatLayer(biort=wavelet, mode=padding, magbias=magbias)
+    )
 
 
 class DTCWTScattering(Frontend):
@@ -32,8 +35,15 @@ class DTCWTScattering(Frontend):
 
     channels_per_input = 49
 
-    def __init__(self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2,
-                 impl: str = "reference", strategy: str = "auto", name: str = "dtcwt"):
+    def __init__(
+        self,
+        wavelet: str = "near_sym_a",
+        padding: str = "symmetric",
+        magbias: float = 1e-2,
+        impl: str = "reference",
+        strategy: str = "auto",
+        name: str = "dtcwt",
+    ):
         super().__init__()
         self.name = name
         check_dtcwt_options(wavelet, padding, magbias)
@@ -56,8 +66,11 @@ class DTCWTScattering(Frontend):
         for c in range(in_channels):
             for i in range(7):
                 for j in range(7):
-                    key = ("order 0" if not j else "order 1, scale 2") if not i else \
-                        ("order 1, scale 1" if not j else "order 2")
+                    key = (
+                        ("order 0" if not j else "order 1, scale 2")
+                        if not i
+                        else ("order 1, scale 1" if not j else "order 2")
+                    )
                     groups[key].append(j * 7 * in_channels + i * in_channels + c)
         return groups
 

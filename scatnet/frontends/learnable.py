@@ -13,6 +13,7 @@ ScatLayer is scatnet's FastScatLayer (``impl=fast``: its backward recomputes fro
 pytorch_wavelets' own (``impl=reference``). The scattering always computes in fp32, with autocast off, whatever
 the learned stages around it use (bf16 autocast of the network: HybridNet.features).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -74,13 +75,17 @@ def _positive_int(where: str, value: Any) -> int:
 def build_stages(stages: list, in_channels: int, make_scat) -> tuple[list[nn.Module], int]:
     """The modules of a stage list, and the channels out. ``make_scat()``: a new ScatLayer."""
     if not isinstance(stages, (list, tuple)) or not stages:
-        raise ConfigError(f"frontend.stages={stages!r} is not a list of stages; write e.g. "
-                          "[{conv: 16}, {scat: {mix: 112}}, {scat: {mix: 784}}]")
+        raise ConfigError(
+            f"frontend.stages={stages!r} is not a list of stages; write e.g. "
+            "[{conv: 16}, {scat: {mix: 112}}, {scat: {mix: 784}}]"
+        )
     modules, channels = [], in_channels
     for n, stage in enumerate(stages):
         if not hasattr(stage, "items") or len(stage) != 1:
-            raise ConfigError(f"frontend.stages[{n}]={stage!r} is not a stage; write each as {{conv: channels}} "
-                              "or {scat: {mix: channels or null, norm: true or false}}")
+            raise ConfigError(
+                f"frontend.stages[{n}]={stage!r} is not a stage; write each as {{conv: channels}} "
+                "or {scat: {mix: channels or null, norm: true or false}}"
+            )
         ((kind, options),) = stage.items()
         if kind == "conv":
             out = _positive_int(f"frontend.stages[{n}].conv", options)
@@ -90,8 +95,10 @@ def build_stages(stages: list, in_channels: int, make_scat) -> tuple[list[nn.Mod
             options = dict(options or {})
             unknown = set(options) - {"mix", "norm"}
             if unknown:
-                raise ConfigError(f"frontend.stages[{n}].scat has unknown option(s) {sorted(unknown)}; "
-                                  "a scattering stage takes mix (channels or null) and norm (true or false)")
+                raise ConfigError(
+                    f"frontend.stages[{n}].scat has unknown option(s) {sorted(unknown)}; "
+                    "a scattering stage takes mix (channels or null) and norm (true or false)"
+                )
             mix = options.get("mix")
             if mix is not None:
                 _positive_int(f"frontend.stages[{n}].scat.mix", mix)
@@ -101,8 +108,10 @@ def build_stages(stages: list, in_channels: int, make_scat) -> tuple[list[nn.Mod
         else:
             raise ConfigError(f"frontend.stages[{n}] is a {kind!r} stage; choose conv or scat")
     if not any(isinstance(m, ScatterOrder) for m in modules):
-        raise ConfigError("frontend.stages has no scat stage; a Learnable ScatterNet needs at least one "
-                          "scattering order (use frontend=learned for a front end without one)")
+        raise ConfigError(
+            "frontend.stages has no scat stage; a Learnable ScatterNet needs at least one "
+            "scattering order (use frontend=learned for a front end without one)"
+        )
     return modules, channels
 
 
@@ -111,16 +120,26 @@ class LearnableScatterNet(Frontend):
     W / 2^orders). ``mix_gain``: the gain of the mixing weights' xavier-uniform initialisation (1.5 in the
     paper's code; its convolutions take the network's gain, sqrt 2)."""
 
-    def __init__(self, stages: list, wavelet: str = "near_sym_a", padding: str = "symmetric",
-                 magbias: float = 1e-2, impl: str = "fast", strategy: str = "auto", mix_gain: float = 1.5,
-                 in_channels: int = 3, name: str = "learnable"):
+    def __init__(
+        self,
+        stages: list,
+        wavelet: str = "near_sym_a",
+        padding: str = "symmetric",
+        magbias: float = 1e-2,
+        impl: str = "fast",
+        strategy: str = "auto",
+        mix_gain: float = 1.5,
+        in_channels: int = 3,
+        name: str = "learnable",
+    ):
         super().__init__()
         check_dtcwt_options(wavelet, padding, magbias)
         check_choice("frontend.impl", impl, DTCWT_IMPLS)
         self.name, self.wavelet, self.padding, self.magbias, self.impl = name, wavelet, padding, float(magbias), impl
         self.in_channels, self.mix_gain = in_channels, float(mix_gain)
         modules, self.channels = build_stages(
-            list(stages), in_channels, lambda: scat_layer(wavelet, padding, self.magbias, impl, strategy))
+            list(stages), in_channels, lambda: scat_layer(wavelet, padding, self.magbias, impl, strategy)
+        )
         self.stages = nn.Sequential(*modules)
         orders = [m for m in modules if isinstance(m, ScatterOrder)]
         self.downsample = 2 ** len(orders)
@@ -151,8 +170,10 @@ class LearnableScatterNet(Frontend):
 
     def out_channels(self, in_channels: int = 3) -> int:
         if in_channels != self.in_channels:
-            raise ConfigError(f"frontend={self.name} was built for {self.in_channels} input channels, not "
-                              f"{in_channels}; set frontend.in_channels={in_channels}")
+            raise ConfigError(
+                f"frontend={self.name} was built for {self.in_channels} input channels, not "
+                f"{in_channels}; set frontend.in_channels={in_channels}"
+            )
         return self.channels
 
     def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
@@ -162,8 +183,7 @@ class LearnableScatterNet(Frontend):
         if not isinstance(last, ScatterOrder) or last.mix is not None:
             return {"learned channels": list(range(self.out_channels(in_channels)))}
         c = self.out_channels(in_channels) // 7
-        return {"low-pass of the last order": list(range(c)),
-                "the last order's 6 orientations": list(range(c, 7 * c))}
+        return {"low-pass of the last order": list(range(c)), "the last order's 6 orientations": list(range(c, 7 * c))}
 
     def not_compilable_because(self) -> str:
         return REFERENCE_HOST_COPIES
@@ -173,6 +193,7 @@ class LearnableScatterNet(Frontend):
         return self.stages(x)
 
     def extra_repr(self) -> str:
-        return (f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, impl={self.impl}, "
-                f"mix_gain={self.mix_gain}")
-
+        return (
+            f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, impl={self.impl}, "
+            f"mix_gain={self.mix_gain}"
+        )

@@ -1,6 +1,7 @@
 """Front ends without scattering, for controls: ``none`` (the images themselves) and ``learned`` (a trained
 convolutional stem with the scattering's output shape, so that the same body can be compared with and without
 the scattering: the control every hybrid paper reports)."""
+
 from __future__ import annotations
 
 import torch
@@ -34,9 +35,12 @@ class LearnedStem(Frontend):
         if out_channels < 1 or hidden < 1:
             raise ConfigError(f"frontend.out_channels={out_channels} and frontend.hidden={hidden} must be >= 1")
         self.name, self.channels = name, out_channels
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, stride=2, padding=1, bias=False),
-                                  nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
-                                  nn.Conv2d(hidden, out_channels, 3, stride=2, padding=1, bias=False))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, out_channels, 3, stride=2, padding=1, bias=False),
+        )
 
     def out_channels(self, in_channels: int = 3) -> int:
         return self.channels

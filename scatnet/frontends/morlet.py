@@ -8,6 +8,7 @@ needs (B, C*K, H/4, W/4).
 We import kymatio's 2-D torch frontend module directly: ``from kymatio.torch import Scattering2D`` also
 imports the 3-D code, which needs ``scipy.special.sph_harm`` and breaks with SciPy >= 1.17.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,6 @@ import torch
 from scatnet.errors import ConfigError, check_choice
 from scatnet.frontends.base import Frontend, check_image_side
 from scatnet.frontends.options import MORLET_IMPLS, ORIENTATIONS
-
 
 
 def morlet_coefficients(J: int, L: int) -> int:
@@ -29,8 +29,14 @@ class MorletScattering(Frontend):
     # nothing from the host (tests/test_cuda_graph.py) and dynamo traces it as one graph (tests/test_models.py)
     compilable = True
 
-    def __init__(self, L: int = 8, image_size: int | tuple[int, int] = 32, J: int = 2, name: str | None = None,
-                 impl: str = "fast"):
+    def __init__(
+        self,
+        L: int = 8,
+        image_size: int | tuple[int, int] = 32,
+        J: int = 2,
+        name: str | None = None,
+        impl: str = "fast",
+    ):
         super().__init__()
         self.name = name or f"morlet{L}"
         check_choice("frontend.L", L, ORIENTATIONS)
@@ -52,14 +58,18 @@ class MorletScattering(Frontend):
     def channel_groups(self, in_channels: int = 3) -> dict[str, list[int]]:
         """kymatio's order within each colour's K coefficients: S0, then J * L first-order, then second-order."""
         k, first = self.channels_per_input, self.J * self.L
-        return {"order 0": [c * k for c in range(in_channels)],
-                "order 1": [c * k + 1 + i for c in range(in_channels) for i in range(first)],
-                "order 2": [c * k + 1 + first + i for c in range(in_channels) for i in range(k - 1 - first)]}
+        return {
+            "order 0": [c * k for c in range(in_channels)],
+            "order 1": [c * k + 1 + i for c in range(in_channels) for i in range(first)],
+            "order 2": [c * k + 1 + first + i for c in range(in_channels) for i in range(k - 1 - first)],
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.image_size:
-            raise ConfigError(f"Morlet front end was built for {self.image_size[0]}x{self.image_size[1]} images "
-                              f"but got {x.shape[-2]}x{x.shape[-1]}; set frontend.image_size to the data's size")
+            raise ConfigError(
+                f"Morlet front end was built for {self.image_size[0]}x{self.image_size[1]} images "
+                f"but got {x.shape[-2]}x{x.shape[-1]}; set frontend.image_size to the data's size"
+            )
         s = self.scattering(x.contiguous())
         b, c, k, h, w = s.shape
         return s.reshape(b, c * k, h, w)

@@ -14,6 +14,7 @@ Filtering is a product in the Fourier domain; subsampling by k is periodisation 
 its k x k aliases: the spectrum of z[::k, ::k]). Output: (..., K, H / 2^J, W / 2^J), K = 1 + JL + L^2 J(J-1)/2,
 in kymatio's order: S0; S1 by scale, then angle; S2 by first path, then second scale and angle.
 """
+
 from __future__ import annotations
 
 import torch

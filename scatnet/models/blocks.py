@@ -12,6 +12,7 @@ A body is a list of blocks, each a one-key mapping ``{kind: options}``:
 body for the data (``TABLE13_BODY`` / ``TABLE13_TINY_BODY``). A new block is one function taking (the
 channels in, model.width, its options) and returning (layers, channels out), plus one line in ``BLOCKS``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -31,11 +32,20 @@ def conv_block(cin: int, width: int, options: Any) -> tuple[list[nn.Module], int
     Learnable ScatterNet's code puts it)."""
     options = dict(options) if hasattr(options, "items") else {"times": options}
     times, dropout = options.pop("times", None), options.pop("dropout", 0.0)
-    if options or isinstance(times, bool) or not isinstance(times, (int, float)) or times <= 0 \
-            or isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ConfigError(f"a conv block's {{conv: {times!r}}} is not valid; give its channels as a multiple of "
-                          "model.width, e.g. {conv: 2}, and optionally a dropout in [0, 1): "
-                          "{conv: {times: 2, dropout: 0.3}}")
+    if (
+        options
+        or isinstance(times, bool)
+        or not isinstance(times, (int, float))
+        or times <= 0
+        or isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0 <= dropout < 1
+    ):
+        raise ConfigError(
+            f"a conv block's {{conv: {times!r}}} is not valid; give its channels as a multiple of "
+            "model.width, e.g. {conv: 2}, and optionally a dropout in [0, 1): "
+            "{conv: {times: 2, dropout: 0.3}}"
+        )
     cout = max(int(round(times * width)), 1)
     layers = conv_bn_relu(cin, cout)
     if dropout:
@@ -69,8 +79,10 @@ def build_body(blocks: list, cin: int, width: int) -> tuple[list[nn.Module], int
     layers: list[nn.Module] = []
     for n, block in enumerate(blocks):
         if not hasattr(block, "items") or len(block) != 1:
-            raise ConfigError(f"model.body[{n}]={block!r} is not a block; write each as {{kind: options}}, "
-                              f"kind one of: {', '.join(BLOCKS)}")
+            raise ConfigError(
+                f"model.body[{n}]={block!r} is not a block; write each as {{kind: options}}, "
+                f"kind one of: {', '.join(BLOCKS)}"
+            )
         ((kind, options),) = block.items()
         if kind not in BLOCKS:
             raise ConfigError(f"model.body[{n}] is a {kind!r} block; choose one of: {', '.join(BLOCKS)}")

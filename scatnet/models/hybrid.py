@@ -9,6 +9,7 @@ blocks (blocks.py); ``body`` (model.body) replaces them with another list, and `
 wavelet-domain mixing block after one of the convs, e.g. {after: 2, levels: 1, mode: channel}.
 Init as in the code: xavier_uniform with gain sqrt(2), biases 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,10 @@ def check_graph_capturable(frontend: Frontend) -> None:
     from the host (``Frontend.compilable``; the front end says why not and what to use instead)."""
     if not getattr(frontend, "compilable", False):
         name = getattr(frontend, "name", type(frontend).__name__)
-        raise ConfigError(f"fast.cuda_graph=true needs a front end whose forward never waits on or copies from "
-                          f"the host; frontend={name} is not one ({frontend.not_compilable_because()})")
+        raise ConfigError(
+            f"fast.cuda_graph=true needs a front end whose forward never waits on or copies from "
+            f"the host; frontend={name} is not one ({frontend.not_compilable_because()})"
+        )
 
 
 def frontend_grad_option(frontend: Frontend, frontend_grad: bool | None) -> bool:
@@ -42,9 +45,11 @@ def frontend_grad_option(frontend: Frontend, frontend_grad: bool | None) -> bool
         name = getattr(frontend, "name", type(frontend).__name__)
         what = getattr(frontend, "learned_stages", lambda: [])()
         stages = f" ({', '.join(what)})" if what else ""
-        raise ConfigError(f"model.frontend_grad=false, but frontend={name} has learned stages{stages}: without "
-                          "autograd through the front end they would never train; leave model.frontend_grad "
-                          "null (it follows the front end) or set it true")
+        raise ConfigError(
+            f"model.frontend_grad=false, but frontend={name} has learned stages{stages}: without "
+            "autograd through the front end they would never train; leave model.frontend_grad "
+            "null (it follows the front end) or set it true"
+        )
     return bool(frontend_grad)
 
 
@@ -52,9 +57,17 @@ class HybridNet(nn.Module):
     """Front end + conv body. ``frontend_grad``: whether the front end runs with autograd (frontend_grad_option;
     a fixed one runs without, as nothing before it learns and its input gradient is never needed)."""
 
-    def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3, width: int = 96,
-                 tiny: bool = False, frontend_grad: bool | None = None, body: list | None = None,
-                 mix: dict | None = None):
+    def __init__(
+        self,
+        frontend: Frontend,
+        num_classes: int,
+        in_channels: int = 3,
+        width: int = 96,
+        tiny: bool = False,
+        frontend_grad: bool | None = None,
+        body: list | None = None,
+        mix: dict | None = None,
+    ):
         super().__init__()
         if width < 1 or num_classes < 2:
             raise ConfigError(f"model.width={width} and num_classes={num_classes} must be >= 1 and >= 2")
@@ -113,8 +126,10 @@ class HybridNet(nn.Module):
         three warm-up passes update the BatchNorm running statistics from ``sample``, as three steps would."""
         check_graph_capturable(self.frontend)
         if sample.device.type != "cuda":
-            raise ConfigError(f"fast.cuda_graph needs a CUDA device; the batch is on {sample.device.type}. "
-                              "Leave fast.cuda_graph false off the GPU")
+            raise ConfigError(
+                f"fast.cuda_graph needs a CUDA device; the batch is on {sample.device.type}. "
+                "Leave fast.cuda_graph false off the GPU"
+            )
         torch.cuda.make_graphed_callables(self, (sample.detach().clone(),))
         # make_graphed_callables installs its forward as an instance attribute; keep it here instead, so
         # forward() below decides per call (by shape) between the graph and the ordinary path

@@ -3,6 +3,7 @@ network of the question "why does detail vanish after the second wavelet pool?" 
 512 channels, a pool after each of the first three), as ``model=wavepool_cnn`` (``model.pool=max`` for the
 same net with max pooling). It takes whatever the front end gives (``frontend=none``: the images), and has
 the hybrid's forward, speed options and initialisation."""
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -15,9 +16,16 @@ from scatnet.models.wavelet_pool import make_pool
 
 
 class PoolingCNN(HybridNet):
-    def __init__(self, frontend: Frontend, num_classes: int, in_channels: int = 3,
-                 widths: tuple[int, ...] = (64, 128, 256, 512), pool: str = "dwt", pool_wavelet: str = "haar",
-                 pool_padding: str = "zero"):
+    def __init__(
+        self,
+        frontend: Frontend,
+        num_classes: int,
+        in_channels: int = 3,
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+        pool: str = "dwt",
+        pool_wavelet: str = "haar",
+        pool_padding: str = "zero",
+    ):
         nn.Module.__init__(self)
         if not widths or min(widths) < 1 or num_classes < 2:
             raise ConfigError(f"model.widths={list(widths)} and num_classes={num_classes} must be >= 1 and >= 2")

@@ -8,6 +8,7 @@ identity). The block computes ``x + IDWT((W - I) c)`` with ``c = DWT(x)``: by li
 pytorch_wavelets' (PyWavelets filters), whose reconstruction is perfect at any size, odd ones included, once
 the IDWT's extra row or column is cropped (tested).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ MIX_MODES = ("pointwise", "channel")
 
 
 class WaveletMixing2D(nn.Module):
-    def __init__(self, channels: int, wavelet: str = "haar", levels: int = 1, mode: str = "pointwise",
-                 padding: str = "zero"):
+    def __init__(
+        self, channels: int, wavelet: str = "haar", levels: int = 1, mode: str = "pointwise", padding: str = "zero"
+    ):
         super().__init__()
         from pytorch_wavelets import DWTForward, DWTInverse
 
@@ -51,9 +53,10 @@ class WaveletMixing2D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low, highs = self.dwt(x)
         low = self.delta(low, 0)
-        highs = [torch.stack([self.delta(h[:, :, k], 1 + 3 * j + k) for k in range(3)], dim=2)
-                 for j, h in enumerate(highs)]
-        change = self.idwt((low, highs))[..., :x.shape[-2], :x.shape[-1]]
+        highs = [
+            torch.stack([self.delta(h[:, :, k], 1 + 3 * j + k) for k in range(3)], dim=2) for j, h in enumerate(highs)
+        ]
+        change = self.idwt((low, highs))[..., : x.shape[-2], : x.shape[-1]]
         return x + change
 
     def extra_repr(self) -> str:

@@ -9,6 +9,7 @@ forward tested equal to ``DWTForward``'s). A filter longer than 2 taps adds
 border coefficients (``zero``/``symmetric`` padding: ceil((N + L - 1) / 2) per side); they are cropped
 from both sides, so that, like max pooling, the output is ceil(H / 2) x ceil(W / 2).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,10 @@ def dwt_filters(wavelet: str):
     import pywt
 
     if wavelet not in pywt.wavelist(kind="discrete"):
-        raise ConfigError(f"model.pool_wavelet={wavelet!r} is not a discrete wavelet; use a PyWavelets name "
-                          f"(haar, db2, sym4, bior2.2, ...) or a DTCWT one ({', '.join(DTCWT_WAVELETS)})")
+        raise ConfigError(
+            f"model.pool_wavelet={wavelet!r} is not a discrete wavelet; use a PyWavelets name "
+            f"(haar, db2, sym4, bior2.2, ...) or a DTCWT one ({', '.join(DTCWT_WAVELETS)})"
+        )
     return wavelet
 
 
@@ -66,10 +69,10 @@ class DWTPool(nn.Module):
         ll, bands = self.transform(x)
         h, w = (x.shape[-2] + 1) // 2, (x.shape[-1] + 1) // 2
         top, left = (ll.shape[-2] - h) // 2, (ll.shape[-1] - w) // 2
-        ll = ll[..., top:top + h, left:left + w]
+        ll = ll[..., top : top + h, left : left + w]
         if self.keep == "ll":
             return ll
-        bands = bands[..., top:top + h, left:left + w]  # (B, C, 3, h, w)
+        bands = bands[..., top : top + h, left : left + w]  # (B, C, 3, h, w)
         return torch.cat([ll.unsqueeze(2), bands], dim=2).flatten(1, 2)
 
     def extra_repr(self) -> str:

@@ -1,6 +1,7 @@
 """A report of the runs under a folder: results.csv, the summary over seeds, Figure 1.2 heatmaps, learning
 curves, the published tables beside the measured numbers, and report.html. Raises, never exits: the command
 (scatnet-report) and the study say what went wrong."""
+
 from __future__ import annotations
 
 import html
@@ -14,13 +15,16 @@ from scatnet.report.published import DRAFT_NOTE, LEARNABLE_PARAMS_NOTES
 from scatnet.report.tables import learnable_table3, markdown, missing, summary_table, table13
 
 
-def build_report(root: Path, out: Path, title: str = "scatnet report",
-                 first_sections: list[tuple[str, str]] = ()) -> dict:
+def build_report(
+    root: Path, out: Path, title: str = "scatnet report", first_sections: list[tuple[str, str]] = ()
+) -> dict:
     """Every table, figure and report.html of the runs under ``root``, written to ``out``."""
     rows = collect(root)
     if not rows:
-        raise ConfigError(f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
-                          "`scatnet-train -m sweep=table14 data=cifar10`, then point scatnet-report at its outputs")
+        raise ConfigError(
+            f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
+            "`scatnet-train -m sweep=table14 data=cifar10`, then point scatnet-report at its outputs"
+        )
     out.mkdir(parents=True, exist_ok=True)
     keys = extra_keys(rows)  # what else differs between runs of one setting: columns, never averaged over
     for r in rows:
@@ -46,9 +50,19 @@ def build_report(root: Path, out: Path, title: str = "scatnet report",
         curves += learning_curves(summary, data, out)
     pngs = [p for p in figures if p.suffix == ".png"]
     completed = sum(r.get("status") == "completed" for r in rows)
-    sections = [*first_sections, ("Runs", f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
-                         + (f" Besides the setting, the runs differ in {html.escape(', '.join(keys))}: each value "
-                            "is its own group." if keys else "") + "</p>")]
+    sections = [
+        *first_sections,
+        (
+            "Runs",
+            f"<p>{completed} of {len(rows)} runs completed, from {html.escape(str(root))}."
+            + (
+                f" Besides the setting, the runs differ in {html.escape(', '.join(keys))}: each value is its own group."
+                if keys
+                else ""
+            )
+            + "</p>",
+        ),
+    ]
     if gaps:
         items = "".join(f"<li>{html.escape(g)}</li>" for g in gaps)
         sections.append(("Missing or incomplete", f"<div class='warn'><ul>{items}</ul></div>"))
@@ -60,10 +74,18 @@ def build_report(root: Path, out: Path, title: str = "scatnet report",
         notes = [f"ScatNet {fe[-1].upper()}: {note}" for fe, note in LEARNABLE_PARAMS_NOTES.items()]
         if any("(draft)" in str(r[4]) for r in t3_rows):
             notes.append(DRAFT_NOTE)
-        sections.append(("Learnable ScatterNet, Table 3: measured vs published", table_html(t3_headers, t3_rows)
-                         + "".join(f"<p>{html.escape(n)}</p>" for n in notes)))
-    sections.append(("Figure 1.2: DTCWT grid", "".join(image_html(p) for p in pngs)
-                     or "<p>No DTCWT grid runs completed yet: no heatmap.</p>"))
+        sections.append(
+            (
+                "Learnable ScatterNet, Table 3: measured vs published",
+                table_html(t3_headers, t3_rows) + "".join(f"<p>{html.escape(n)}</p>" for n in notes),
+            )
+        )
+    sections.append(
+        (
+            "Figure 1.2: DTCWT grid",
+            "".join(image_html(p) for p in pngs) or "<p>No DTCWT grid runs completed yet: no heatmap.</p>",
+        )
+    )
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))
     write_report(out / "report.html", title, sections)
     return {"rows": rows, "summary": summary, "figures": figures + curves, "missing": gaps, "out": out}

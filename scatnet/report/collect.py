@@ -5,6 +5,7 @@ Runs are grouped by everything that changes their result, not by a fixed list: t
 rules of training/identity.py) whose value differs between runs of one setting, e.g. epochs, lr or width.
 Runs that differ in such a key are never averaged together; the key becomes a column.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,9 +20,24 @@ from scatnet.training.identity import without_ignored
 from scatnet.training.lock import RunLock
 
 SETTING = ("data", "frontend", *SETTING_KEYS)
-ROW_FIELDS = ("run_name", "status", *SETTING, "seed", "test_acc", "best_val_acc", "epochs_completed", "max_epochs",
-              "wall_seconds", "train_seconds", "images_per_second", "parameters", "device", "reason", "run_id",
-              "run_dir")
+ROW_FIELDS = (
+    "run_name",
+    "status",
+    *SETTING,
+    "seed",
+    "test_acc",
+    "best_val_acc",
+    "epochs_completed",
+    "max_epochs",
+    "wall_seconds",
+    "train_seconds",
+    "images_per_second",
+    "parameters",
+    "device",
+    "reason",
+    "run_id",
+    "run_dir",
+)
 # config keys shown as SETTING columns already, or following from them
 SETTING_CONFIG_KEYS = {"data.name", "frontend.name", "seed", *(f"frontend.{k}" for k in SETTING_KEYS)}
 
@@ -58,13 +74,18 @@ def collect(root: Path) -> list[dict[str, Any]]:
         row = {k: m.get(k) for k in ROW_FIELDS}
         row.update({k: fe.get(k) for k in SETTING_KEYS})
         # each implementation (a reference library or scatnet's own) is kept apart
-        row.update(impl=fe.get("impl") or DEFAULT_IMPL.get(fe.get("name")),
-                   magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
-                   run_dir=str(path.parent))  # where it is now (a moved folder keeps its old path inside)
+        row.update(
+            impl=fe.get("impl") or DEFAULT_IMPL.get(fe.get("name")),
+            magbias=None if fe.get("magbias") is None else float(fe["magbias"]),
+            run_dir=str(path.parent),
+        )  # where it is now (a moved folder keeps its old path inside)
         row["settings"] = run_settings(m)
         if row["status"] == "running" and not RunLock(path.parent).is_held():
-            row.update(status="killed", reason="it says running but no process owns it (killed outright); "
-                                               "relaunch its sweep or command to resume it")
+            row.update(
+                status="killed",
+                reason="it says running but no process owns it (killed outright); "
+                "relaunch its sweep or command to resume it",
+            )
         rows.append(row)
     return rows
 
@@ -118,9 +139,17 @@ def summarise(rows: list[dict], keys: list[str] | None = None) -> list[dict]:
     for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
         m, s = mean_std([float(r["test_acc"]) for r in rs])
         walls = [float(r["wall_seconds"]) for r in rs if r.get("wall_seconds") is not None]
-        out.append({**dict(zip(SETTING, key)), "variant": key[-1],
-                    **{k: rs[0]["settings"].get(k) for k in keys}, "runs": len(rs), "test_acc_mean": round(m, 3),
-                    "test_acc_std": None if s is None else round(s, 3),
-                    "wall_seconds_mean": round(statistics.fmean(walls), 1) if walls else None,
-                    "seeds": sorted(r.get("seed") for r in rs), "run_dirs": [r["run_dir"] for r in rs]})
+        out.append(
+            {
+                **dict(zip(SETTING, key)),
+                "variant": key[-1],
+                **{k: rs[0]["settings"].get(k) for k in keys},
+                "runs": len(rs),
+                "test_acc_mean": round(m, 3),
+                "test_acc_std": None if s is None else round(s, 3),
+                "wall_seconds_mean": round(statistics.fmean(walls), 1) if walls else None,
+                "seeds": sorted(r.get("seed") for r in rs),
+                "run_dirs": [r["run_dir"] for r in rs],
+            }
+        )
     return out

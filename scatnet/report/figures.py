@@ -1,5 +1,6 @@
 """Figure 1.2: per dataset, heatmaps of mean test accuracy over the DTCWT grid (rows: wavelet, columns:
 magbias, one panel per padding), one colour range per dataset, each cell annotated with mean +- std."""
+
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: works on a headless cluster node
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
 
@@ -21,16 +22,22 @@ def grid_cells(summary: list[dict], data: str, impl: str = "reference", variant:
     (the values of the extra keys the runs differ in: one figure each, never mixed)."""
     cells = {}
     for s in summary:
-        if (s["data"] == data and s["frontend"] == "dtcwt" and s.get("impl", "reference") == impl
-                and s.get("variant", "") == variant and s.get("wavelet") in WAVELETS):
+        if (
+            s["data"] == data
+            and s["frontend"] == "dtcwt"
+            and s.get("impl", "reference") == impl
+            and s.get("variant", "") == variant
+            and s.get("wavelet") in WAVELETS
+        ):
             mb = min(MAGBIASES, key=lambda b: abs(b - float(s["magbias"])))
             if math.isclose(mb, float(s["magbias"]), rel_tol=1e-6, abs_tol=1e-12):
                 cells[(s["wavelet"], s["padding"], mb)] = s
     return cells
 
 
-def heatmap(summary: list[dict], data: str, out_dir: Path, impl: str = "reference", variant: str = "",
-            number: int = 0) -> list[Path]:
+def heatmap(
+    summary: list[dict], data: str, out_dir: Path, impl: str = "reference", variant: str = "", number: int = 0
+) -> list[Path]:
     """Write figure12_<data>.png/.pdf (``_fast`` appended for scatnet's fast DTCWT, ``_v<number>`` for the
     number-th variant); returns [] when there are no grid runs (nothing to draw)."""
     cells = grid_cells(summary, data, impl, variant)
@@ -40,8 +47,9 @@ def heatmap(summary: list[dict], data: str, out_dir: Path, impl: str = "referenc
     vmin, vmax = min(means), max(means)
     if vmax - vmin < 1e-9:
         vmin, vmax = vmin - 0.5, vmax + 0.5
-    fig, axes = plt.subplots(1, len(PADDINGS), figsize=(4.2 * len(PADDINGS) + 2.4, 3.6), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(PADDINGS), figsize=(4.2 * len(PADDINGS) + 2.4, 3.6), squeeze=False, constrained_layout=True
+    )
     cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
     im = None
     for k, (ax, pad) in enumerate(zip(axes[0], PADDINGS)):
@@ -55,8 +63,15 @@ def heatmap(summary: list[dict], data: str, out_dir: Path, impl: str = "referenc
                 grid[i, j] = c["test_acc_mean"]
                 frac = (c["test_acc_mean"] - vmin) / (vmax - vmin)
                 spread = "" if c["test_acc_std"] is None else f"\n±{c['test_acc_std']:.2f}"
-                ax.text(j, i, f"{c['test_acc_mean']:.2f}{spread}", ha="center", va="center",
-                        fontsize=8, color="black" if frac > 0.5 else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{c['test_acc_mean']:.2f}{spread}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if frac > 0.5 else "white",
+                )
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
         ax.set_title(f"padding: {pad}")
         ax.set_xticks(range(len(MAGBIASES)), [f"{b:g}" for b in MAGBIASES])
@@ -87,11 +102,19 @@ def learning_curves(summary: list[dict], data: str, out_dir: Path) -> list[Path]
         n = min(len(c) for c in curves)
         acc = np.array([c[:n] for c in curves]) * 100.0
         epochs = np.arange(1, n + 1)
-        label = ", ".join(str(v) for v in (s["frontend"], s.get("wavelet"), s.get("padding"),
-                                           None if s.get("magbias") is None else f"b={s['magbias']:g}",
-                                           None if s.get("L") is None else f"L={s['L']}", s.get("variant"))
-                          if v not in (None, ""))
-        line, = ax.plot(epochs, acc.mean(0), label=f"{label} ({len(curves)})")
+        label = ", ".join(
+            str(v)
+            for v in (
+                s["frontend"],
+                s.get("wavelet"),
+                s.get("padding"),
+                None if s.get("magbias") is None else f"b={s['magbias']:g}",
+                None if s.get("L") is None else f"L={s['L']}",
+                s.get("variant"),
+            )
+            if v not in (None, "")
+        )
+        (line,) = ax.plot(epochs, acc.mean(0), label=f"{label} ({len(curves)})")
         if len(curves) > 1:
             ax.fill_between(epochs, acc.min(0), acc.max(0), color=line.get_color(), alpha=0.2)
         drawn += 1

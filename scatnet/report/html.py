@@ -1,4 +1,5 @@
 """A static report.html: tables and figures inline (images as data URIs), so it opens offline anywhere."""
+
 from __future__ import annotations
 
 import base64
@@ -13,8 +14,9 @@ img{max-width:100%}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5e
 
 def table_html(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>" for r in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -49,8 +51,10 @@ def image_html(path: Path) -> str:
 
 
 def write_report(path: Path, title: str, sections: list[tuple[str, str]]) -> Path:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{content}")
     parts.append("</body></html>")

@@ -4,6 +4,7 @@ scattering order) and every pooling layer of the body (where detail is kept or l
 The first column is each image as the dataset holds it (de-normalised, in its colours); every other panel is
 a map of mean absolute activation over a group of channels, normalised per panel: what is bright carries
 energy there. Rows: images; columns: stages."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,7 @@ POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, DWTPool)
 
 
 @torch.no_grad()
-def stages(net: nn.Module, x: torch.Tensor, in_channels: int, mean=None,
-           std=None) -> list[tuple[str, torch.Tensor]]:
+def stages(net: nn.Module, x: torch.Tensor, in_channels: int, mean=None, std=None) -> list[tuple[str, torch.Tensor]]:
     """(panel title, maps) for the input (the image, de-normalised with the data's ``mean`` and ``std``:
     (N, h, w, C) in [0, 1]), the front end's channel groups, each pool's output and the last conv block's
     output ((N, h, w) maps)."""
@@ -28,8 +28,10 @@ def stages(net: nn.Module, x: torch.Tensor, in_channels: int, mean=None,
     if len(groups) > 1 or z.shape[1] != x.shape[1]:
         panels += [(f"front end: {name}", z[:, idx].abs().mean(1)) for name, idx in groups.items() if idx]
     seen: list[tuple[str, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: seen.append((n, out)))
-             for n, m in enumerate(m for m in net.body if isinstance(m, POOL_TYPES))]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out, n=n: seen.append((n, out)))
+        for n, m in enumerate(m for m in net.body if isinstance(m, POOL_TYPES))
+    ]
     last_conv = [m for m in net.body if isinstance(m, nn.ReLU)][-1]
     hooks.append(last_conv.register_forward_hook(lambda mod, inp, out: seen.append(("last", out))))
     try:

@@ -1,6 +1,7 @@
 """What a launched sweep comprises, read from the ``multirun.yaml`` Hydra writes into every sweep folder: the
 grid its sweeper parameters and command-line overrides span. A report lists as missing exactly the runs of
 the sweeps that were launched, not the thesis' full grid (a narrowed sweep is not incomplete)."""
+
 from __future__ import annotations
 
 import itertools
@@ -51,8 +52,12 @@ def _same(a, b) -> bool:
     except yaml.YAMLError:
         pass
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(
-            _same(x, y) for x, y in zip(a, b))
+        return (
+            isinstance(a, (list, tuple))
+            and isinstance(b, (list, tuple))
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b))
+        )
     try:
         return float(a) == float(b)
     except (TypeError, ValueError):
@@ -76,11 +81,11 @@ def missing_runs(rows: list[dict], root: Path) -> list[str]:
     for path in sorted(Path(root).rglob("multirun.yaml")):
         axes = launched_grid(path)
         if axes is None:
-            notes.append(f"the sweep of {path.parent} is no finite grid (an interval or glob): its missing runs "
-                         "are not listed")
+            notes.append(
+                f"the sweep of {path.parent} is no finite grid (an interval or glob): its missing runs are not listed"
+            )
             continue
-        keys = [k for k in axes if any(_matches(r, k, axes[k][0]) is not None for r in completed)
-                or len(axes[k]) > 1]
+        keys = [k for k in axes if any(_matches(r, k, axes[k][0]) is not None for r in completed) or len(axes[k]) > 1]
         for combo in itertools.product(*(axes[k] for k in keys)):
             point = tuple(zip(keys, combo))
             if point in seen:

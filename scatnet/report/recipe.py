@@ -1,6 +1,7 @@
 """Whether a run followed the recipe of the published number it would be set beside. The recipe is the preset
 that reproduces that number (``experiment=<data>_<front end>``, ``experiment=<learnable front end>_<data>``),
 composed from the configs, so the report holds no second copy of it."""
+
 from __future__ import annotations
 
 import functools
@@ -12,10 +13,21 @@ from omegaconf import OmegaConf
 # What a recipe fixes, and how a difference is said. The front end's own options (wavelet, padding, bias)
 # are the published setting's (tables.py); the optimizer and scheduler classes are absent when they are the
 # recipe's (identity.without_recipe_classes).
-RECIPE_KEYS = {"trainer.max_epochs": "epochs", "model.width": "width", "data.batch_size": "batch",
-               "optim.lr": "lr", "optim.momentum": "momentum", "optim.weight_decay": "weight decay",
-               "optim.milestones": "milestones", "optim.gamma": "gamma", "optim.optimizer": "optimizer",
-               "optim.scheduler": "scheduler", "model.body": "body", "model.mix": "mixing", "model.pool": "pool"}
+RECIPE_KEYS = {
+    "trainer.max_epochs": "epochs",
+    "model.width": "width",
+    "data.batch_size": "batch",
+    "optim.lr": "lr",
+    "optim.momentum": "momentum",
+    "optim.weight_decay": "weight decay",
+    "optim.milestones": "milestones",
+    "optim.gamma": "gamma",
+    "optim.optimizer": "optimizer",
+    "optim.scheduler": "scheduler",
+    "model.body": "body",
+    "model.mix": "mixing",
+    "model.pool": "pool",
+}
 
 
 def _preset(frontend: str, data: str) -> str:

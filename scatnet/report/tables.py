@@ -1,18 +1,17 @@
 """Text tables of a report: the per-setting summary, Table 1.3 beside the published numbers, and what is
 missing from the launched sweeps."""
+
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-
 from pathlib import Path
 
 from scatnet.frontends.options import THESIS_DTCWT
 from scatnet.report.collect import SETTING, mean_std, variant
 from scatnet.report.launched import missing_runs
+from scatnet.report.published import LEARNABLE_TABLE3, LEARNABLE_TABLE3_ARCH, LEARNABLE_TINY_IMAGENET_DRAFT, TABLE13
 from scatnet.report.recipe import recipe_gaps
-from scatnet.report.published import (LEARNABLE_TABLE3, LEARNABLE_TABLE3_ARCH, LEARNABLE_TINY_IMAGENET_DRAFT,
-                                      TABLE13)
 
 
 def fmt(m: float, s: float | None) -> str:
@@ -29,8 +28,16 @@ def markdown(headers: list[str], rows: list[list]) -> str:
 def summary_table(summary: list[dict], keys: list[str] = ()) -> tuple[list[str], list[list]]:
     """One row per group; ``keys``: the extra config keys the groups differ in (collect.extra_keys)."""
     headers = [*SETTING, *keys, "test acc (mean ± std)", "runs", "mean wall s/run"]
-    rows = [[*(s.get(k) for k in SETTING), *(s.get(k) for k in keys), fmt(s["test_acc_mean"], s["test_acc_std"]),
-             s["runs"], s["wall_seconds_mean"]] for s in summary]
+    rows = [
+        [
+            *(s.get(k) for k in SETTING),
+            *(s.get(k) for k in keys),
+            fmt(s["test_acc_mean"], s["test_acc_std"]),
+            s["runs"],
+            s["wall_seconds_mean"],
+        ]
+        for s in summary
+    ]
     return headers, rows
 
 
@@ -38,8 +45,12 @@ def _is_thesis_setting(r: dict) -> bool:
     """The DTCWT setting the published tables used (Table 1.3; the Learnable ScatterNet's defaults too)."""
     if r.get("frontend") != "dtcwt" and not is_learnable_scatternet(r):
         return True
-    return (r.get("wavelet") == THESIS_DTCWT["wavelet"] and r.get("padding") == THESIS_DTCWT["padding"]
-            and r.get("magbias") is not None and math.isclose(float(r["magbias"]), THESIS_DTCWT["magbias"]))
+    return (
+        r.get("wavelet") == THESIS_DTCWT["wavelet"]
+        and r.get("padding") == THESIS_DTCWT["padding"]
+        and r.get("magbias") is not None
+        and math.isclose(float(r["magbias"]), THESIS_DTCWT["magbias"])
+    )
 
 
 IMPL_LABELS = {"fast": "scatnet fast", "reference": "pytorch_wavelets"}
@@ -48,8 +59,11 @@ IMPL_LABELS = {"fast": "scatnet fast", "reference": "pytorch_wavelets"}
 def is_learnable_scatternet(row: dict) -> bool:
     """Whether a run's front end is a Learnable ScatterNet (by its config's target, whatever its name)."""
     target = (row.get("settings") or {}).get("frontend._target_")
-    return target == "scatnet.frontends.LearnableScatterNet" if target else str(row.get("frontend")).startswith(
-        "learnable")
+    return (
+        target == "scatnet.frontends.LearnableScatterNet"
+        if target
+        else str(row.get("frontend")).startswith("learnable")
+    )
 
 
 def _published_cells(rows: list[dict], keys: list[str], learnable: bool) -> dict[tuple, list[dict]]:
@@ -78,8 +92,7 @@ def _beside(cells: dict, published: dict, absent: str, marks: dict | None = None
         p = published.get((fe, data))
         mark = (marks or {}).get((fe, data), "")
         gaps = list(dict.fromkeys(g for r in runs for g in recipe_gaps(r, fe, data))) if p is not None else []
-        difference = "" if p is None else (f"not the published recipe: {', '.join(gaps)}" if gaps
-                                           else f"{m - p:+.2f}")
+        difference = "" if p is None else (f"not the published recipe: {', '.join(gaps)}" if gaps else f"{m - p:+.2f}")
         out.append([label, data, fmt(m, s), len(runs), absent if p is None else f"{p}{mark}", difference])
     return headers, out
 
@@ -96,8 +109,9 @@ def learnable_table3(rows: list[dict], keys: list[str] = ()) -> tuple[list[str],
     the draft's numbers, marked), with each network's trainable parameters beside the table's."""
     cells = _published_cells(rows, keys, learnable=True)
     marks = {cell: " (draft)" for cell in LEARNABLE_TINY_IMAGENET_DRAFT}
-    headers, out = _beside(cells, {**LEARNABLE_TABLE3, **LEARNABLE_TINY_IMAGENET_DRAFT},
-                           "not in the paper's Table 3", marks)
+    headers, out = _beside(
+        cells, {**LEARNABLE_TABLE3, **LEARNABLE_TINY_IMAGENET_DRAFT}, "not in the paper's Table 3", marks
+    )
     for row, ((fe, _, _), runs) in zip(out, sorted(cells.items())):
         counts = sorted({r["parameters"] for r in runs if r.get("parameters")})
         here = "/".join(f"{c / 1e6:.2f}M" for c in counts) or "not recorded"

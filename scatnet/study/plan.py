@@ -6,6 +6,7 @@ A part is one of the sweeps (``scatnet/configs/sweep/``) on some datasets, its g
 one the training process will use: a relaunch finds completed runs (skipped), killed ones (resumed) and
 failed ones (retried) by the same rules as any sweep.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,22 +22,26 @@ from scatnet.training.identity import stable_run_dir
 # Relative cost of one epoch, to start the long runs first (the tail of a packed study is then short):
 # training images x pixels, and the Morlet front ends' extra work on top of the body.
 DATA_COST = {"digits": 0.03, "cifar10": 1.0, "cifar100": 1.0, "synthetic_cifar": 1.0, "tiny_imagenet": 8.0}
-FRONTEND_COST = {"morlet8": 1.6, "morlet6": 1.4,
-                 # the Learnable ScatterNets' steps against ScatNet A's (scatnet-bench, 2-core CPU, docs/PERFORMANCE.md)
-                 "learnable_c": 1.4, "learnable_d": 1.6}
+FRONTEND_COST = {
+    "morlet8": 1.6,
+    "morlet6": 1.4,
+    # the Learnable ScatterNets' steps against ScatNet A's (scatnet-bench, 2-core CPU, docs/PERFORMANCE.md)
+    "learnable_c": 1.4,
+    "learnable_d": 1.6,
+}
 
 
 @dataclasses.dataclass
 class PlannedRun:
     part: str
-    overrides: list[str]      # scatnet-train's overrides for this run (the sweep config, its grid point)
+    overrides: list[str]  # scatnet-train's overrides for this run (the sweep config, its grid point)
     run_dir: Path
     data: str
     frontend: str
-    setting: str              # what distinguishes it within its part, e.g. "near_sym_a, zero, b=0.01, s0"
+    setting: str  # what distinguishes it within its part, e.g. "near_sym_a, zero, b=0.01, s0"
     max_epochs: int
-    cost: float               # relative, for the order of launch
-    run_id: str               # the identity: the same run named in two parts trains once
+    cost: float  # relative, for the order of launch
+    run_id: str  # the identity: the same run named in two parts trains once
 
     @property
     def name(self) -> str:
@@ -52,8 +57,10 @@ def grid_points(params: dict[str, str]) -> list[list[str]]:
     for key, text in params.items():
         values = sweep_values(key, str(text))
         if values is None:
-            raise ConfigError(f"{key}={text} is no finite grid (an interval or a glob); a study needs lists, "
-                              "ranges or choice(...), e.g. seed=0,1,2 or seed=range(3)")
+            raise ConfigError(
+                f"{key}={text} is no finite grid (an interval or a glob); a study needs lists, "
+                "ranges or choice(...), e.g. seed=0,1,2 or seed=range(3)"
+            )
         axes.append([f"{key}={v}" for v in values])
     return [list(point) for point in itertools.product(*axes)]
 
@@ -99,8 +106,11 @@ def plan_part(name: str, part: DictConfig, runs_root: Path, compose) -> list[Pla
 def planned(part: str, overrides: list[str], cfg: DictConfig, runs_root: Path, point: list[str]) -> PlannedRun:
     epochs = int(cfg.trainer.max_epochs)
     data, frontend = str(cfg.data.name), str(cfg.frontend.name)
-    setting = ", ".join(p.split("=", 1)[1] if not p.startswith("seed=") else "s" + p.split("=", 1)[1]
-                        for p in point if not p.startswith("frontend="))
+    setting = ", ".join(
+        p.split("=", 1)[1] if not p.startswith("seed=") else "s" + p.split("=", 1)[1]
+        for p in point
+        if not p.startswith("frontend=")
+    )
     cost = epochs * DATA_COST.get(data, 1.0) * FRONTEND_COST.get(frontend, 1.0)
     run_dir, rid = stable_run_dir(runs_root, cfg)
     return PlannedRun(part, overrides, run_dir, data, frontend, setting, epochs, cost, rid)
@@ -114,8 +124,10 @@ def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
     for name, part in study.parts.items():
         for key in ("sweep", "data"):
             if not part.get(key):
-                raise ConfigError(f"study.parts.{name}.{key} is missing; a part names a sweep (scatnet/configs/sweep/) "
-                                  "and the datasets to run it on")
+                raise ConfigError(
+                    f"study.parts.{name}.{key} is missing; a part names a sweep (scatnet/configs/sweep/) "
+                    "and the datasets to run it on"
+                )
         runs += plan_part(str(name), part, out / "runs", compose)
     seen, unique = set(), []
     for r in runs:  # the same run in two parts (Table 1.3's DTCWT cells are points of the grid) trains once
@@ -140,8 +152,10 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
     for override in overrides:  # a key a study does not have (a run's option) would be merged and ignored
         key = override.split("=", 1)[0].lstrip("+").split(".")[0]
         if key not in STUDY_KEYS:
-            raise ConfigError(f"{key} is not an option of a study; its options: {', '.join(sorted(STUDY_KEYS))} "
-                              "(a run's options go in a part's overrides: parts.<part>.overrides)")
+            raise ConfigError(
+                f"{key} is not an option of a study; its options: {', '.join(sorted(STUDY_KEYS))} "
+                "(a run's options go in a part's overrides: parts.<part>.overrides)"
+            )
     try:
         study.merge_with(OmegaConf.from_dotlist(overrides))
     except Exception as e:  # noqa: BLE001 - a malformed override
@@ -163,6 +177,8 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
         slurm_settings(study)  # its keys and types, checked before anything is planned or written
     absent = [c for c in ("sbatch", "squeue") if shutil.which(c) is None]
     if study.launcher == "slurm" and absent:
-        raise ConfigError(f"launcher=slurm needs SLURM's {' and '.join(absent)} on PATH; run scatnet-study on the "
-                          "cluster's login node (or launcher=local on this machine)")
+        raise ConfigError(
+            f"launcher=slurm needs SLURM's {' and '.join(absent)} on PATH; run scatnet-study on the "
+            "cluster's login node (or launcher=local on this machine)"
+        )
     return study

@@ -1,5 +1,6 @@
 """The study's report: the sweeps' report (each table beside the published numbers, the heatmaps, the
 learning curves) over all the study's runs, with the benchmark's Table 1.2 and the time each part took."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,16 @@ def hours_per_part(runs: list[PlannedRun], gpus: int, runs_per_gpu: int) -> tupl
         seconds[r.part] += float(m.get("wall_seconds") or 0.0)
         done[r.part] += m.get("status") == "completed"
     share = runs_per_gpu if gpus else 1
-    rows = [[part, f"{done[part]}/{total[part]}", f"{seconds[part] / 3600:.3f}",
-             f"{seconds[part] / 3600 / share:.3f}"] for part in total]
-    return ["part", "runs completed", "run-hours (summed wall time)",
-            "GPU-hours" if gpus else "machine-hours (one run at a time)"], rows
+    rows = [
+        [part, f"{done[part]}/{total[part]}", f"{seconds[part] / 3600:.3f}", f"{seconds[part] / 3600 / share:.3f}"]
+        for part in total
+    ]
+    return [
+        "part",
+        "runs completed",
+        "run-hours (summed wall time)",
+        "GPU-hours" if gpus else "machine-hours (one run at a time)",
+    ], rows
 
 
 def bench_section(bench_dir: Path) -> str:
@@ -42,9 +49,12 @@ def write_study_report(out: Path, runs: list[PlannedRun], gpus: int, runs_per_gp
 
     headers, rows = hours_per_part(runs, gpus, runs_per_gpu)
     (out / "hours.md").write_text(markdown(headers, rows))
-    extra = [("Time per part", table_html(headers, rows)),
-             ("Table 1.2: the benchmark on this machine", bench_section(out / "bench"))]
+    extra = [
+        ("Time per part", table_html(headers, rows)),
+        ("Table 1.2: the benchmark on this machine", bench_section(out / "bench")),
+    ]
     result = build_report(out / "runs", out, title=f"scatnet study: {out.name}", first_sections=extra)
-    (out / "report.json").write_text(json.dumps({"hours": dict(zip((r[0] for r in rows), rows)),
-                                                 "missing": result["missing"]}, indent=1) + "\n")
+    (out / "report.json").write_text(
+        json.dumps({"hours": dict(zip((r[0] for r in rows), rows)), "missing": result["missing"]}, indent=1) + "\n"
+    )
     return out / "report.html"

@@ -6,6 +6,7 @@ completed is not started at all; any other is started, and training itself resum
 checkpoint or retries a failed one. A signal to the study (SIGTERM, Ctrl-C) is passed to the runs, each
 records itself as interrupted, and the study exits 143 / 130: relaunching the same command continues.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ from scatnet.training.signals import RunInterrupted
 
 @dataclass
 class Slot:
-    device: str | None          # CUDA_VISIBLE_DEVICES for its runs; None on a CPU-only machine
+    device: str | None  # CUDA_VISIBLE_DEVICES for its runs; None on a CPU-only machine
     threads: int | None = None  # torch threads per run on a CPU
     process: subprocess.Popen | None = None
     run: PlannedRun | None = None
@@ -54,8 +55,15 @@ def train_command(run: PlannedRun, out: Path) -> list[str]:
     in the folder the plan computed (Hydra's own output goes there too)."""
     exe = Path(sys.executable).parent / "scatnet-train"
     head = [str(exe)] if exe.exists() else [sys.executable, "-m", "scatnet.cli.train"]
-    return [*head, *run.overrides, "hydra.mode=RUN", f"paths.runs_dir={quoted(out / 'runs')}",
-            f"hydra.run.dir={quoted(run.run_dir)}", f"hydra.sweep.dir={quoted(out / 'hydra')}", "progress_bar=false"]
+    return [
+        *head,
+        *run.overrides,
+        "hydra.mode=RUN",
+        f"paths.runs_dir={quoted(out / 'runs')}",
+        f"hydra.run.dir={quoted(run.run_dir)}",
+        f"hydra.sweep.dir={quoted(out / 'hydra')}",
+        "progress_bar=false",
+    ]
 
 
 def quoted(path: Path) -> str:
@@ -95,9 +103,12 @@ class StudyRunner:
             if self.stopping is not None:
                 self._stop_all()
                 self.show(self.status("interrupted"))
-                raise RunInterrupted(self.stopping, f"scatnet-study {self.name}: stopped by "
-                                     f"{signal.Signals(self.stopping).name}; each run keeps its last finished "
-                                     "epoch; relaunch the same command to continue")
+                raise RunInterrupted(
+                    self.stopping,
+                    f"scatnet-study {self.name}: stopped by "
+                    f"{signal.Signals(self.stopping).name}; each run keeps its last finished "
+                    "epoch; relaunch the same command to continue",
+                )
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -115,8 +126,9 @@ class StudyRunner:
         (self.out / "logs").mkdir(parents=True, exist_ok=True)
         slot.log = open(self.out / "logs" / f"{run.name}.log", "a")
         # its own process group: a Ctrl-C in the terminal reaches the study, which stops the runs in order
-        slot.process = subprocess.Popen(train_command(run, self.out), env=env, stdout=slot.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        slot.process = subprocess.Popen(
+            train_command(run, self.out), env=env, stdout=slot.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         slot.run = run
 
     def _reap(self) -> None:

@@ -13,6 +13,7 @@ Preemption and time limits: each job is ``--requeue``able, and is sent SIGUSR1 `
 limit. The job script then stops its runs (SIGTERM: each keeps its last finished epoch) and requeues itself,
 at most ``max_requeues`` times; the requeued job resumes them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,23 +37,35 @@ from scatnet.training.slurm import squeue_states
 JOBS = Path("slurm") / "jobs.json"
 BENCH = "bench"  # the benchmark's job, by the name of its log
 # SLURM job states after which a job does nothing more (squeue still lists a job for MinJobAge after it ends)
-ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE",
-         "PREEMPTED", "SPECIAL_EXIT", "REVOKED"}
+ENDED = {
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "SPECIAL_EXIT",
+    "REVOKED",
+}
 
 
 @dataclasses.dataclass
 class SlurmSettings:
     """``study.slurm``: what each job asks of the cluster (scatnet/configs/study/thesis.yaml shows them)."""
+
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
-    time_min: int = 240                # the job's time limit; a job that reaches it is requeued and resumes
-    gpus_per_job: int = 1              # 0 on a CPU partition
-    runs_per_job: int = 3              # runs side by side in one job (sharing its GPUs)
+    time_min: int = 240  # the job's time limit; a job that reaches it is requeued and resumes
+    gpus_per_job: int = 1  # 0 on a CPU partition
+    runs_per_job: int = 3  # runs side by side in one job (sharing its GPUs)
     cpus_per_run: int = 4
     mem_gb_per_run: int = 16
-    max_requeues: int = 3              # time-limit requeues of one job; preemptions are SLURM's to count
-    signal_seconds: int = 120          # SIGUSR1 this long before the time limit: stop, then requeue
+    max_requeues: int = 3  # time-limit requeues of one job; preemptions are SLURM's to count
+    signal_seconds: int = 120  # SIGUSR1 this long before the time limit: stop, then requeue
     sbatch: list[str] = dataclasses.field(default_factory=list)  # further #SBATCH lines, e.g. ["--constraint=a100"]
 
 
@@ -62,8 +75,10 @@ def slurm_settings(study: DictConfig) -> SlurmSettings:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(SlurmSettings), given)
     except Exception as e:  # noqa: BLE001 - OmegaConf's validation errors, many classes
-        raise ConfigError(f"study.slurm: {str(e).splitlines()[0]}; its options: "
-                          f"{', '.join(f.name for f in dataclasses.fields(SlurmSettings))}") from None
+        raise ConfigError(
+            f"study.slurm: {str(e).splitlines()[0]}; its options: "
+            f"{', '.join(f.name for f in dataclasses.fields(SlurmSettings))}"
+        ) from None
     settings = SlurmSettings(**OmegaConf.to_container(merged))
     for key in ("time_min", "runs_per_job", "cpus_per_run", "mem_gb_per_run"):
         if getattr(settings, key) < 1:
@@ -71,27 +86,40 @@ def slurm_settings(study: DictConfig) -> SlurmSettings:
     return settings
 
 
-def job_script(name: str, tasks: list[tuple[str, list[str]]], out: Path, s: SlurmSettings,
-               exclusive: bool = False) -> str:
+def job_script(
+    name: str, tasks: list[tuple[str, list[str]]], out: Path, s: SlurmSettings, exclusive: bool = False
+) -> str:
     """The batch script of one job: its #SBATCH header, then its tasks ((log name, command)) side by side."""
     n = len(tasks)
-    header = [f"--job-name=scatnet-{name}", f"--output={out / 'logs' / 'slurm-%j.out'}", "--open-mode=append",
-              "--requeue", f"--signal=B:USR1@{s.signal_seconds}", f"--time={s.time_min}", "--nodes=1",
-              "--ntasks=1", f"--cpus-per-task={s.cpus_per_run * n}", f"--mem={s.mem_gb_per_run * n}G"]
+    header = [
+        f"--job-name=scatnet-{name}",
+        f"--output={out / 'logs' / 'slurm-%j.out'}",
+        "--open-mode=append",
+        "--requeue",
+        f"--signal=B:USR1@{s.signal_seconds}",
+        f"--time={s.time_min}",
+        "--nodes=1",
+        "--ntasks=1",
+        f"--cpus-per-task={s.cpus_per_run * n}",
+        f"--mem={s.mem_gb_per_run * n}G",
+    ]
     header += [f"--{key}={getattr(s, key)}" for key in ("partition", "account", "qos") if getattr(s, key)]
     header += [f"--gres=gpu:{s.gpus_per_job}"] if s.gpus_per_job else []
     header += ["--exclusive"] if exclusive else []
     header += list(s.sbatch)
-    lines = ["#!/bin/bash", *(f"#SBATCH {h}" for h in header),
-             f"# scatnet-study {name}: {', '.join(t[0] for t in tasks)}; each keeps its own log in {out / 'logs'}",
-             "pids=()",
-             "stop_and_requeue() {  # SIGUSR1 before the time limit: each run keeps its last finished epoch",
-             '  kill -TERM "${pids[@]}" 2>/dev/null; wait',
-             f'  if [ "${{SLURM_RESTART_COUNT:-0}}" -lt {s.max_requeues} ]; then scontrol requeue "$SLURM_JOB_ID"; fi',
-             "  exit 0",
-             "}",
-             "trap stop_and_requeue USR1",
-             'IFS=, read -ra gpus <<< "${CUDA_VISIBLE_DEVICES:-}"']
+    lines = [
+        "#!/bin/bash",
+        *(f"#SBATCH {h}" for h in header),
+        f"# scatnet-study {name}: {', '.join(t[0] for t in tasks)}; each keeps its own log in {out / 'logs'}",
+        "pids=()",
+        "stop_and_requeue() {  # SIGUSR1 before the time limit: each run keeps its last finished epoch",
+        '  kill -TERM "${pids[@]}" 2>/dev/null; wait',
+        f'  if [ "${{SLURM_RESTART_COUNT:-0}}" -lt {s.max_requeues} ]; then scontrol requeue "$SLURM_JOB_ID"; fi',
+        "  exit 0",
+        "}",
+        "trap stop_and_requeue USR1",
+        'IFS=, read -ra gpus <<< "${CUDA_VISIBLE_DEVICES:-}"',
+    ]
     for i, (log_name, cmd) in enumerate(tasks):
         device = f'CUDA_VISIBLE_DEVICES="${{gpus[{i} % ${{#gpus[@]}}]}}" ' if s.gpus_per_job else ""
         log = shlex.quote(str(out / "logs" / f"{log_name}.log"))
@@ -118,9 +146,11 @@ class SlurmStudy:
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError:
-            raise ConfigError(f"{path} is not a jobs file scatnet wrote (damaged JSON); check squeue for the "
-                              f"study's jobs (job name scatnet-{self.name}), cancel them, remove the file and "
-                              "relaunch") from None
+            raise ConfigError(
+                f"{path} is not a jobs file scatnet wrote (damaged JSON); check squeue for the "
+                f"study's jobs (job name scatnet-{self.name}), cancel them, remove the file and "
+                "relaunch"
+            ) from None
 
     def _save(self) -> None:
         path = self.out / JOBS
@@ -151,9 +181,12 @@ class SlurmStudy:
         """Submit every run that is neither completed nor in a live job, ``runs_per_job`` per job (a lock
         makes two launches at once submit once)."""
         with self._submitting():
-            todo = [r for r in self.runs
-                    if (read_metrics(r.run_dir) or {}).get("status") != "completed" and self.job_of(r) is None]
-            groups = [todo[i:i + self.s.runs_per_job] for i in range(0, len(todo), self.s.runs_per_job)]
+            todo = [
+                r
+                for r in self.runs
+                if (read_metrics(r.run_dir) or {}).get("status") != "completed" and self.job_of(r) is None
+            ]
+            groups = [todo[i : i + self.s.runs_per_job] for i in range(0, len(todo), self.s.runs_per_job)]
             return [self._submit([(r.name, train_command(r, self.out)) for r in group]) for group in groups]
 
     @contextlib.contextmanager
@@ -182,8 +215,10 @@ class SlurmStudy:
         path.write_text(script)
         proc = subprocess.run(["sbatch", "--parsable", str(path)], capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
-            raise ConfigError(f"sbatch refused {path}: {' '.join(proc.stderr.split())}; fix study.slurm "
-                              "(partition, account, gpus_per_job, ...) and relaunch: submitted jobs are kept")
+            raise ConfigError(
+                f"sbatch refused {path}: {' '.join(proc.stderr.split())}; fix study.slurm "
+                "(partition, account, gpus_per_job, ...) and relaunch: submitted jobs are kept"
+            )
         job = proc.stdout.strip().split(";")[0]
         self.jobs[job] = {"runs": [t[0] for t in tasks], "script": str(path), "submitted": time.time()}
         self._save()  # recorded before the next submission: a study killed here loses nothing
@@ -195,8 +230,11 @@ class SlurmStudy:
         for r in self.runs:
             job = self.job_of(r)
             running = job is not None and self.queue.get(job) in ("RUNNING", "COMPLETING")
-            ended_unfinished = (job is None and any(r.name in i["runs"] for i in self.jobs.values())
-                                and (read_metrics(r.run_dir) or {}).get("status") != "completed")
+            ended_unfinished = (
+                job is None
+                and any(r.name in i["runs"] for i in self.jobs.values())
+                and (read_metrics(r.run_dir) or {}).get("status") != "completed"
+            )
             state = run_state(r, running, ended_unfinished)
             state["job"] = job
             out.append(state)

@@ -2,6 +2,7 @@
 (its epochs so far, written by training at the end of every epoch). The same state goes to the live view,
 to ``status.json`` and to a self-refreshing ``status.html`` in the study folder (watch it from a browser or
 over SSH: ``watch cat status.json``)."""
+
 from __future__ import annotations
 
 import html
@@ -39,11 +40,22 @@ def run_state(run: PlannedRun, active: bool, failed_here: bool = False) -> dict[
         state = FAILED  # failed in this launch; a failure recorded by an earlier one is retried, so "left"
     else:
         state = LEFT
-    return {"name": run.name, "part": run.part, "data": run.data, "frontend": run.frontend,
-            "setting": run.setting, "state": state, "epoch": int(p.get("epoch") or 0),
-            "max_epochs": run.max_epochs, "val_acc": p.get("val_acc"), "test_acc": m.get("test_acc"),
-            "epoch_seconds": list(p.get("epoch_seconds") or []), "cost": run.cost,
-            "reason": m.get("reason") if state == FAILED else None, "run_dir": str(run.run_dir)}
+    return {
+        "name": run.name,
+        "part": run.part,
+        "data": run.data,
+        "frontend": run.frontend,
+        "setting": run.setting,
+        "state": state,
+        "epoch": int(p.get("epoch") or 0),
+        "max_epochs": run.max_epochs,
+        "val_acc": p.get("val_acc"),
+        "test_acc": m.get("test_acc"),
+        "epoch_seconds": list(p.get("epoch_seconds") or []),
+        "cost": run.cost,
+        "reason": m.get("reason") if state == FAILED else None,
+        "run_dir": str(run.run_dir),
+    }
 
 
 def eta_seconds(states: list[dict], slots: int) -> float | None:
@@ -77,9 +89,17 @@ def counts(states: list[dict]) -> dict[str, int]:
 
 
 def snapshot(name: str, out: Path, states: list[dict], slots: int, started: float, phase: str) -> dict:
-    return {"study": name, "folder": str(out), "phase": phase, "slots": slots, "counts": counts(states),
-            "eta_seconds": eta_seconds(states, slots), "elapsed_seconds": round(time.time() - started, 1),
-            "updated": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": states}
+    return {
+        "study": name,
+        "folder": str(out),
+        "phase": phase,
+        "slots": slots,
+        "counts": counts(states),
+        "eta_seconds": eta_seconds(states, slots),
+        "elapsed_seconds": round(time.time() - started, 1),
+        "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs": states,
+    }
 
 
 def write_status(out: Path, status: dict) -> None:
@@ -103,8 +123,10 @@ def fmt_seconds(s: float | None) -> str:
 
 def headline(status: dict) -> str:
     c = status["counts"]
-    return (f"scatnet-study {status['study']}: {c[DONE]}/{c['total']} done, {c[RUNNING]} running, "
-            f"{c[FAILED]} failed, {c[LEFT]} left; ETA {fmt_seconds(status['eta_seconds'])}")
+    return (
+        f"scatnet-study {status['study']}: {c[DONE]}/{c['total']} done, {c[RUNNING]} running, "
+        f"{c[FAILED]} failed, {c[LEFT]} left; ETA {fmt_seconds(status['eta_seconds'])}"
+    )
 
 
 def running_line(s: dict) -> str:
@@ -117,16 +139,20 @@ def _pct(value) -> str:
 
 
 def status_html(status: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(s['state'])}</td><td>{html.escape(s['part'])}</td>"
-                   f"<td>{html.escape(s['data'])}</td><td>{html.escape(s['frontend'])}</td>"
-                   f"<td>{html.escape(s['setting'])}</td><td>{s['epoch']}/{s['max_epochs']}</td>"
-                   f"<td>{_pct(s['val_acc'])}</td><td>{_pct(s['test_acc'])}</td></tr>"
-                   for s in sorted(status["runs"], key=lambda s: (s["state"] != RUNNING, s["state"])))
+    rows = "".join(
+        f"<tr><td>{html.escape(s['state'])}</td><td>{html.escape(s['part'])}</td>"
+        f"<td>{html.escape(s['data'])}</td><td>{html.escape(s['frontend'])}</td>"
+        f"<td>{html.escape(s['setting'])}</td><td>{s['epoch']}/{s['max_epochs']}</td>"
+        f"<td>{_pct(s['val_acc'])}</td><td>{_pct(s['test_acc'])}</td></tr>"
+        for s in sorted(status["runs"], key=lambda s: (s["state"] != RUNNING, s["state"]))
+    )
     refresh = "" if status["phase"] == "finished" else "<meta http-equiv='refresh' content='5'>"
-    return (f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>{html.escape(status['study'])}"
-            f"</title><style>body{{font-family:system-ui,sans-serif;margin:2em}}td,th{{border:1px solid #ccc;"
-            f"padding:3px 8px}}table{{border-collapse:collapse}}</style></head><body>"
-            f"<h1>{html.escape(headline(status))}</h1><p>{html.escape(status['phase'])}; updated "
-            f"{html.escape(status['updated'])}; {html.escape(status['folder'])}</p><table><tr><th>state</th>"
-            "<th>part</th><th>data</th><th>front end</th><th>setting</th><th>epoch</th><th>val acc</th>"
-            f"<th>test acc</th></tr>{rows}</table></body></html>\n")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>{html.escape(status['study'])}"
+        f"</title><style>body{{font-family:system-ui,sans-serif;margin:2em}}td,th{{border:1px solid #ccc;"
+        f"padding:3px 8px}}table{{border-collapse:collapse}}</style></head><body>"
+        f"<h1>{html.escape(headline(status))}</h1><p>{html.escape(status['phase'])}; updated "
+        f"{html.escape(status['updated'])}; {html.escape(status['folder'])}</p><table><tr><th>state</th>"
+        "<th>part</th><th>data</th><th>front end</th><th>setting</th><th>epoch</th><th>val acc</th>"
+        f"<th>test acc</th></tr>{rows}</table></body></html>\n"
+    )

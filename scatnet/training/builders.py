@@ -1,4 +1,5 @@
 """Turn the composed config into objects, unwrapping Hydra's instantiate errors into scatnet's one-liners."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,10 +30,9 @@ def composed_config(overrides: list[str] = ()) -> DictConfig:
     """configs/train.yaml composed with ``overrides`` outside a Hydra run (scripts, tests): what
     ``scatnet-train`` would run, without its output folder."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
 
     from scatnet.config_files import config_dir
-
-    from hydra.errors import HydraException
 
     try:
         with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
@@ -63,8 +63,12 @@ def cuda_will_be_used(cfg: DictConfig) -> bool:
 def precision_from_config(cfg: DictConfig) -> Precision:
     """The run's precision policy (scatnet/precision.py) from fast.bf16, fast.tf32 and trainer.benchmark."""
     fast = cfg.get("fast", {}) or {}
-    return Precision.for_device(cuda_will_be_used(cfg), bf16=fast.get("bf16", "auto"), tf32=fast.get("tf32", False),
-                                cudnn_benchmark=bool(cfg.trainer.get("benchmark") or False))
+    return Precision.for_device(
+        cuda_will_be_used(cfg),
+        bf16=fast.get("bf16", "auto"),
+        tf32=fast.get("tf32", False),
+        cudnn_benchmark=bool(cfg.trainer.get("benchmark") or False),
+    )
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
@@ -87,9 +91,11 @@ def precision_option(value) -> None:
     """trainer.precision stays fp32: Lightning's mixed precision would autocast the scattering front end too,
     and its fp32 numerics are the study's subject. bf16 for the conv body alone is fast.bf16."""
     if str(value) not in FP32_PRECISIONS:
-        raise ConfigError(f"trainer.precision={value} would run the scattering front end in reduced precision "
-                          "too; leave trainer.precision=32-true and use fast.bf16=true (bf16 autocast for the "
-                          "conv body only)")
+        raise ConfigError(
+            f"trainer.precision={value} would run the scattering front end in reduced precision "
+            "too; leave trainer.precision=32-true and use fast.bf16=true (bf16 autocast for the "
+            "conv body only)"
+        )
 
 
 def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None, trainer=None) -> bool:
@@ -100,8 +106,10 @@ def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None, 
     if not value:
         return False
     if compile:
-        raise ConfigError(f"fast.cuda_graph=true and fast.compile={compile} are alternatives; for compiled code "
-                          "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false")
+        raise ConfigError(
+            f"fast.cuda_graph=true and fast.compile={compile} are alternatives; for compiled code "
+            "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false"
+        )
     if frontend is not None:
         from scatnet.models.hybrid import check_graph_capturable
 
@@ -118,15 +126,21 @@ def check_graph_trainer(trainer: DictConfig) -> None:
     (pytorch#181723): a second backward before zero_grad overwrites the first instead of adding to it."""
     accumulate = trainer.get("accumulate_grad_batches", 1)
     if accumulate not in (None, 1, "1"):
-        raise ConfigError(f"fast.cuda_graph=true cannot accumulate gradients (trainer.accumulate_grad_batches="
-                          f"{accumulate}): each graph replay overwrites the last one's gradients; use "
-                          "trainer.accumulate_grad_batches=1 (a larger data.batch_size) or fast.cuda_graph=false")
+        raise ConfigError(
+            f"fast.cuda_graph=true cannot accumulate gradients (trainer.accumulate_grad_batches="
+            f"{accumulate}): each graph replay overwrites the last one's gradients; use "
+            "trainer.accumulate_grad_batches=1 (a larger data.batch_size) or fast.cuda_graph=false"
+        )
     if trainer.get("detect_anomaly"):
-        raise ConfigError("fast.cuda_graph=true cannot run under trainer.detect_anomaly=true (anomaly checks read "
-                          "values on the host, which a CUDA graph cannot record); set one of them false")
+        raise ConfigError(
+            "fast.cuda_graph=true cannot run under trainer.detect_anomaly=true (anomaly checks read "
+            "values on the host, which a CUDA graph cannot record); set one of them false"
+        )
     if processes_per_run(trainer) > 1:
-        raise ConfigError("fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
-                          "use trainer.devices=1 or leave fast.cuda_graph false")
+        raise ConfigError(
+            "fast.cuda_graph runs on one GPU only (DDP needs its own capture rules); "
+            "use trainer.devices=1 or leave fast.cuda_graph false"
+        )
 
 
 def processes_per_run(trainer: DictConfig) -> int:
@@ -160,11 +174,13 @@ def check_launch(cfg: DictConfig) -> None:
         return
     n = processes_per_run(cfg.trainer)
     if n > 1 and not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect()):
-        raise ConfigError(f"a run over {n} processes (trainer=ddp / trainer.devices={cfg.trainer.get('devices')}) "
-                          "cannot run inside a Hydra multirun (-m): Lightning re-launches each rank with the whole "
-                          "command line, so every rank would run the whole sweep. Launch one DDP run per job "
-                          "instead (hydra/launcher=slurm with hydra.launcher.tasks_per_node and gpus_per_node = "
-                          "GPUs per run), or run the sweep with trainer.devices=1")
+        raise ConfigError(
+            f"a run over {n} processes (trainer=ddp / trainer.devices={cfg.trainer.get('devices')}) "
+            "cannot run inside a Hydra multirun (-m): Lightning re-launches each rank with the whole "
+            "command line, so every rank would run the whole sweep. Launch one DDP run per job "
+            "instead (hydra/launcher=slurm with hydra.launcher.tasks_per_node and gpus_per_node = "
+            "GPUs per run), or run the sweep with trainer.devices=1"
+        )
 
 
 def trainer_overrides(cfg: DictConfig) -> dict:

@@ -1,5 +1,6 @@
 """Callbacks Lightning lacks: epoch wall time, training throughput, best validation accuracy, logs flushed
 once an epoch, and a progress file a watcher can read."""
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,11 @@ class ThroughputMonitor(pl.Callback):
         }
 
     def state_dict(self):
-        return {"best_val_acc": self.best_val_acc, "epoch_seconds": self.epoch_seconds,
-                "images_per_second": self.images_per_second}
+        return {
+            "best_val_acc": self.best_val_acc,
+            "epoch_seconds": self.epoch_seconds,
+            "images_per_second": self.images_per_second,
+        }
 
     def load_state_dict(self, state):
         self.best_val_acc = state.get("best_val_acc")
@@ -109,9 +113,12 @@ class ProgressFile(pl.Callback):
         if trainer.global_rank != 0:
             return
         acc = self.throughput.last_val_acc
-        state = {"epoch": trainer.current_epoch + 1, "max_epochs": trainer.max_epochs,
-                 "val_acc": None if acc is None else round(acc, 4),
-                 "epoch_seconds": [round(t, 3) for t in self.throughput.epoch_seconds]}
+        state = {
+            "epoch": trainer.current_epoch + 1,
+            "max_epochs": trainer.max_epochs,
+            "val_acc": None if acc is None else round(acc, 4),
+            "epoch_seconds": [round(t, 3) for t in self.throughput.epoch_seconds],
+        }
         tmp = self.path.with_name(".progress.json.tmp")
         try:
             tmp.write_text(json.dumps(state) + "\n")

@@ -5,6 +5,7 @@ folder: on another filesystem the final "move" is a copy, and a kill or a full d
 truncated ``last.ckpt`` at the final path. Here the temporary file sits beside the target, is flushed to disk
 and renamed over it (atomic on POSIX), so the previous checkpoint stays until the new one is whole.
 """
+
 from __future__ import annotations
 
 import io

@@ -1,6 +1,7 @@
 """Test a trained network again from its checkpoint alone: the network, the dataset and the precision are
 rebuilt from the run's resolved config, which every checkpoint carries (``HybridClassifier``'s
 ``hyper_parameters["config"]``; a run folder's metrics.json for checkpoints written before it did)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ def find_checkpoint(path: Path) -> tuple[Path, Path]:
     path = Path(path)
     ckpt = path / "checkpoints" / LAST_CKPT if path.is_dir() else path
     if not ckpt.is_file():
-        raise ConfigError(f"{path} is neither a checkpoint nor a run folder with checkpoints/{LAST_CKPT}; give "
-                          "a run folder (outputs/runs/...) or a .ckpt file")
+        raise ConfigError(
+            f"{path} is neither a checkpoint nor a run folder with checkpoints/{LAST_CKPT}; give "
+            "a run folder (outputs/runs/...) or a .ckpt file"
+        )
     return ckpt, ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
 
 
@@ -32,8 +35,10 @@ def run_config(ckpt: dict, run_dir: Path) -> DictConfig:
     if config is None and (run_dir / "metrics.json").is_file():
         config = json.loads((run_dir / "metrics.json").read_text()).get("config")
     if not config:
-        raise ConfigError(f"{run_dir}: the checkpoint carries no config and there is no metrics.json beside it; "
-                          "it was not written by scatnet-train")
+        raise ConfigError(
+            f"{run_dir}: the checkpoint carries no config and there is no metrics.json beside it; "
+            "it was not written by scatnet-train"
+        )
     return OmegaConf.create(config)
 
 
@@ -46,8 +51,10 @@ def load_run(path: Path, configure=None) -> tuple[Any, DictConfig, dict, Path, P
         ckpt["state_dict"]
     except Exception as e:  # noqa: BLE001 - torch.load raises many kinds on a damaged or foreign file
         reason = " ".join(str(e).split())[:120] or type(e).__name__
-        raise ConfigError(f"{ckpt_path} is not a readable scatnet checkpoint ({type(e).__name__}: {reason}); "
-                          "give another run folder or .ckpt file") from None
+        raise ConfigError(
+            f"{ckpt_path} is not a readable scatnet checkpoint ({type(e).__name__}: {reason}); "
+            "give another run folder or .ckpt file"
+        ) from None
     cfg = run_config(ckpt, run_dir)
     if configure is not None:
         configure(cfg)
@@ -58,6 +65,7 @@ def load_run(path: Path, configure=None) -> tuple[Any, DictConfig, dict, Path, P
 
 def evaluate(path: Path, data_root: str | None = None, device: str = "auto") -> dict[str, Any]:
     """The test loss and accuracy of the network in ``path`` on its dataset's test split."""
+
     def configure(cfg: DictConfig) -> None:
         cfg.trainer.accelerator = device
         cfg.trainer.devices = 1
@@ -67,14 +75,27 @@ def evaluate(path: Path, data_root: str | None = None, device: str = "auto") -> 
 
     module, cfg, ckpt, ckpt_path, run_dir = load_run(path, configure)
     precision = precision_from_config(cfg)
-    trainer = pl.Trainer(accelerator=device, devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator=device,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     with precision_policy(precision):
         test = trainer.test(module, datamodule=build(cfg.data), verbose=False)[0]
     recorded = None
     if (run_dir / "metrics.json").is_file():
         recorded = json.loads((run_dir / "metrics.json").read_text()).get("test_acc")
-    return {"checkpoint": str(ckpt_path), "run_dir": str(run_dir), "data": str(cfg.data.name),
-            "frontend": str(cfg.frontend.name), "epoch": int(ckpt.get("epoch", -1)) + 1,
-            "test_acc": round(float(test["test/acc"]) * 100.0, 4), "test_loss": float(test["test/loss"]),
-            "recorded_test_acc": recorded, "device": _device_name(module.device)}
+    return {
+        "checkpoint": str(ckpt_path),
+        "run_dir": str(run_dir),
+        "data": str(cfg.data.name),
+        "frontend": str(cfg.frontend.name),
+        "epoch": int(ckpt.get("epoch", -1)) + 1,
+        "test_acc": round(float(test["test/acc"]) * 100.0, 4),
+        "test_loss": float(test["test/loss"]),
+        "recorded_test_acc": recorded,
+        "device": _device_name(module.device),
+    }

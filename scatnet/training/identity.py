@@ -8,6 +8,7 @@ elsewhere (or with W&B on, or compiled after a crash under compile) is the same 
 checkpoint. bf16 stays in, as the choice it resolves to on the run's device (fast.bf16=auto is bf16 on a
 GPU, fp32 on the CPU: two different runs), and so does fast.tf32: both change the numbers.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,17 +22,31 @@ from omegaconf import DictConfig, OmegaConf
 from scatnet.errors import ConfigError
 
 # Top-level keys that never change the result.
-IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id",
-                "optimized_metric")
+IGNORED_KEYS = ("paths", "logger", "hydra", "progress_bar", "force", "run_name", "sweep", "run_id", "optimized_metric")
 # Callbacks that only show or record (the others, e.g. early stopping, change what a run computes and are in).
-DISPLAY_CALLBACKS = ("LearningRateMonitor", "RichProgressBar", "TQDMProgressBar", "ModelSummary",
-                     "RichModelSummary", "DeviceStatsMonitor")
+DISPLAY_CALLBACKS = (
+    "LearningRateMonitor",
+    "RichProgressBar",
+    "TQDMProgressBar",
+    "ModelSummary",
+    "RichModelSummary",
+    "DeviceStatsMonitor",
+)
 # Keys inside groups that never change the result.
-IGNORED_NESTED = {"data": ("root", "download", "eval_batch_size", "device"),
-                  "data.source": ("root", "download"),
-                  "trainer": ("accelerator", "devices", "num_nodes", "enable_progress_bar", "log_every_n_steps",
-                              "default_root_dir", "benchmark"),
-                  "fast": ("compile", "channels_last", "cuda_graph")}
+IGNORED_NESTED = {
+    "data": ("root", "download", "eval_batch_size", "device"),
+    "data.source": ("root", "download"),
+    "trainer": (
+        "accelerator",
+        "devices",
+        "num_nodes",
+        "enable_progress_bar",
+        "log_every_n_steps",
+        "default_root_dir",
+        "benchmark",
+    ),
+    "fast": ("compile", "channels_last", "cuda_graph"),
+}
 
 
 # Options whose null means "not used": a run without one is the run it was before the option existed.
@@ -68,8 +83,11 @@ def without_ignored(d: dict, previous: bool = False) -> dict:
     """A resolved config (a plain dict, e.g. from a metrics.json) without the keys that never change a result
     (``previous``: as the previous identity had it)."""
     d = {k: v for k, v in d.items() if k not in IGNORED_KEYS}
-    callbacks = {name: node for name, node in (d.pop("callbacks", None) or {}).items()
-                 if isinstance(node, dict) and str(node.get("_target_", "")).rsplit(".", 1)[-1] not in DISPLAY_CALLBACKS}
+    callbacks = {
+        name: node
+        for name, node in (d.pop("callbacks", None) or {}).items()
+        if isinstance(node, dict) and str(node.get("_target_", "")).rsplit(".", 1)[-1] not in DISPLAY_CALLBACKS
+    }
     if callbacks and not previous:  # absent when none changes the result: earlier runs keep their identity
         d["callbacks"] = callbacks
     for path, keys in IGNORED_NESTED.items():
@@ -91,10 +109,20 @@ def without_recipe_classes(optim: dict) -> dict:
     own values: they then say nothing optim's values do not, and runs recorded without them (or with them)
     keep one identity. Another class, or another argument, stays in."""
     o = dict(optim)
-    sgd = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": o.get("lr"), "momentum": o.get("momentum"),
-           "weight_decay": o.get("weight_decay"), "fused": True}
-    steps = {"_target_": "torch.optim.lr_scheduler.MultiStepLR", "_partial_": True,
-             "milestones": o.get("milestones"), "gamma": o.get("gamma")}
+    sgd = {
+        "_target_": "torch.optim.SGD",
+        "_partial_": True,
+        "lr": o.get("lr"),
+        "momentum": o.get("momentum"),
+        "weight_decay": o.get("weight_decay"),
+        "fused": True,
+    }
+    steps = {
+        "_target_": "torch.optim.lr_scheduler.MultiStepLR",
+        "_partial_": True,
+        "milestones": o.get("milestones"),
+        "gamma": o.get("gamma"),
+    }
     for key, recipe in (("optimizer", sgd), ("scheduler", steps)):
         if o.get(key) == recipe:
             del o[key]

@@ -8,6 +8,7 @@ elsewhere"). The OS releases the lock when its process dies, however it dies, so
 a node failure is taken over by the next launch with no stale-lock cleanup. (flock is honoured across
 machines on local filesystems and on NFSv4, where Linux maps it to a POSIX lock.)
 """
+
 from __future__ import annotations
 
 import errno

@@ -4,6 +4,7 @@ W&B: never hangs a run; offline works with no account and no network, and an onl
 the server falls back to offline (sync later with ``wandb sync <run_dir>/wandb/...``).
 CSV: Lightning's CSV layout, appended to across a resume instead of deleted (public Logger API only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,17 @@ log = logging.getLogger("scatnet")
 _went_offline = False  # an online start failed in this process: later runs (a sweep's) go offline at once
 
 
-def wandb_logger(project: str, name: str, save_dir: str, id: str | None = None, group: str | None = None,
-                 tags: Sequence[str] = (), offline: bool = False, init_timeout: float = 30.0, **kwargs):
+def wandb_logger(
+    project: str,
+    name: str,
+    save_dir: str,
+    id: str | None = None,
+    group: str | None = None,
+    tags: Sequence[str] = (),
+    offline: bool = False,
+    init_timeout: float = 30.0,
+    **kwargs,
+):
     import wandb
 
     global _went_offline
@@ -29,8 +39,13 @@ def wandb_logger(project: str, name: str, save_dir: str, id: str | None = None, 
         if offline:
             raise
         reason = " ".join(str(e).split()) or type(e).__name__
-        log.warning("W&B could not start online (%s); logging offline to %s/wandb/ instead. Sync later with "
-                    "`wandb sync %s/wandb/offline-run-*`", reason, save_dir, save_dir)
+        log.warning(
+            "W&B could not start online (%s); logging offline to %s/wandb/ instead. Sync later with "
+            "`wandb sync %s/wandb/offline-run-*`",
+            reason,
+            save_dir,
+            save_dir,
+        )
         _went_offline = True
         # the failed start still holds the run's id in W&B's service (this process's, or one inherited through
         # WANDB_SERVICE): a fresh service of this process's own takes the offline run
@@ -49,10 +64,18 @@ def _started(project, name, save_dir, id, group, tags, offline: bool, init_timeo
 
     before = os.environ.get("WANDB_MODE")
     try:
-        logger = WandbLogger(project=project, name=name, save_dir=save_dir, id=id, group=group, tags=list(tags),
-                             offline=offline, resume="allow", **kwargs,
-                             settings=wandb.Settings(init_timeout=init_timeout,
-                                                     mode="offline" if offline else "online"))
+        logger = WandbLogger(
+            project=project,
+            name=name,
+            save_dir=save_dir,
+            id=id,
+            group=group,
+            tags=list(tags),
+            offline=offline,
+            resume="allow",
+            **kwargs,
+            settings=wandb.Settings(init_timeout=init_timeout, mode="offline" if offline else "online"),
+        )
         logger.experiment
     finally:
         if before is None:

@@ -5,6 +5,7 @@ after training and the final test finished), ``"failed"`` with a ``reason``, or 
 resumable). A reader therefore never sees a half-written file, and never mistakes an unfinished run for a
 result. "running" with no live owner (the run folder's lock is free) is a run killed outright.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ import scatnet
 
 FILENAME = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
-REQUIRED = ("status", "test_acc", "best_val_acc", "epochs_completed", "wall_seconds", "images_per_second",
-            "config", "version", "git_commit")
+REQUIRED = (
+    "status",
+    "test_acc",
+    "best_val_acc",
+    "epochs_completed",
+    "wall_seconds",
+    "images_per_second",
+    "config",
+    "version",
+    "git_commit",
+)
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ Logs, once per epoch, train/loss, train/acc, val/loss, val/acc, test/loss, test/
 epoch and all ranks), and train/loss_step every ``trainer.log_every_n_steps`` steps. Nothing in a step
 waits for the GPU: the epoch sums stay on the device (tally.py says why and what it saves).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -39,8 +40,15 @@ class HybridClassifier(pl.LightningModule):
     epoch (``_partial_`` configs). ``config``: the run's resolved config, saved in every checkpoint
     (``hyper_parameters``), so that a checkpoint rebuilds its network on its own (``load_checkpoint``)."""
 
-    def __init__(self, net: HybridNet, num_classes: int, optimizer: Callable, scheduler: Callable,
-                 cuda_graph: bool = False, config: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        net: HybridNet,
+        num_classes: int,
+        optimizer: Callable,
+        scheduler: Callable,
+        cuda_graph: bool = False,
+        config: dict[str, Any] | None = None,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.cuda_graph = cuda_graph  # capture the net's training forward/backward at the first batch
@@ -119,8 +127,12 @@ class HybridClassifier(pl.LightningModule):
         checkpoint holds."""
         if self._trainer is None or self.trainer.world_size == 1:
             return
-        stats = [t for m in self.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                 and m.track_running_stats for t in (m.running_mean, m.running_var)]
+        stats = [
+            t
+            for m in self.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+            for t in (m.running_mean, m.running_var)
+        ]
         if stats:
             flat = self.trainer.strategy.reduce(torch.cat([t.flatten() for t in stats]), reduce_op="mean")
             for t, avg in zip(stats, flat.split([t.numel() for t in stats])):

@@ -4,6 +4,7 @@ The run directory is either Hydra's output dir (single runs) or, in sweeps, ``<p
 where ``id`` hashes the resolved config (see identity.py). A relaunched sweep therefore finds each run's
 previous state: "completed" -> skipped; a ``checkpoints/last.ckpt`` -> resumed from it; otherwise started.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,17 +23,32 @@ import scatnet
 from scatnet.errors import ConfigError
 from scatnet.models.hybrid import frontend_grad_option
 from scatnet.precision import Precision, precision_policy
-from scatnet.training.builders import (build, build_loggers, check_launch, compile_option, cuda_graph_option,
-                                      cuda_will_be_used, optimizer_factories, precision_from_config,
-                                      precision_option, resolve_auto, trainer_overrides)
+from scatnet.training.builders import (
+    build,
+    build_loggers,
+    check_launch,
+    compile_option,
+    cuda_graph_option,
+    cuda_will_be_used,
+    optimizer_factories,
+    precision_from_config,
+    precision_option,
+    resolve_auto,
+    trainer_overrides,
+)
 from scatnet.training.callbacks import FlushLoggers, ProgressFile, ThroughputMonitor
 from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, stable_run_dir
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
 from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
 from scatnet.training.module import HybridClassifier
-from scatnet.training.run_folder import (FULL_DISK_ERRNOS, DiskFull, disk_full_message, keep_csv_rows_before,
-                                         start_afresh)
+from scatnet.training.run_folder import (
+    FULL_DISK_ERRNOS,
+    DiskFull,
+    disk_full_message,
+    keep_csv_rows_before,
+    start_afresh,
+)
 from scatnet.training.signals import RunInterrupted, stop_on_signals
 from scatnet.training.validate import check_config
 
@@ -77,8 +93,14 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     lock = RunLock(run_dir)
     if is_rank_zero() and not lock.acquire():  # DDP's other ranks run inside rank 0's ownership
         log.warning("skip %s: %s holds it", run_dir, lock.holder())
-        return {"status": RUNNING_ELSEWHERE, "run_dir": str(run_dir), "run_name": str(cfg.run_name),
-                "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "holder": lock.holder()}
+        return {
+            "status": RUNNING_ELSEWHERE,
+            "run_dir": str(run_dir),
+            "run_name": str(cfg.run_name),
+            "data": str(cfg.data.name),
+            "frontend": str(cfg.frontend.name),
+            "holder": lock.holder(),
+        }
     try:
         with stop_on_signals():
             return _train_owned(cfg, run_dir, precision, reraise, refused, frontend)
@@ -86,8 +108,14 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         lock.release()
 
 
-def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: bool,
-                 refused: ConfigError | None = None, frontend=None) -> dict[str, Any]:
+def _train_owned(
+    cfg: DictConfig,
+    run_dir: Path,
+    precision: Precision,
+    reraise: bool,
+    refused: ConfigError | None = None,
+    frontend=None,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     previous = read_metrics(run_dir)
     if cfg.get("force", False):
@@ -98,14 +126,26 @@ def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: 
         return previous
 
     metrics: dict[str, Any] = {
-        "status": "running", "run_id": str(cfg.run_id), "run_name": str(cfg.run_name), "run_dir": str(run_dir),
-        "data": str(cfg.data.name), "frontend": str(cfg.frontend.name), "seed": int(cfg.seed),
-        "test_acc": None, "best_val_acc": None, "epochs_completed": 0, "max_epochs": int(cfg.trainer.max_epochs),
-        "wall_seconds": None, "images_per_second": None,
+        "status": "running",
+        "run_id": str(cfg.run_id),
+        "run_name": str(cfg.run_name),
+        "run_dir": str(run_dir),
+        "data": str(cfg.data.name),
+        "frontend": str(cfg.frontend.name),
+        "seed": int(cfg.seed),
+        "test_acc": None,
+        "best_val_acc": None,
+        "epochs_completed": 0,
+        "max_epochs": int(cfg.trainer.max_epochs),
+        "wall_seconds": None,
+        "images_per_second": None,
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "version": scatnet.__version__, "git_commit": git_commit(),
-        "started_at": dt.datetime.now().isoformat(timespec="seconds"), "host_python": platform.python_version(),
-        "torch": torch.__version__, "precision": precision.record(),
+        "version": scatnet.__version__,
+        "git_commit": git_commit(),
+        "started_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "host_python": platform.python_version(),
+        "torch": torch.__version__,
+        "precision": precision.record(),
     }
     last = run_dir / "checkpoints" / LAST_CKPT
     resumed_from = _resumable_epoch(last)
@@ -148,8 +188,10 @@ def _train_owned(cfg: DictConfig, run_dir: Path, precision: Precision, reraise: 
 def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
     epoch = _resumable_epoch(run_dir / "checkpoints" / LAST_CKPT, quiet=True)
     kept = f"its checkpoint resumes at epoch {epoch}" if epoch is not None else "no epoch had finished"
-    return (f"{e.args[0]} in run {run_dir} ({kept}); relaunch the same command to "
-            f"{'resume' if epoch is not None else 'start it again'}")
+    return (
+        f"{e.args[0]} in run {run_dir} ({kept}); relaunch the same command to "
+        f"{'resume' if epoch is not None else 'start it again'}"
+    )
 
 
 def check_speed_and_size(cfg: DictConfig, frontend) -> None:
@@ -175,14 +217,21 @@ def _build_module(cfg: DictConfig, precision: Precision | None = None, frontend=
     fast = cfg.get("fast", {}) or {}
     compile = compile_option(fast.get("compile", False))
     cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
-    net.configure_speed(channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16,
-                        compile=compile)
-    return HybridClassifier(net, num_classes=cfg.data.num_classes, **optimizer_factories(cfg),
-                            cuda_graph=cuda_graph, config=OmegaConf.to_container(cfg, resolve=True))
+    net.configure_speed(
+        channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16, compile=compile
+    )
+    return HybridClassifier(
+        net,
+        num_classes=cfg.data.num_classes,
+        **optimizer_factories(cfg),
+        cuda_graph=cuda_graph,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
 
 
-def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None,
-                  frontend=None) -> dict[str, Any]:
+def _fit_and_test(
+    cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None, frontend=None
+) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = _build_module(cfg, precision, frontend)
@@ -196,14 +245,27 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, precision: Precision, resumed_
         throughput,
         ProgressFile(run_dir, throughput),
         FlushLoggers(),
-        ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CKPT[:-5], save_top_k=1, every_n_epochs=1,
-                        enable_version_counter=False, save_on_train_epoch_end=True),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename=LAST_CKPT[:-5],
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+            save_on_train_epoch_end=True,
+        ),
     ]
     loggers = build_loggers(cfg)
     callbacks += optional_callbacks(cfg, bool(loggers))
-    trainer: pl.Trainer = build(cfg.trainer, logger=loggers or False, callbacks=callbacks,
-                                default_root_dir=str(run_dir), enable_progress_bar=bool(cfg.get("progress_bar", True)),
-                                enable_model_summary=False, plugins=[AtomicCheckpointIO()], **trainer_overrides(cfg))
+    trainer: pl.Trainer = build(
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=bool(cfg.get("progress_bar", True)),
+        enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
+        **trainer_overrides(cfg),
+    )
     for lg in loggers:  # the resolved config, interpolations resolved, on every dashboard
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -270,8 +332,9 @@ def _resumable_epoch(last: Path, quiet: bool = False) -> int | None:
         if missing:
             raise KeyError(f"not a Lightning training checkpoint (no {', '.join(missing)})")
     except Exception as e:  # noqa: BLE001 - any unreadable checkpoint
-        log.warning("checkpoint %s is unusable (%s); set aside as %s.corrupt, starting this run afresh", last, e,
-                    last.name)
+        log.warning(
+            "checkpoint %s is unusable (%s); set aside as %s.corrupt, starting this run afresh", last, e, last.name
+        )
         last.replace(last.with_suffix(".ckpt.corrupt"))
         return None
     if not quiet:

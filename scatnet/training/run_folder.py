@@ -1,4 +1,5 @@
 """Housekeeping of one run's folder: a fresh start, the CSV log kept free of repeated rows, a full disk."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,10 @@ class DiskFull(ScatnetError):
 def disk_full_message(run_dir: Path) -> str:
     where = next((p for p in (Path(run_dir), *Path(run_dir).parents) if p.exists()), Path("/"))
     free = shutil.disk_usage(where).free
-    return (f"no space left on the device of {run_dir} ({free / 2**20:.1f} MiB free there); the run keeps its last "
-            "complete checkpoint: free some space and relaunch the same command to resume")
+    return (
+        f"no space left on the device of {run_dir} ({free / 2**20:.1f} MiB free there); the run keeps its last "
+        "complete checkpoint: free some space and relaunch the same command to resume"
+    )
 
 
 def start_afresh(run_dir: Path) -> None:

@@ -8,6 +8,7 @@ default it meant to change). Two sources, so that nothing is listed twice:
 - the blocks that configure scatnet itself, without a target, are the dataclasses below (structured configs:
   OmegaConf checks their keys and types).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,6 +28,7 @@ HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 @dataclasses.dataclass
 class Fast:
     """fast: the training step's speed options (scatnet/configs/train.yaml says what each does)."""
+
     channels_last: Any = "auto"
     bf16: Any = "auto"
     tf32: bool = False
@@ -37,6 +39,7 @@ class Fast:
 @dataclasses.dataclass
 class Optim:
     """optim: the recipe's values, and the optimizer and scheduler built from them (scatnet/configs/optim/)."""
+
     lr: float = 0.5
     momentum: float = 0.85
     weight_decay: float = 1e-4
@@ -49,6 +52,7 @@ class Optim:
 @dataclasses.dataclass
 class Recipe:
     """data.recipe: the thesis' schedule for a dataset."""
+
     epochs: int = 1
     milestones: list[int] = dataclasses.field(default_factory=list)
     tiny_net: bool = False
@@ -58,6 +62,7 @@ class Recipe:
 @dataclasses.dataclass
 class Sweep:
     """sweep: a named sweep and its share of the grid (scatnet/configs/sweep/base.yaml)."""
+
     name: str = ""
     shard: int = 0
     num_shards: int = 1
@@ -66,6 +71,7 @@ class Sweep:
 @dataclasses.dataclass
 class Paths:
     """paths: where outputs go (scatnet/configs/paths/default.yaml)."""
+
     root: str = "outputs"
     run_dir: Optional[str] = None
     runs_dir: Optional[str] = None
@@ -74,6 +80,7 @@ class Paths:
 @dataclasses.dataclass
 class Top:
     """The top level: the groups, and the few options of the run itself (scatnet/configs/train.yaml)."""
+
     frontend: Any = None
     model: Any = None
     data: Any = None
@@ -126,8 +133,9 @@ def _check_block(path: str, node: DictConfig, schema: type) -> None:
         OmegaConf.merge(OmegaConf.structured(schema), plain)
     except OmegaConfBaseException as e:
         key = str(getattr(e, "full_key", None) or getattr(e, "key", None) or "?").split("[")[0].split(".")[0]
-        raise ConfigError(f"{path}.{key}={plain.get(key)!r} is not valid; it must be of type "
-                          f"{_field_type(schema, key)}") from None
+        raise ConfigError(
+            f"{path}.{key}={plain.get(key)!r} is not valid; it must be of type {_field_type(schema, key)}"
+        ) from None
 
 
 def _field_type(schema: type, key: str) -> str:

@@ -4,6 +4,7 @@
 The handler raises at once: nothing is lost by it, since the checkpoint of the last finished epoch is only
 ever replaced by a complete one (checkpoint_io.AtomicCheckpointIO), and that is what a relaunch resumes from.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -6,6 +6,7 @@ poll fails and submitit logs "Bypassing sacct error ..." (three times, with sacc
 seconds. The watcher installed here asks ``sacct`` once; if that fails it says so in one line and asks ``squeue``
 from then on (a job gone from the queue has ended; submitit then reads its result file).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,14 +41,18 @@ def check_srun_layout(cfg: DictConfig, processes_per_node: int) -> None:
         return
     want = f"--nodes={int(cfg.trainer.get('num_nodes', 1) or 1)} --ntasks-per-node={processes_per_node}"
     if per_node is None:
-        raise ConfigError(f"srun/sbatch gave --ntasks={tasks} without --ntasks-per-node: Lightning needs the tasks "
-                          f"per node; use {want} (one task per device: trainer.devices tasks on each of "
-                          "trainer.num_nodes nodes)")
+        raise ConfigError(
+            f"srun/sbatch gave --ntasks={tasks} without --ntasks-per-node: Lightning needs the tasks "
+            f"per node; use {want} (one task per device: trainer.devices tasks on each of "
+            "trainer.num_nodes nodes)"
+        )
     if per_node != processes_per_node or nodes != int(cfg.trainer.get("num_nodes", 1) or 1):
-        raise ConfigError(f"srun/sbatch gave {per_node} task(s) per node on {nodes} node(s), but trainer.devices="
-                          f"{cfg.trainer.get('devices')} and trainer.num_nodes={cfg.trainer.get('num_nodes', 1)} "
-                          f"need {want}; change the srun/sbatch flags or set trainer.devices={per_node} "
-                          f"trainer.num_nodes={nodes}")
+        raise ConfigError(
+            f"srun/sbatch gave {per_node} task(s) per node on {nodes} node(s), but trainer.devices="
+            f"{cfg.trainer.get('devices')} and trainer.num_nodes={cfg.trainer.get('num_nodes', 1)} "
+            f"need {want}; change the srun/sbatch flags or set trainer.devices={per_node} "
+            f"trainer.num_nodes={nodes}"
+        )
 
 
 def other_srun_task() -> bool:
@@ -70,18 +75,22 @@ def squeue_states(job_ids: list[str]) -> dict[str, str]:
     caller takes an unanswered question for "every job ended"."""
     states: dict[str, str] = {}
     for i in range(0, len(job_ids), 200):
-        ids = ",".join(job_ids[i:i + 200])
+        ids = ",".join(job_ids[i : i + 200])
         try:
-            out = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T", "-j", ids], capture_output=True,
-                                 text=True, timeout=60)
+            out = subprocess.run(
+                ["squeue", "-h", "-r", "-o", "%i|%T", "-j", ids], capture_output=True, text=True, timeout=60
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise ClusterError(f"cannot read the SLURM queue (squeue: {e}); try again when the controller "
-                               "answers") from None
+            raise ClusterError(
+                f"cannot read the SLURM queue (squeue: {e}); try again when the controller answers"
+            ) from None
         if out.returncode != 0:
             if "Invalid job id" in out.stderr:  # every job asked about has left the queue
                 continue
-            raise ClusterError(f"cannot read the SLURM queue: squeue: {' '.join(out.stderr.split())}; try again "
-                               "when the controller answers")
+            raise ClusterError(
+                f"cannot read the SLURM queue: squeue: {' '.join(out.stderr.split())}; try again "
+                "when the controller answers"
+            )
         for line in out.stdout.splitlines():
             job, _, state = line.partition("|")
             states[job.strip()] = state.strip()
@@ -101,8 +110,10 @@ def install_quiet_watcher() -> None:
             if self.use_squeue is None:
                 self.use_squeue = not accounting_enabled()
                 if self.use_squeue:
-                    log.warning("this SLURM cluster keeps no accounting (sacct fails): job states come from "
-                                "squeue and the runs' own records")
+                    log.warning(
+                        "this SLURM cluster keeps no accounting (sacct fails): job states come from "
+                        "squeue and the runs' own records"
+                    )
             if not self.use_squeue:
                 return super().update()
             to_check = sorted(self._registered - self._finished)

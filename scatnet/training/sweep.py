@@ -5,6 +5,7 @@ skips completed runs and resumes killed ones. Sharding: N processes launched wit
 sweep.num_shards=N`` each take every N-th job of the same sweep (one per GPU, or several per GPU when the
 runs are small); together they cover the sweep and none duplicates another's work.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from scatnet.training.metrics_file import is_rank_zero, read_metrics
 from scatnet.training.lock import RUNNING_ELSEWHERE
+from scatnet.training.metrics_file import is_rank_zero, read_metrics
 
 OTHER_SHARD = "other-shard"
 
@@ -48,9 +49,14 @@ def record_job(cfg: DictConfig, outcome: dict[str, Any]) -> None:
         return
     if hc.mode != RunMode.MULTIRUN or not is_rank_zero():
         return
-    line = {"job": hc.job.num, "shard": int((cfg.get("sweep") or {}).get("shard", 0) or 0),
-            "run_dir": outcome.get("run_dir"), "status": outcome.get("status"),
-            "skipped": bool(outcome.get("skipped")), "reason": outcome.get("reason")}
+    line = {
+        "job": hc.job.num,
+        "shard": int((cfg.get("sweep") or {}).get("shard", 0) or 0),
+        "run_dir": outcome.get("run_dir"),
+        "status": outcome.get("status"),
+        "skipped": bool(outcome.get("skipped")),
+        "reason": outcome.get("reason"),
+    }
     path = Path(hc.sweep.dir) / JOBS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:  # one short write per line, O_APPEND: lines of concurrent jobs do not interleave
@@ -92,15 +98,16 @@ class StudyFolder(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         url = str(OmegaConf.select(config, "hydra.sweeper.storage", default="") or "")
         if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 class SweepSummary(Callback):
     """Prints one line at the end of a multirun and exits 1 when any run failed (the others still ran)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        text, failed = sweep_summary(Path(config.hydra.sweep.dir), int(config.sweep.get("shard", 0) or 0),
-                                     config.sweep.name)
+        text, failed = sweep_summary(
+            Path(config.hydra.sweep.dir), int(config.sweep.get("shard", 0) or 0), config.sweep.name
+        )
         print(text, flush=True)
         if failed:
             sys.exit(1)

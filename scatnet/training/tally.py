@@ -10,6 +10,7 @@ ahead of the GPU (1.5 syncs a step before, 0.1 now: only on the steps the logger
 two in-place adds per step; the epoch ends with one reduction across ranks (exact global means, whatever
 the shard sizes) and one read.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 """Every option a user sets on the command line, checked before anything trains or is written: one line naming
 the key, the value and what is allowed (a ConfigError: exit 2), instead of a traceback deep in Lightning or a
 run that never ends (trainer.max_epochs=-1 is "forever" to Lightning)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,14 +24,17 @@ def number(low: float, high: float | None = None, low_open: bool = False, high_o
         above = v > low if low_open else v >= low
         below = high is None or (v < high if high_open else v <= high)
         return above and below
+
     lo = f"{'>' if low_open else '>='} {low:g}"
     hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
     return ok, f"a number {lo}{hi}"
 
 
 BOOLEAN = (lambda v: isinstance(v, bool)), "true or false"
-MILESTONES = ((lambda v: isinstance(v, (list, ListConfig)) and all(integer(1)[0](m) for m in v)
-               and list(v) == sorted(set(v))), "a list of increasing epochs >= 1, e.g. [60,80,100]")
+MILESTONES = (
+    (lambda v: isinstance(v, (list, ListConfig)) and all(integer(1)[0](m) for m in v) and list(v) == sorted(set(v))),
+    "a list of increasing epochs >= 1, e.g. [60,80,100]",
+)
 
 #: key -> (test, what is allowed). Keys absent from a config (another front end's options) are not checked.
 RULES: dict[str, tuple[Callable, str]] = {
@@ -64,5 +68,7 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value!r} is not valid; it must be {allowed}")
     root = OmegaConf.select(cfg, "data.root", default=None)
     if root and Path(str(root)).exists() and not Path(str(root)).is_dir():
-        raise ConfigError(f"data.root={root} is a file, not a folder; give the folder that holds (or will hold) "
-                          "the dataset, or set SCATNET_DATA")
+        raise ConfigError(
+            f"data.root={root} is a file, not a folder; give the folder that holds (or will hold) "
+            "the dataset, or set SCATNET_DATA"
+        )

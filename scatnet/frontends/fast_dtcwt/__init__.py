@@ -11,6 +11,7 @@ What runs where:
   the input is asked for: Table 1.2's backward column in ``scatnet-bench``, and networks that learn before
   the scattering.
 """
+
 from scatnet.frontends.fast_dtcwt.layer import FastScatLayer
 from scatnet.frontends.fast_dtcwt.pair import FastScatLayerPair
 

@@ -7,6 +7,7 @@ transposed (fast_dtcwt/rows.py) — and folds the padding back. No transposed co
 with one output channel are several times slower. On CPU this path is memory-bound, so it is written to
 make few full-size passes (docs/PERFORMANCE.md, "How the CPU backward got there").
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,15 +34,15 @@ def _unpad_symmetric(g: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
 def _unpad(g: torch.Tensor, h: int, w: int, m: int, mode: str) -> torch.Tensor:
     if mode == "symmetric":
         return _unpad_symmetric(_unpad_symmetric(g, h, m, -2), w, m, -1)
-    return g[..., m:m + h, m:m + w]
+    return g[..., m : m + h, m : m + w]
 
 
 def _unextend(g: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Adjoint of pad_to_even: the repeated last row/column sends its gradient back to the original."""
     if g.shape[-2] != h:
-        g = torch.cat((g[..., :h - 1, :], g[..., h - 1:h, :] + g[..., h:, :]), dim=-2)
+        g = torch.cat((g[..., : h - 1, :], g[..., h - 1 : h, :] + g[..., h:, :]), dim=-2)
     if g.shape[-1] != w:
-        g = torch.cat((g[..., :w - 1], g[..., w - 1:w] + g[..., w:]), dim=-1)
+        g = torch.cat((g[..., : w - 1], g[..., w - 1 : w] + g[..., w:]), dim=-1)
     return g
 
 
@@ -87,7 +88,7 @@ def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Te
     Written into one preallocated tensor with in-place ops: fewer full-size passes on CPU."""
     re, im = z[:, :, 1::2], z[:, :, 2::2]
     f = re * re
-    f.addcmul_(im, im).add_(bias**2).sqrt_()                      # |z| smoothed, as in the forward
+    f.addcmul_(im, im).add_(bias**2).sqrt_()  # |z| smoothed, as in the forward
     if bias > 0:
         f = torch.div(g[:, :, 1:], f, out=f)
     else:
@@ -99,13 +100,14 @@ def magnitude_adjoint(z: torch.Tensor, g: torch.Tensor, bias: float) -> torch.Te
     return dz
 
 
-def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str,
-                       bias: float) -> torch.Tensor:
+def scat_pair_backward(
+    x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str, bias: float
+) -> torch.Tensor:
     """Input gradient of scat_pair at x for output gradient grad (B, 49 C, h2, w2)."""
     bsz, c, h, w = x.shape
-    z1 = scat_linear(x, weights, mode)                                   # (B, C, 13, h1, w1)
+    z1 = scat_linear(x, weights, mode)  # (B, C, 13, h1, w1)
     y1 = magnitude(z1, bias).reshape(bsz, c * 7, *z1.shape[-2:])
-    z2 = scat_linear(y1, weights, mode)                                  # (B, 7C, 13, h2, w2)
+    z2 = scat_linear(y1, weights, mode)  # (B, 7C, 13, h2, w2)
     h2, w2 = z2.shape[-2:]
     g2 = grad.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 1, 4, 5).reshape(bsz, 7 * c, 7, h2, w2)
     dy1 = linear_adjoint(magnitude_adjoint(z2, g2, bias), tuple(y1.shape[-2:]), adjoint, mode)
@@ -113,12 +115,13 @@ def scat_pair_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjo
     return linear_adjoint(dz1, (h, w), adjoint, mode)
 
 
-def scat_layer_backward(x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str,
-                        bias: float) -> torch.Tensor:
+def scat_layer_backward(
+    x: torch.Tensor, grad: torch.Tensor, weights: tuple, adjoint: tuple, mode: str, bias: float
+) -> torch.Tensor:
     """Input gradient of scat_layer at x for output gradient grad (B, 7 C, h1, w1)."""
     bsz, c, h, w = x.shape
-    z = scat_linear(x, weights, mode)                                  # (B, C, 13, h1, w1)
-    g = grad.view(bsz, 7, c, *grad.shape[-2:]).transpose(1, 2)         # (B, C, 7, h1, w1)
+    z = scat_linear(x, weights, mode)  # (B, C, 13, h1, w1)
+    g = grad.view(bsz, 7, c, *grad.shape[-2:]).transpose(1, 2)  # (B, C, 7, h1, w1)
     return linear_adjoint(magnitude_adjoint(z, g, bias), (h, w), adjoint, mode)
 
 

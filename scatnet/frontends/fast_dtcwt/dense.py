@@ -24,6 +24,7 @@ The second layer reads the first layer's output in the layout stage B leaves it 
 The matrices are built once per (wavelet, padding, size) by applying the conv-based operators to an identity
 basis in float64, so they are the same mathematics by construction (tested against pytorch_wavelets).
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,8 +34,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from scatnet.frontends.fast_dtcwt.backward import magnitude_adjoint
-from scatnet.frontends.fast_dtcwt.ops import extend_to_even, magnitude, scat_pair, symmetric_pad
 from scatnet.frontends.fast_dtcwt.filters import N_OUT, build_filters
+from scatnet.frontends.fast_dtcwt.ops import extend_to_even, magnitude, scat_pair, symmetric_pad
 from scatnet.frontends.fast_dtcwt.rows import row_pass
 from scatnet.precision import frontend_fp32
 
@@ -70,7 +71,7 @@ def stage_a_matrix(row_w: torch.Tensor, mode: str, n: int) -> torch.Tensor:
     """(nR * 2 * ceil(n/2), n): row (branch, output phase, output index) of every branch's row filter."""
     n_r, k = row_w.shape[0], row_w.shape[-1]
     basis = torch.eye(n, dtype=row_w.dtype).view(n, 1, 1, n)
-    rows = row_pass(_extend_and_pad(basis, k // 2, mode, -1), row_w)           # (n, nR, 1, n_even)
+    rows = row_pass(_extend_and_pad(basis, k // 2, mode, -1), row_w)  # (n, nR, 1, n_even)
     n_even = rows.shape[-1]
     return rows.view(n, n_r, n_even // 2, 2).permute(1, 3, 2, 0).reshape(n_r * n_even, n)
 
@@ -90,7 +91,7 @@ def branch_runs(m: torch.Tensor, n_r: int) -> list[tuple[int, int, int, int, tor
     outputs sharing a branch, over that branch's columns, halves the multiply-adds. A run of a single output
     joins the next (a GEMM 8 columns wide ran several times slower per column on CPU)."""
     n_b = m.shape[1] // n_r
-    used = m.view(N_OUT, -1, n_r, n_b).abs().sum((1, 3)) > 0                  # (13, nR)
+    used = m.view(N_OUT, -1, n_r, n_b).abs().sum((1, 3)) > 0  # (13, nR)
     assert bool((used.sum(1) == 1).all()), "every output reads exactly one branch"
     branch = used.int().argmax(1).tolist()
     spans, j0 = [], 0
@@ -103,17 +104,17 @@ def branch_runs(m: torch.Tensor, n_r: int) -> list[tuple[int, int, int, int, tor
             nxt = spans.pop(i + 1)
             spans[i] = [spans[i][0], nxt[1], min(spans[i][2], nxt[2]), max(spans[i][3], nxt[3])]
     rows = m.shape[0] // N_OUT
-    return [(j0, j1, b0, b1, m[j0 * rows:j1 * rows, b0 * n_b:b1 * n_b]) for j0, j1, b0, b1 in spans]
+    return [(j0, j1, b0, b1, m[j0 * rows : j1 * rows, b0 * n_b : b1 * n_b]) for j0, j1, b0, b1 in spans]
 
 
 def stage_b(t: torch.Tensor, runs: tuple, rows: int, n_b: int) -> torch.Tensor:
     """(R, nR * n_b) inputs -> (R, 13 * rows) outputs, one GEMM per run written straight into its columns
     (under torch.compile, which cannot trace a strided ``out=``, the runs are concatenated instead)."""
     if torch.compiler.is_compiling():
-        return torch.cat([t[:, b0 * n_b:b1 * n_b] @ block_t for _, _, b0, b1, block_t in runs], dim=1)
+        return torch.cat([t[:, b0 * n_b : b1 * n_b] @ block_t for _, _, b0, b1, block_t in runs], dim=1)
     out = t.new_empty(t.shape[0], N_OUT * rows)
     for j0, j1, b0, b1, block_t in runs:
-        torch.mm(t[:, b0 * n_b:b1 * n_b], block_t, out=out[:, j0 * rows:j1 * rows])
+        torch.mm(t[:, b0 * n_b : b1 * n_b], block_t, out=out[:, j0 * rows : j1 * rows])
     return out
 
 
@@ -123,7 +124,7 @@ def stage_b_adjoint(dz: torch.Tensor, runs: tuple, n_r: int, n_b: int) -> torch.
     out = dz.new_empty(dz.shape[0], n_r * n_b)
     written: set[int] = set()
     for j0, j1, b0, b1, block in runs:
-        dst, src = out[:, b0 * n_b:b1 * n_b], dz[:, j0 * rows:j1 * rows]
+        dst, src = out[:, b0 * n_b : b1 * n_b], dz[:, j0 * rows : j1 * rows]
         fresh = [b for b in range(b0, b1) if b not in written]
         if len(fresh) == b1 - b0:
             if torch.compiler.is_compiling():
@@ -132,7 +133,7 @@ def stage_b_adjoint(dz: torch.Tensor, runs: tuple, n_r: int, n_b: int) -> torch.
                 torch.mm(src, block, out=dst)
         else:
             for b in fresh:
-                out[:, b * n_b:(b + 1) * n_b].zero_()
+                out[:, b * n_b : (b + 1) * n_b].zero_()
             dst.addmm_(src, block)
         written.update(range(b0, b1))
     return out
@@ -145,24 +146,32 @@ def dense_matrices(wavelet: str, mode: str, h: int, w: int) -> tuple[torch.Tenso
     row, fused = build_filters(wavelet)
     _, fused_t = build_filters(wavelet, transposed=True)
     h1, w1 = _halve(h), _halve(w)
-    return (stage_a_matrix(row, mode, w), stage_b_matrix(fused, mode, h),
-            stage_a_matrix(row, mode, h1), stage_b_matrix(fused_t, mode, w1))
+    return (
+        stage_a_matrix(row, mode, w),
+        stage_b_matrix(fused, mode, h),
+        stage_a_matrix(row, mode, h1),
+        stage_b_matrix(fused_t, mode, w1),
+    )
 
 
 def device_matrices(mats: tuple[torch.Tensor, ...], device, dtype) -> tuple[tuple, tuple]:
     """(forward, adjoint) sets: stage A matrices and stage B runs (branch_runs). The forward multiplies by
     each block transposed, the adjoint by it as is; both are kept contiguous (oneDNN ran a product 1.8x
     slower on a transposed view)."""
+
     def put(m):
         return m.to(device, dtype).contiguous()
 
     a1, m1, a2, m2 = mats
     n_r = a1.shape[0] // (2 * _halve(a1.shape[1]))
     runs = [branch_runs(m, n_r) for m in (m1, m2)]
-    adj = (put(a1), tuple((*r[:4], put(r[4])) for r in runs[0]),
-           put(a2), tuple((*r[:4], put(r[4])) for r in runs[1]))
-    fwd = (put(a1.t()), tuple((*r[:4], put(r[4].t())) for r in runs[0]),
-           put(a2.t()), tuple((*r[:4], put(r[4].t())) for r in runs[1]))
+    adj = (put(a1), tuple((*r[:4], put(r[4])) for r in runs[0]), put(a2), tuple((*r[:4], put(r[4])) for r in runs[1]))
+    fwd = (
+        put(a1.t()),
+        tuple((*r[:4], put(r[4].t())) for r in runs[0]),
+        put(a2.t()),
+        tuple((*r[:4], put(r[4].t())) for r in runs[1]),
+    )
     return fwd, adj
 
 
@@ -174,17 +183,17 @@ def dense_forward(x: torch.Tensor, mats: tuple, bias: float, keep: bool = False)
     bsz, c, h, w, n1, h1, w1, h2, w2 = _sizes(x)
     n_r = a1.shape[1] // (2 * w1)
     # layer 1: stage A along x, stage B along y; z1 comes out as (n1, x, j, y)
-    y = (x.reshape(n1 * h, w) @ a1).view(n1, h, n_r, 2, w1)                # (n1, y, branch, phase, x)
-    z1 = stage_b(y.permute(0, 4, 2, 1, 3).reshape(n1 * w1, -1), m1, h1, 2 * h)    # (n1 x, [j, y])
-    y1 = magnitude(z1.view(n1, w1, N_OUT, h1, 1), bias)                    # (n1, x, k1, y, 1): transposed
+    y = (x.reshape(n1 * h, w) @ a1).view(n1, h, n_r, 2, w1)  # (n1, y, branch, phase, x)
+    z1 = stage_b(y.permute(0, 4, 2, 1, 3).reshape(n1 * w1, -1), m1, h1, 2 * h)  # (n1 x, [j, y])
+    y1 = magnitude(z1.view(n1, w1, N_OUT, h1, 1), bias)  # (n1, x, k1, y, 1): transposed
     # layer 2 on the transposed images (transposed plan): stage A along y, stage B along x
-    y = (y1.view(n1 * w1 * 7, h1) @ a2).view(n1, w1, 7, n_r, 2, h2)        # (n1, x, k1, branch, phase, y)
+    y = (y1.view(n1 * w1 * 7, h1) @ a2).view(n1, w1, 7, n_r, 2, h2)  # (n1, x, k1, branch, phase, y)
     z2 = stage_b(y.permute(0, 2, 5, 3, 1, 4).reshape(n1 * 7 * h2, -1), m2, w2, 2 * w1)  # (n1 k1 y, [j, x])
     if keep:  # the backward needs the linear outputs only
         return z1, z2
-    out = z2.new_empty(bsz, 49 * c, h2, w2)                                # channel k2 * 7C + k1 * C + c
+    out = z2.new_empty(bsz, 49 * c, h2, w2)  # channel k2 * 7C + k1 * C + c
     dst = out.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 4, 1, 5).unsqueeze(-1)  # (b, c, k1, y, k2, x, 1)
-    magnitude(z2.view(bsz, c, 7, h2, N_OUT, w2, 1), bias, out=dst)         # straight into the final order
+    magnitude(z2.view(bsz, c, 7, h2, N_OUT, w2, 1), bias, out=dst)  # straight into the final order
     return out
 
 
@@ -197,7 +206,7 @@ def dense_backward(x: torch.Tensor, grad: torch.Tensor, mats: tuple[tuple, tuple
     g2 = grad.view(bsz, 7, 7, c, h2, w2).permute(0, 3, 2, 4, 1, 5).reshape(n1 * 7, h2, 7, w2, 1)
     dz2 = magnitude_adjoint(z2.view(n1 * 7, h2, N_OUT, w2, 1), g2, bias)
     dy = stage_b_adjoint(dz2.view(n1 * 7 * h2, -1), m2, n_r, 2 * w1).view(n1, 7, h2, n_r, w1, 2)  # (., b, x, p)
-    dy1 = dy.permute(0, 4, 1, 3, 5, 2).reshape(n1 * w1 * 7, -1) @ a2       # (n1 x k1, y)
+    dy1 = dy.permute(0, 4, 1, 3, 5, 2).reshape(n1 * w1 * 7, -1) @ a2  # (n1 x k1, y)
     dz1 = magnitude_adjoint(z1.view(n1, w1, N_OUT, h1, 1), dy1.view(n1, w1, 7, h1, 1), bias)
     dy = stage_b_adjoint(dz1.view(n1 * w1, -1), m1, n_r, 2 * h).view(n1, w1, n_r, h, 2)  # (n1, x, b, y, q)
     return (dy.permute(0, 3, 2, 4, 1).reshape(n1 * h, -1) @ a1).view(bsz, c, h, w)

@@ -12,6 +12,7 @@ linear outputs per input channel:
 Shorter filters are zero-padded to the common odd length K (centred), which with padding of K//2 is exactly
 the per-filter padding pytorch_wavelets applies.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,10 @@ N_OUT = 13
 S = 1.0 / math.sqrt(2.0)
 # q2c corner weights c[u, v] (u: row parity, v: column parity) for the two complex outputs of a subband
 Q2C = {
-    "re1": np.array([[S, 0.0], [0.0, -S]]), "im1": np.array([[0.0, S], [S, 0.0]]),    # (a - d, b + c)
-    "re2": np.array([[S, 0.0], [0.0, S]]), "im2": np.array([[0.0, S], [-S, 0.0]]),    # (a + d, b - c)
+    "re1": np.array([[S, 0.0], [0.0, -S]]),
+    "im1": np.array([[0.0, S], [S, 0.0]]),  # (a - d, b + c)
+    "re2": np.array([[S, 0.0], [0.0, S]]),
+    "im2": np.array([[0.0, S], [-S, 0.0]]),  # (a + d, b - c)
 }
 POOL = np.full((2, 2), 0.25)
 
@@ -42,7 +45,7 @@ def _fuse(col: np.ndarray, combine: np.ndarray) -> np.ndarray:
     out = np.zeros((K + 1, 2))
     for u in range(2):
         for v in range(2):
-            out[u:u + K, v] += combine[u, v] * col
+            out[u : u + K, v] += combine[u, v] * col
     return out
 
 
@@ -106,5 +109,5 @@ def direct_filters(row: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
     out = torch.zeros(fused.shape[0], 1, K + 1, K + 1, dtype=fused.dtype)
     for r in range(row.shape[0]):
         for v in range(2):
-            out[:, 0, :, v:v + K] += fused[:, r, :, v, None] * row[r, 0, 0][None, None, :]
+            out[:, 0, :, v : v + K] += fused[:, r, :, v, None] * row[r, 0, 0][None, None, :]
     return out

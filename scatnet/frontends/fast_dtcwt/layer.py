@@ -3,6 +3,7 @@ orders (the Learnable ScatterNet): (B, C, H, W) -> (B, 7C, ceil(H/2), ceil(W/2))
 pytorch_wavelets' order (subband k outer, colour c inner: k * C + c). The pair's module with one layer: the
 same filters, strategies and padding, and the same backward from the saved input alone (ops.scat_layer,
 backward.scat_layer_backward)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,11 +18,14 @@ class FastScatLayer(FastScatLayerPair):
 
     layers = 1
 
-    def __init__(self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2,
-                 strategy: str = "auto"):
+    def __init__(
+        self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2, strategy: str = "auto"
+    ):
         if strategy == "dense":
-            raise ConfigError("strategy='dense' is the pair's (two layers in four GEMMs); a single ScatLayer "
-                              "takes auto, direct or separable")
+            raise ConfigError(
+                "strategy='dense' is the pair's (two layers in four GEMMs); a single ScatLayer "
+                "takes auto, direct or separable"
+            )
         super().__init__(wavelet, padding, magbias, strategy)
 
     def uses_dense(self, x: torch.Tensor) -> tuple[bool, bool]:

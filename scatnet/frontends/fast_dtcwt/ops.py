@@ -7,6 +7,7 @@ one conv2d (direct) or a row pass (a banded GEMM, built on the device) plus one 
 elementwise magnitude. The backward saves only the input and recomputes the forward, so no activation is
 held between forward and backward.
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,8 +54,10 @@ def device_symmetric_index(n: int, m: int, device: torch.device) -> torch.Tensor
     Its first call must come before any capture (make_graphed_callables' warm-up passes make it so):
     built during a capture, it would live in the graph's private memory pool."""
     if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-        raise RuntimeError(f"symmetric padding indices for side {n}, padding {m} first needed while a CUDA graph "
-                           "records; run the same shapes once eagerly before capturing")
+        raise RuntimeError(
+            f"symmetric padding indices for side {n}, padding {m} first needed while a CUDA graph "
+            "records; run the same shapes once eagerly before capturing"
+        )
     return symmetric_index(n, m, device)
 
 
@@ -93,8 +96,8 @@ def scat_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...], mode: str) -
         z = F.conv2d(xp, weights[0].to(x.dtype), stride=2)
     else:
         bands = None if weights[2] is None else weights[2].to(x.dtype)
-        rows = row_pass(xp, weights[0].to(x.dtype), bands)     # (B*C, nR, H+2m, W): 1 x K, valid
-        z = F.conv2d(rows, weights[1].to(x.dtype), stride=2)   # (B*C, 13, H/2, W/2): columns + 2x2 combine
+        rows = row_pass(xp, weights[0].to(x.dtype), bands)  # (B*C, nR, H+2m, W): 1 x K, valid
+        z = F.conv2d(rows, weights[1].to(x.dtype), stride=2)  # (B*C, 13, H/2, W/2): columns + 2x2 combine
     return z.view(b, c, N_OUT, h // 2, w // 2)
 
 
@@ -125,7 +128,7 @@ def magnitude(z: torch.Tensor, b: float, out: torch.Tensor | None = None) -> tor
 def scat_layer(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Tensor:
     """One ScatLayer: (B, C, H, W) -> (B, 7 C, H/2, W/2), channel k * C + c (pytorch_wavelets' order)."""
     bsz, c = x.shape[:2]
-    y = magnitude(scat_linear(x, weights, mode), b)                   # (B, C, 7, h, w)
+    y = magnitude(scat_linear(x, weights, mode), b)  # (B, C, 7, h, w)
     return y.transpose(1, 2).reshape(bsz, 7 * c, *y.shape[-2:])
 
 
@@ -133,9 +136,9 @@ def scat_pair(x: torch.Tensor, weights: tuple, mode: str, b: float) -> torch.Ten
     """Two ScatLayers: (B, C, H, W) -> (B, 49 C, H/4, W/4), channels in pytorch_wavelets' order
     (index k2 * 7C + k1 * C + c for second-layer subband k2, first-layer subband k1, colour c)."""
     bsz, c = x.shape[:2]
-    y1 = magnitude(scat_linear(x, weights, mode), b)    # (B, C, 7, h1, w1)
-    y1 = y1.reshape(bsz, c * 7, *y1.shape[-2:])                                 # channel c*7 + k1
-    z2 = scat_linear(y1, weights, mode)                 # (B, 7C, 13, h2, w2)
+    y1 = magnitude(scat_linear(x, weights, mode), b)  # (B, C, 7, h1, w1)
+    y1 = y1.reshape(bsz, c * 7, *y1.shape[-2:])  # channel c*7 + k1
+    z2 = scat_linear(y1, weights, mode)  # (B, 7C, 13, h2, w2)
     h2, w2 = z2.shape[-2:]
     out = z2.new_empty(bsz, 49 * c, h2, w2)
     # the second magnitude writes straight into the final channel order (no permuting copy after it)
@@ -172,6 +175,8 @@ class ScatFunction(torch.autograd.Function):
         grad = grad.contiguous()
         step = max(1, CPU_BACKWARD_CHUNK // max(1, x[0].numel())) if x.device.type == "cpu" else len(x)
         with frontend_fp32():  # autograd runs this outside the forward's precision block
-            parts = [SCATTER_BACKWARD[ctx.layers](xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
-                     for xc, gc in zip(x.split(step), grad.split(step))]
+            parts = [
+                SCATTER_BACKWARD[ctx.layers](xc, gc, ctx.recompute, ctx.adjoint, ctx.mode, ctx.b)
+                for xc, gc in zip(x.split(step), grad.split(step))
+            ]
         return (parts[0] if len(parts) == 1 else torch.cat(parts)), None, None, None, None, None, None

@@ -1,12 +1,19 @@
 """scatnet's two stacked DTCWT ScatLayers (the module the DTCWT front end runs with ``impl="fast"``)."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
 from scatnet.errors import check_choice
-from scatnet.frontends.fast_dtcwt.dense import (DENSE_FORWARD_MAX_SIDE, DENSE_MAX_SIDE, DensePairFunction,
-                                                dense_forward, dense_matrices, device_matrices)
+from scatnet.frontends.fast_dtcwt.dense import (
+    DENSE_FORWARD_MAX_SIDE,
+    DENSE_MAX_SIDE,
+    DensePairFunction,
+    dense_forward,
+    dense_matrices,
+    device_matrices,
+)
 from scatnet.frontends.fast_dtcwt.filters import adjoint_filters, build_filters, direct_filters
 from scatnet.frontends.fast_dtcwt.ops import SCATTER, ScatFunction
 from scatnet.frontends.fast_dtcwt.rows import packed_bands
@@ -20,8 +27,9 @@ class FastScatLayerPair(nn.Module):
 
     layers = 2  # FastScatLayer (layer.py): 1
 
-    def __init__(self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2,
-                 strategy: str = "auto"):
+    def __init__(
+        self, wavelet: str = "near_sym_a", padding: str = "symmetric", magbias: float = 1e-2, strategy: str = "auto"
+    ):
         super().__init__()
         check_dtcwt_options(wavelet, padding, magbias)
         check_choice("strategy", strategy, STRATEGIES)
@@ -83,8 +91,9 @@ class FastScatLayerPair(nn.Module):
         # The backward recomputes z with the separable filters whatever the forward used: fewer terms per
         # sum, so the magnitude derivative z/|z| is more accurate (docs/PERFORMANCE.md, exactness).
         adjoint = (self.adj_comb, self.adj_col, self.row_w, self.row_bands)
-        return ScatFunction.apply(x, self.layers, self.padding, self.magbias, self.weights(),
-                                  self.separable_weights(), adjoint)
+        return ScatFunction.apply(
+            x, self.layers, self.padding, self.magbias, self.weights(), self.separable_weights(), adjoint
+        )
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet}, padding={self.padding}, magbias={self.magbias}, strategy={self.strategy}"

@@ -10,6 +10,7 @@ every tile width are built once, with the filters, as one constant buffer (packe
 (band_view): no kernel, nothing allocated inside a CUDA graph. Without it (the dense path's one-off matrices)
 the band is built from the taps on the device.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,7 +50,7 @@ def packed_bands(row_w: torch.Tensor) -> torch.Tensor:
 def band_view(bands: torch.Tensor, n_r: int, k: int, t: int) -> torch.Tensor:
     """The (nR * t, t + K - 1) band of tile width t inside packed_bands' buffer: a view."""
     start = n_r * ((t - 1) * t * (2 * t - 1) // 6 + (k - 1) * (t - 1) * t // 2)  # sum of the narrower bands
-    return bands[start:start + n_r * t * (t + k - 1)].view(n_r * t, t + k - 1)
+    return bands[start : start + n_r * t * (t + k - 1)].view(n_r * t, t + k - 1)
 
 
 def _band(row_w: torch.Tensor, t: int, bands: torch.Tensor | None) -> torch.Tensor:
@@ -93,5 +94,5 @@ def row_pass_adjoint(g: torch.Tensor, row_w: torch.Tensor, bands: torch.Tensor |
     out = c.new_empty(n * hp, n_t + 1, t)
     out[:, :n_t] = c[:, :, :t]
     out[:, n_t].zero_()
-    out[:, 1:, :k - 1] += c[:, :, t:]
-    return out.view(n * hp, (n_t + 1) * t)[:, :w + k - 1].reshape(n, 1, hp, w + k - 1)
+    out[:, 1:, : k - 1] += c[:, :, t:]
+    return out.view(n * hp, (n_t + 1) * t)[:, : w + k - 1].reshape(n, 1, hp, w + k - 1)

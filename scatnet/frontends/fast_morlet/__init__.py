@@ -7,6 +7,7 @@ hand-written backward; ``ops.py`` the pieces (filtering with periodisation, modu
 adjoints. In training the front end runs forward only; the backward serves the benchmark's gradient column
 and networks that learn before the scattering.
 """
+
 from scatnet.frontends.fast_morlet.scattering import FastMorletScattering
 
 __all__ = ["FastMorletScattering"]

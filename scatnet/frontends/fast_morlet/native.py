@@ -20,6 +20,7 @@ pointer is passed, and a loop that fails (no memory, no FFT descriptor) returns 
 Python error. Only used on a CPU, outside torch.compile and autograd (the fast Morlet's backward is written
 by hand and calls them itself).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -45,14 +46,29 @@ _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 _PRECISION = {**_SUFFIX, **{real: _SUFFIX[c] for c, real in _REAL.items()}}  # a kernel's by its first tensor
 # each kernel's (tensor pointers, sizes) before its thread count, as kernels.c declares them
-_SIGNATURES = {"filtered": (3, 6), "filtered_pairs": (3, 6), "filtered_adjoint": (3, 6), "modulus": (2, 1),
-               "modulus_pairs": (2, 2), "times_phase": (2, 1), "lowpass_band": (4, 8),
-               "wavelet_modulus": (4, 6), "first_order": (4, 5)}
+_SIGNATURES = {
+    "filtered": (3, 6),
+    "filtered_pairs": (3, 6),
+    "filtered_adjoint": (3, 6),
+    "modulus": (2, 1),
+    "modulus_pairs": (2, 2),
+    "times_phase": (2, 1),
+    "lowpass_band": (4, 8),
+    "wavelet_modulus": (4, 6),
+    "first_order": (4, 5),
+}
 # what a loop returns (kernels.c's enum): 0 done, else why it stopped
 _FAILURES = {1: "MKL made no FFT descriptor", 2: "no memory was left for its buffers"}
 # MKL's DFT entry points, in set_dfti's order, as PyTorch's CPU library exports them where it links MKL
-_DFTI = ("DftiCreateDescriptor_s_md", "DftiCreateDescriptor_d_md", "DftiSetValue", "DftiCommitDescriptor",
-         "DftiComputeForward", "DftiComputeBackward", "DftiFreeDescriptor")
+_DFTI = (
+    "DftiCreateDescriptor_s_md",
+    "DftiCreateDescriptor_d_md",
+    "DftiSetValue",
+    "DftiCommitDescriptor",
+    "DftiComputeForward",
+    "DftiComputeBackward",
+    "DftiFreeDescriptor",
+)
 # The filterings go a band of output rows at a time, every spectrum and filter for it; a band's filter rows
 # (every alias block and angle) are kept near this size so that they stay in a core's cache across spectra.
 FILTER_BAND_BYTES = 64 << 10
@@ -95,8 +111,9 @@ def fft_linked() -> bool:
     return lib is not None and lib.dfti
 
 
-def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False,
-                    g: torch.Tensor | None = None) -> torch.Tensor:
+def wavelet_modulus(
+    u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = False, g: torch.Tensor | None = None
+) -> torch.Tensor:
     """|ifft2(filtered(u, psi_blocks, k))| (``pairs``: of filtered_pairs), each map's filterings, inverse
     FFTs and moduli in one pass over a buffer in cache: (..., M, N) spectra -> real (..., L, M/k, N/k), with
     ``pairs`` (..., P, M, N) -> (..., 2P, L, M/k, N/k). With ``g`` (that shape), the adjoint at u for the
@@ -112,8 +129,7 @@ def wavelet_modulus(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bo
     else:
         _require(tuple(g.shape) == (*lead, psi_blocks.shape[1], m // k, n // k), "g", g)
         g, out = g.contiguous(), u.new_empty(*lead, m, n)
-    _call("wavelet_modulus", u, psi_blocks, g, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n,
-          int(pairs))
+    _call("wavelet_modulus", u, psi_blocks, g, out, u.numel() // (m * n), psi_blocks.shape[1], k, m, n, int(pairs))
     return out
 
 
@@ -140,8 +156,18 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int, pairs: bool = Fa
     if pairs:
         lead[-1] *= 2
     out = u.new_empty(*lead, psi_blocks.shape[1], m // k, n // k)
-    _call("filtered_pairs" if pairs else "filtered", u, psi_blocks, out, u.numel() // (m * n),
-          psi_blocks.shape[1], k, m, n, _band_rows(psi_blocks, m // k))
+    _call(
+        "filtered_pairs" if pairs else "filtered",
+        u,
+        psi_blocks,
+        out,
+        u.numel() // (m * n),
+        psi_blocks.shape[1],
+        k,
+        m,
+        n,
+        _band_rows(psi_blocks, m // k),
+    )
     return out
 
 
@@ -152,8 +178,18 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
     _check_bank(psi_blocks, k, mk * k, nk * k)
     _require(psi_blocks.shape[1] == filters, "one gradient map a filter", g)
     out = g.new_empty(*lead, mk * k, nk * k)
-    _call("filtered_adjoint", g, psi_blocks, out, g.numel() // (filters * mk * nk), filters, k, mk, nk,
-          _band_rows(psi_blocks, mk))
+    _call(
+        "filtered_adjoint",
+        g,
+        psi_blocks,
+        out,
+        g.numel() // (filters * mk * nk),
+        filters,
+        k,
+        mk,
+        nk,
+        _band_rows(psi_blocks, mk),
+    )
     return out
 
 
@@ -183,8 +219,9 @@ def times_phase_(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return z
 
 
-def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, size: tuple[int, int],
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+def lowpass_band(
+    maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, size: tuple[int, int], out: torch.Tensor | None = None
+) -> torch.Tensor:
     """ops.lowpass_band: real (..., M, N) maps -> (..., P, Q) = ``size``, with 2R+1 column taps ``a`` and row
     taps ``b``; or complex maps (..., L, M, N) holding two real maps each (modulus_pairs) -> (..., 2L, P, Q).
     Into ``out`` if given (contiguous, of that shape)."""
@@ -193,13 +230,18 @@ def lowpass_band(maps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, k: int, s
     lead[-1] *= ch
     x, a, b = (torch.view_as_real(maps) if ch == 2 else maps).contiguous(), a.contiguous(), b.contiguous()
     result = x.new_empty(*lead, *size) if out is None else out
-    _require(result.is_contiguous() and result.shape == (*lead, *size), f"out contiguous of shape {(*lead, *size)}",
-             result)
-    _require(a.numel() == b.numel() and a.numel() % 2 == 1 and (a.numel() - 1) // 2 < min(m, n),
-             "2R+1 taps each way, R below the map's sides", a)
+    _require(
+        result.is_contiguous() and result.shape == (*lead, *size), f"out contiguous of shape {(*lead, *size)}", result
+    )
+    _require(
+        a.numel() == b.numel() and a.numel() % 2 == 1 and (a.numel() - 1) // 2 < min(m, n),
+        "2R+1 taps each way, R below the map's sides",
+        a,
+    )
     _require(all(0 < k * (s + 1) <= side for s, side in zip(size, (m, n))), "an output within the maps", maps)
-    _call("lowpass_band", x, a, b, result, result.numel() // (size[0] * size[1]), m, n, k, (a.numel() - 1) // 2,
-          *size, ch)
+    _call(
+        "lowpass_band", x, a, b, result, result.numel() // (size[0] * size[1]), m, n, k, (a.numel() - 1) // 2, *size, ch
+    )
     return result
 
 
@@ -215,9 +257,16 @@ def _require(ok: bool, what: str, tensor: torch.Tensor) -> None:
 
 def _check_bank(psi_blocks: torch.Tensor, k: int, m: int, n: int) -> None:
     """A filter bank's k x k alias blocks of (m/k) x (n/k) values each, for m x n spectra."""
-    _require(k >= 1 and m % k == 0 and n % k == 0 and psi_blocks.dim() == 3
-             and psi_blocks.shape[0] == k * k and psi_blocks.shape[2] == (m // k) * (n // k),
-             f"a filter bank of shape ({k * k}, L, {(m // k) * (n // k)}) for {m} x {n} spectra", psi_blocks)
+    _require(
+        k >= 1
+        and m % k == 0
+        and n % k == 0
+        and psi_blocks.dim() == 3
+        and psi_blocks.shape[0] == k * k
+        and psi_blocks.shape[2] == (m // k) * (n // k),
+        f"a filter bank of shape ({k * k}, L, {(m // k) * (n // k)}) for {m} x {n} spectra",
+        psi_blocks,
+    )
 
 
 def _call(name: str, *args) -> None:
@@ -227,21 +276,27 @@ def _call(name: str, *args) -> None:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     precision = _PRECISION.get(tensors[0].dtype)
     for t in tensors:
-        _require(t.device.type == "cpu" and t.is_contiguous() and _PRECISION.get(t.dtype) == precision,
-                 f"contiguous CPU tensors of one precision (float32/complex64 or float64/complex128), not "
-                 f"{t.dtype} on {t.device}", t)
+        _require(
+            t.device.type == "cpu" and t.is_contiguous() and _PRECISION.get(t.dtype) == precision,
+            f"contiguous CPU tensors of one precision (float32/complex64 or float64/complex128), not "
+            f"{t.dtype} on {t.device}",
+            t,
+        )
     status = getattr(library(), f"{name}_{precision}")(
-        *[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads())
+        *[a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args], torch.get_num_threads()
+    )
     if status:
         reason = " and ".join(why for bit, why in _FAILURES.items() if status & bit) or f"status {status}"
-        raise LoopError(f"scatnet's fused CPU loop {name} stopped: {reason}; SCATNET_NATIVE=0 runs the eager "
-                        "PyTorch steps instead")
+        raise LoopError(
+            f"scatnet's fused CPU loop {name} stopped: {reason}; SCATNET_NATIVE=0 runs the eager PyTorch steps instead"
+        )
 
 
 def cache_dir() -> Path:
     """Where built loops are kept: SCATNET_CACHE_DIR, else the user's cache folder."""
     root = os.environ.get("SCATNET_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "scatnet")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "scatnet"
+    )
     return Path(root) / "kernels"
 
 
@@ -258,8 +313,15 @@ def _build_key(compiler: str, openmp: str | None) -> str:
         compiler_id = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         compiler_id = ""
-    parts = [SOURCE.read_bytes().decode(), " ".join(FLAGS), compiler, compiler_id, cpu, openmp or "serial",
-             sys.platform]
+    parts = [
+        SOURCE.read_bytes().decode(),
+        " ".join(FLAGS),
+        compiler,
+        compiler_id,
+        cpu,
+        openmp or "serial",
+        sys.platform,
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -311,8 +373,10 @@ def library() -> ctypes.CDLL | None:
         handle = ctypes.CDLL(str(_built_library(compiler, openmp)))
     except (OSError, subprocess.SubprocessError, TimeoutError) as err:
         detail = (getattr(err, "stderr", None) or str(err)).strip().splitlines() or [type(err).__name__]
-        log.warning("scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager "
-                    "PyTorch steps", detail[-1])
+        log.warning(
+            "scatnet: could not build the fused CPU loops (%s); the fast Morlet uses its eager PyTorch steps",
+            detail[-1],
+        )
         return None
     for suffix in _SUFFIX.values():
         for name, (pointers, sizes) in _SIGNATURES.items():

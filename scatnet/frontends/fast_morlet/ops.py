@@ -5,6 +5,7 @@ kept as its k x k alias blocks (``filter_blocks``), so that a product with every
 that follows it are one multiply-add per alias block on the real view of the spectra. On a CPU the filtering,
 its adjoint, the modulus and its adjoint run as fused loops (native.py) where those can be built.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,8 @@ def filtered(u: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch.Tensor:
     if native.applies(u, psi_blocks):
         return native.filtered(u, psi_blocks, k)
     *lead, m, w = u.shape
-    r = alias_blocks(u, k).unsqueeze(-3)                   # (..., 1, k*k, 2D)
-    psi = _per_part(psi_blocks)                            # (k*k, L, 2D)
+    r = alias_blocks(u, k).unsqueeze(-3)  # (..., 1, k*k, 2D)
+    psi = _per_part(psi_blocks)  # (k*k, L, 2D)
     out = r[..., 0, :] * psi[0]
     for b in range(1, k * k):
         out = out.addcmul_(r[..., b, :], psi[b])
@@ -96,7 +97,7 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
     *lead, l_, m, w = g.shape
     r = torch.view_as_real(g).reshape(*lead, l_, 1, -1)
     psi = _per_part(psi_blocks)
-    blocks = r[..., 0, :, :] * psi[:, 0]                   # (..., k*k, 2D)
+    blocks = r[..., 0, :, :] * psi[:, 0]  # (..., k*k, 2D)
     for f in range(1, l_):
         blocks = blocks.addcmul_(r[..., f, :, :], psi[:, f])
     return from_alias_blocks(blocks, k, m * k, w * k)
@@ -189,8 +190,8 @@ def lowpass_operator(phi: torch.Tensor, k: int) -> torch.Tensor:
     input positions. (M*N, P*Q), float64."""
     m, n = phi.shape
     h = _kernel(phi)
-    dr, dc = _offsets(m, k), _offsets(n, k)                # (P, M), (Q, N)
-    t = h[dr[:, None, :, None], dc[None, :, None, :]]      # (P, Q, M, N)
+    dr, dc = _offsets(m, k), _offsets(n, k)  # (P, M), (Q, N)
+    t = h[dr[:, None, :, None], dc[None, :, None, :]]  # (P, Q, M, N)
     return t.reshape(dr.shape[0] * dc.shape[0], m * n).T.contiguous()
 
 
@@ -234,8 +235,14 @@ def lowpass_band(phi: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
         size = factor.numel()
         distance = torch.minimum(torch.arange(size), size - torch.arange(size))
         total = float(factor.abs().sum())
-        radius = next((r for r in range(min(BAND_MAX_RADIUS, (size - 1) // 2) + 1)
-                       if float(factor[distance > r].abs().sum()) <= BAND_TAIL * total), None)
+        radius = next(
+            (
+                r
+                for r in range(min(BAND_MAX_RADIUS, (size - 1) // 2) + 1)
+                if float(factor[distance > r].abs().sum()) <= BAND_TAIL * total
+            ),
+            None,
+        )
         if radius is None:
             return None
         taps.append((factor, radius))

@@ -30,16 +30,30 @@ one function with none of what follows, and the tests hold this version to it. W
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
 from scatnet.frontends.fast_morlet import native
-from scatnet.frontends.fast_morlet.ops import (filter_blocks, filtered, filtered_adjoint, filtered_pairs,
-                                               first_order, lowpass_band, lowpass_fft, lowpass_fft_adjoint,
-                                               lowpass_of_spectra, lowpass_operator, modulus, modulus_adjoint_,
-                                               separable_lowpass, symmetric_part, unpaired)
+from scatnet.frontends.fast_morlet.ops import (
+    filter_blocks,
+    filtered,
+    filtered_adjoint,
+    filtered_pairs,
+    first_order,
+    lowpass_band,
+    lowpass_fft,
+    lowpass_fft_adjoint,
+    lowpass_of_spectra,
+    lowpass_operator,
+    modulus,
+    modulus_adjoint_,
+    separable_lowpass,
+    symmetric_part,
+    unpaired,
+)
 from scatnet.frontends.morlet import morlet_coefficients
 from scatnet.memory import freed_memory_kept
 
@@ -78,7 +92,7 @@ class FastMorletScattering(nn.Module):
         (m, n), (mp, np_) = shape, compute_padding(*shape, J)
         self.J, self.L, self.shape, self.padded = J, L, (m, n), (mp, np_)
         self.out_shape = (mp // 2**J - 2, np_ // 2**J - 2)
-        self.channels = morlet_coefficients(J, L)               # K: S0, the first order, the second
+        self.channels = morlet_coefficients(J, L)  # K: S0, the first order, the second
         self.pad = Pad([(mp - m) // 2, (mp - m + 1) // 2, (np_ - n) // 2, (np_ - n + 1) // 2], [m, n])
         bank = filter_bank(mp, np_, J, L)
         # kymatio's filters are float32 (so are its buffers); .double() converts them with the module
@@ -87,14 +101,13 @@ class FastMorletScattering(nn.Module):
         for res in range(J):
             # fp32: the separable factors, which reproduce the low-pass to fp32's resolution (checked here)
             rows, cols, residual = separable_lowpass(phi[res], 2 ** (J - res))
-            assert residual <= torch.finfo(torch.float32).eps, residual   # measured: 5e-9 to 9e-8
+            assert residual <= torch.finfo(torch.float32).eps, residual  # measured: 5e-9 to 9e-8
             self.register_buffer(f"lowpass_rows_{res}", rows.float(), persistent=False)
             self.register_buffer(f"lowpass_cols_{res}", cols.float(), persistent=False)
             # float64 (a float64 module is then exact): the whole matrix, or the FFT way where it is large;
             # its filter blocks also serve fp32 on a GPU and where spectra are at hand
             if self.dense_lowpass:
-                self.register_buffer(f"lowpass64_{res}", lowpass_operator(phi[res], 2 ** (J - res)),
-                                     persistent=False)
+                self.register_buffer(f"lowpass64_{res}", lowpass_operator(phi[res], 2 ** (J - res)), persistent=False)
             else:
                 band = lowpass_band(phi[res], 2 ** (J - res))
                 if band is not None:
@@ -126,8 +139,9 @@ class FastMorletScattering(nn.Module):
             return native.wavelet_modulus(u, psi, 2 ** (j - res), pairs)
         return modulus(self.wavelets(u, j, res, pairs))
 
-    def wavelet_modulus_adjoint(self, u: torch.Tensor, j: int, res: int, g: torch.Tensor, pairs: bool = False,
-                                z: torch.Tensor | None = None) -> torch.Tensor:
+    def wavelet_modulus_adjoint(
+        self, u: torch.Tensor, j: int, res: int, g: torch.Tensor, pairs: bool = False, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The adjoint of ``wavelet_modulus`` at u for the gradient g of its output: the gradient w.r.t. the
         maps' own spectra (..., M_res, N_res), with the wavelets ``z`` where they are at hand, else recomputed
         (fused, as the forward's, where it can be: native.wavelet_modulus with g). The adjoint of ifft2 is
@@ -136,7 +150,7 @@ class FastMorletScattering(nn.Module):
         if z is None and native.fuses_fft(u, psi, g, tasks=_maps(u, pairs)):
             return native.wavelet_modulus(u, psi, k, pairs, g=g)
         z = self.wavelets(u, j, res, pairs) if z is None else z
-        return filtered_adjoint(torch.fft.fft2(modulus_adjoint_(z, g)), psi, k)               # z ends here
+        return filtered_adjoint(torch.fft.fft2(modulus_adjoint_(z, g)), psi, k)  # z ends here
 
     def first_order(self, u0: torch.Tensor, j1: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """ops.first_order of scale j1's wavelets of the input's spectra u0: (maps, their fft2, paired); fused
@@ -146,8 +160,9 @@ class FastMorletScattering(nn.Module):
             return *native.first_order(u0, psi, 2**j1), True
         return first_order(self.wavelets(u0, j1, 0))
 
-    def lowpass(self, maps: torch.Tensor, res: int, out: torch.Tensor, spectra: torch.Tensor | None = None,
-                pairs: bool = False) -> None:
+    def lowpass(
+        self, maps: torch.Tensor, res: int, out: torch.Tensor, spectra: torch.Tensor | None = None, pairs: bool = False
+    ) -> None:
         """Real maps at resolution res -> their scattering coefficients, written into ``out`` (..., H / 2^J,
         W / 2^J; a view of the transform's output, written in place where it is contiguous: no copies of the
         output to assemble it); ``spectra``, the maps' FFT where it is at hand (the FFT way then starts from
@@ -213,9 +228,13 @@ class FastMorletScattering(nn.Module):
         resolution whose phi has a band, through the fused CPU loop (at 256 x 256 a map's eight first-order
         maps in 0.18 ms, against 0.48 ms of products and 0.24-0.44 ms the FFT way from their spectra; up to
         64 x 64 the whole-map products are faster). Else None."""
-        if (self.dense_lowpass or maps.dtype.to_real() != torch.float32
-                or self.lowpass_way not in ("auto", "band")
-                or not hasattr(self, f"band_rows_{res}") or not native.runs_on(maps)):
+        if (
+            self.dense_lowpass
+            or maps.dtype.to_real() != torch.float32
+            or self.lowpass_way not in ("auto", "band")
+            or not hasattr(self, f"band_rows_{res}")
+            or not native.runs_on(maps)
+        ):
             return None
         return getattr(self, f"band_rows_{res}"), getattr(self, f"band_cols_{res}")
 
@@ -238,16 +257,16 @@ class FastMorletScattering(nn.Module):
         J, L = self.J, self.L
         u0 = torch.fft.fft2(x)
         self.lowpass(x, 0, out[:, 0])
-        start = 1 + J * L                                   # where j1's second-order paths begin in out
+        start = 1 + J * L  # where j1's second-order paths begin in out
         for j1 in range(J):
-            s1 = out[:, 1 + j1 * L:1 + (j1 + 1) * L]
+            s1 = out[:, 1 + j1 * L : 1 + (j1 + 1) * L]
             if j1 + 1 == J:
                 self.lowpass(self.wavelet_modulus(u0, j1, 0), j1, s1)
                 continue
-            m1, u1, pairs = self.first_order(u0, j1)                 # m1 and u1: (n, L or L / 2, M_j1, N_j1)
+            m1, u1, pairs = self.first_order(u0, j1)  # m1 and u1: (n, L or L / 2, M_j1, N_j1)
             self.lowpass(m1, j1, s1, u1, pairs)
             paths = (J - 1 - j1) * L
-            s2 = out[:, start:start + L * paths].unflatten(1, (L, paths))     # by first angle, then paths
+            s2 = out[:, start : start + L * paths].unflatten(1, (L, paths))  # by first angle, then paths
             start += L * paths
             for u, dst in zip(u1.split(angles // (1 + pairs), dim=1), s2.split(angles, dim=1)):
                 self.second_order(u, j1, pairs, dst)
@@ -258,16 +277,16 @@ class FastMorletScattering(nn.Module):
         coefficients, written into ``out`` (n, P or 2P, paths, h, w), the paths by second scale, then angle."""
         L = self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs), j2, out[:, :, i * L:(i + 1) * L])
+            self.lowpass(self.wavelet_modulus(u1, j2, j1, pairs), j2, out[:, :, i * L : (i + 1) * L])
 
     def scattering2d_backward(self, x: torch.Tensor, g: torch.Tensor, angles: int) -> torch.Tensor:
         """The gradient w.r.t. the padded maps x (n, Mp, Np) of <scattering2d(x), g>: each step's adjoint in
         reverse, with the intermediates recomputed from x. The adjoint of ifft2 is fft2 / size, of fft2 on a
         real map size * ifft2's real part, of the modulus g z / |z|."""
         J, L = self.J, self.L
-        gs1 = g[:, 1:1 + J * L].unflatten(1, (J, L))
+        gs1 = g[:, 1 : 1 + J * L].unflatten(1, (J, L))
         u0 = torch.fft.fft2(x)
-        gu0, start = None, 1 + J * L                             # start: where j1's second-order paths begin in g
+        gu0, start = None, 1 + J * L  # start: where j1's second-order paths begin in g
         for j1 in range(J):
             # the wavelets, kept for the first order's maps and the modulus' adjoint, where no fused loop
             # recomputes them in cache (the adjoint's tasks, a map each, are the fewer)
@@ -277,11 +296,16 @@ class FastMorletScattering(nn.Module):
             gm1 = self.lowpass_adjoint(gs1[:, j1], j1, 1 / self.size(j1))
             if j1 + 1 < J:
                 paths = (J - 1 - j1) * L
-                gs2 = g[:, start:start + L * paths].unflatten(1, (L, paths))
+                gs2 = g[:, start : start + L * paths].unflatten(1, (L, paths))
                 start += L * paths
                 _, u1, pairs = self.first_order(u0, j1) if fused else first_order(z1)
-                gu1 = _cat([self.second_order_adjoint(u, gu, j1, pairs) for u, gu in
-                            zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))], dim=1)
+                gu1 = _cat(
+                    [
+                        self.second_order_adjoint(u, gu, j1, pairs)
+                        for u, gu in zip(u1.split(angles // (1 + pairs), dim=1), gs2.split(angles, dim=1))
+                    ],
+                    dim=1,
+                )
                 gm1 = gm1.add_(torch.fft.ifft2(gu1).real)
             gu0 = _accumulate(gu0, self.wavelet_modulus_adjoint(u0, j1, 0, gm1, z=z1))
         return self.lowpass_adjoint(g[:, 0], 0).add_(torch.fft.ifft2(gu0).real, alpha=self.size(0))
@@ -291,7 +315,7 @@ class FastMorletScattering(nn.Module):
         gradient w.r.t. the maps' own spectra (n, maps, M_j1, N_j1), before the inverse FFT that made them."""
         gu1, L = None, self.L
         for i, j2 in enumerate(range(j1 + 1, self.J)):
-            gm2 = self.lowpass_adjoint(g2[:, :, i * L:(i + 1) * L], j2, 1 / self.size(j2))
+            gm2 = self.lowpass_adjoint(g2[:, :, i * L : (i + 1) * L], j2, 1 / self.size(j2))
             gu1 = _accumulate(gu1, self.wavelet_modulus_adjoint(u1, j2, j1, gm2, pairs))
         return gu1
 
@@ -317,7 +341,7 @@ class FastMorletScattering(nn.Module):
             fused = native.runs_on(x) and native.fft_linked()
             budget = CPU_CHUNK_BYTES_FUSED if fused else CPU_CHUNK_BYTES_KEPT
         first = self.L * self.padded[0] * self.padded[1] * 2 * x.element_size()
-        per_angle = first // 4                                  # one first-order map's second order, at H/2
+        per_angle = first // 4  # one first-order map's second order, at H/2
         if first + self.L * per_angle <= budget:
             return budget // (first + self.L * per_angle), self.L
         return 1, max(2, budget // per_angle // 2 * 2)
@@ -370,8 +394,9 @@ class MorletScatteringFunction(torch.autograd.Function):
         module = ctx.module
         maps = module.padded_maps(x)
         step, angles = module.chunking(maps)
-        g_maps = torch.cat([module.scattering2d_backward(xc, gc, angles)
-                            for xc, gc in zip(maps.split(step), g.split(step))])
+        g_maps = torch.cat(
+            [module.scattering2d_backward(xc, gc, angles) for xc, gc in zip(maps.split(step), g.split(step))]
+        )
         return module.padded_maps_adjoint(g_maps, x), None
 
 
@@ -389,8 +414,11 @@ def _cat(parts: list[torch.Tensor], dim: int) -> torch.Tensor:
 def _writes_in_place(out: torch.Tensor, maps: torch.Tensor) -> bool:
     """Whether a step may write its result straight into ``out`` (an out= argument): a contiguous view, in eager
     mode (dynamo traces the copy instead), without autograd (out= arguments have none)."""
-    return (out.is_contiguous() and not torch.compiler.is_compiling()
-            and not (torch.is_grad_enabled() and maps.requires_grad))
+    return (
+        out.is_contiguous()
+        and not torch.compiler.is_compiling()
+        and not (torch.is_grad_enabled() and maps.requires_grad)
+    )
 
 
 def _accumulate(total: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
