@@ -52,18 +52,24 @@ def script(name: str) -> str:
     return str(BIN / name)
 
 
+def needed(why: str) -> None:
+    """Skip with the reason where a test's outside part is absent; fail under CI (SCATNET_CI=1, .ci/run), which
+    installs every such part, so that CI never passes by skipping."""
+    if os.environ.get("SCATNET_CI") == "1":
+        pytest.fail(f"SCATNET_CI=1 but this test cannot run: {why}")
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
     """A real single-node SLURM (tests/slurm_cluster.py), started once for the tests marked slurm and stopped
     by pid at the end. Where SLURM or root is absent they are skipped with the reason, except under CI
-    (SCATNET_REQUIRE_SLURM=1, set by .ci/run, which installs the packages): there they fail instead."""
+    (SCATNET_CI=1, set by .ci/run, which installs the packages): there they fail instead."""
     from tests.slurm_cluster import Cluster, missing
 
     why = missing()
     if why:
-        if os.environ.get("SCATNET_REQUIRE_SLURM") == "1":
-            pytest.fail(f"SCATNET_REQUIRE_SLURM=1 but the SLURM tests cannot run: {why}")
-        pytest.skip(why)
+        needed(why)
     # a short path: the MUNGE socket's path must fit a sockaddr_un (108 bytes)
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="scatnet-slurm-"))).start()
     try:

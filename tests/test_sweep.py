@@ -254,9 +254,8 @@ def test_the_report_never_averages_runs_that_differ_in_more_than_the_seed(tmp_pa
     assert "| 20.00 | 1 |" in summary
 
 
-def test_table13_beside_the_published_numbers(tmp_path):
-    from scatnet.report.build import build_report
-
+def mixed_folder(tmp_path: Path) -> None:
+    """Runs of the published recipe (Table 1.3's cells, a failed one, one off the table) beside a short look."""
     thesis = {"name": "dtcwt", "wavelet": "near_sym_a", "padding": "symmetric", "magbias": 0.01}
     _fake_run(tmp_path, "a", thesis, "cifar10", 0, 89.5, recipe="cifar10_dtcwt")
     _fake_run(tmp_path, "b", thesis, "cifar10", 1, 90.1, recipe="cifar10_dtcwt")
@@ -270,6 +269,12 @@ def test_table13_beside_the_published_numbers(tmp_path):
     short = _recipe("cifar10_morlet6")
     short["trainer"]["max_epochs"], short["model"]["width"] = 2, 32
     _fake_run(tmp_path, "g", {"name": "morlet6", "L": 6}, "cifar10", 0, 41.0, recipe=short)
+
+
+def test_table13_beside_the_published_numbers(tmp_path):
+    from scatnet.report.build import build_report
+
+    mixed_folder(tmp_path)
     res = build_report(tmp_path, tmp_path / "report")
     table = (tmp_path / "report" / "table13.md").read_text()
     assert "| dtcwt | cifar10 | 89.80 ± 0.42 | 2 | 89.8 | +0.00 |" in table

@@ -6,10 +6,12 @@ import base64
 import html
 from pathlib import Path
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
-margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;overflow-wrap:anywhere}
-th{background:#f3f3f3}
-img{max-width:100%}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5em 1em}"""
+# A table wider than the screen (a phone's) scrolls inside its own box; the page itself never scrolls sideways.
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;overflow-wrap:break-word}
+.table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;overflow-wrap:normal}th{background:#f3f3f3}
+img{max-width:100%;height:auto}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5em 1em}"""
+HEAD = "<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
 
 
 def table_html(headers: list[str], rows: list[list]) -> str:
@@ -17,7 +19,7 @@ def table_html(headers: list[str], rows: list[list]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>" for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<div class='table'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def markdown_html(text: str) -> str:
@@ -52,7 +54,7 @@ def image_html(path: Path) -> str:
 
 def write_report(path: Path, title: str, sections: list[tuple[str, str]]) -> Path:
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<!doctype html><html><head>{HEAD}<title>{html.escape(title)}</title>",
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
     ]
     for heading, content in sections:

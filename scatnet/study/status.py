@@ -139,12 +139,30 @@ def _pct(value) -> str:
 
 
 def status_html(status: dict) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(s['state'])}</td><td>{html.escape(s['part'])}</td>"
-        f"<td>{html.escape(s['data'])}</td><td>{html.escape(s['frontend'])}</td>"
-        f"<td>{html.escape(s['setting'])}</td><td>{s['epoch']}/{s['max_epochs']}</td>"
-        f"<td>{_pct(s['val_acc'])}</td><td>{_pct(s['test_acc'])}</td></tr>"
-        for s in sorted(status["runs"], key=lambda s: (s["state"] != RUNNING, s["state"]))
+    """The status as a page that refreshes itself every 5 s until the study finishes (the report's style)."""
+    from scatnet.report.html import HEAD, STYLE, table_html
+
+    runs = sorted(status["runs"], key=lambda s: (s["state"] != RUNNING, s["state"]))
+    rows = [
+        [
+            s["state"],
+            s["part"],
+            s["data"],
+            s["frontend"],
+            s["setting"],
+            f"{s['epoch']}/{s['max_epochs']}",
+            _pct(s["val_acc"]),
+            _pct(s["test_acc"]),
+        ]
+        for s in runs
+    ]
+    headers = ["state", "part", "data", "front end", "setting", "epoch", "val acc", "test acc"]
+    refresh = "" if status["phase"] == "finished" else "<meta http-equiv='refresh' content='5'>"
+    return (
+        f"<!doctype html><html><head>{HEAD}{refresh}<title>{html.escape(status['study'])}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(headline(status))}</h1>"
+        f"<p>{html.escape(status['phase'])}; updated {html.escape(status['updated'])}; "
+        f"{html.escape(status['folder'])}</p>{table_html(headers, rows)}</body></html>\n"
     )
     refresh = "" if status["phase"] == "finished" else "<meta http-equiv='refresh' content='5'>"
     return (
