@@ -7,8 +7,8 @@ import html
 from pathlib import Path
 
 # A table wider than the screen (a phone's) scrolls inside its own box; the page itself never scrolls sideways.
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;overflow-wrap:break-word}
-.table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;
+overflow-wrap:break-word}.table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;overflow-wrap:normal}th{background:#f3f3f3}
 img{max-width:100%;height:auto}.warn{background:#fff4e0;border:1px solid #f0c070;padding:.5em 1em}"""
 HEAD = "<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
