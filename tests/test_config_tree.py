@@ -34,14 +34,14 @@ def test_the_tree_is_what_it_was():
 
 @pytest.mark.parametrize("group,name", TREE)
 def test_every_config_composes_and_instantiates(group, name, tmp_path, monkeypatch):
-    from scatnet.training.builders import build_loggers
-    from scatnet.training.run import _build_module, _finish_loggers, optional_callbacks
+    from scatnet.training.builders import build_loggers, build_module
+    from scatnet.training.run import _finish_loggers, optional_callbacks
 
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     extra = ["sweep.name=tree", "run_name=tree"] if group in ("sweep", "hparams_search") else []  # ${hydra:...}
     cfg = compose([f"{group}={name}", *extra, *CPU], tmp_path)
     check_config(cfg)
-    module = _build_module(cfg)  # front end, network, optimizer and scheduler
+    module = build_module(cfg)  # front end, network, optimizer and scheduler
     assert module.configure_optimizers()["optimizer"].param_groups[0]["lr"] == cfg.optim.lr
     assert instantiate(cfg.data).num_classes == cfg.data.num_classes
     assert instantiate(cfg.trainer, logger=False).max_epochs == cfg.trainer.max_epochs

@@ -19,10 +19,10 @@ VARIANTS = "abcd"
 
 
 def _net(variant: str, tmp_path, *overrides: str):
-    from scatnet.training.run import _build_module
+    from scatnet.training.builders import build_module
 
     cfg = compose([f"experiment=learnable_{variant}_cifar10", *overrides], tmp_path)
-    return _build_module(cfg).net
+    return build_module(cfg).net
 
 
 def _trainable(module: torch.nn.Module) -> int:
@@ -69,9 +69,9 @@ def test_each_variant_builds_from_its_preset_with_the_papers_shape(variant, tmp_
 
 
 def test_the_preset_takes_the_papers_recipe_and_initialisation(tmp_path):
-    from scatnet.training.run import _build_module
+    from scatnet.training.builders import build_module
 
-    module = _build_module(compose(["experiment=learnable_d_cifar100"], tmp_path))
+    module = build_module(compose(["experiment=learnable_d_cifar100"], tmp_path))
     opt = module.configure_optimizers()["optimizer"]
     assert (opt.defaults["lr"], opt.defaults["momentum"], opt.defaults["weight_decay"]) == (0.5, 0.85, 1e-4)
     assert module.net.fc.out_features == 100
@@ -81,9 +81,9 @@ def test_the_preset_takes_the_papers_recipe_and_initialisation(tmp_path):
 
 
 def test_on_tiny_imagenet_the_preset_takes_the_codes_weight_decay_and_schedule(tmp_path):
-    from scatnet.training.run import _build_module
+    from scatnet.training.builders import build_module
 
-    module = _build_module(compose(["experiment=learnable_b_tiny_imagenet"], tmp_path))
+    module = build_module(compose(["experiment=learnable_b_tiny_imagenet"], tmp_path))
     optim = module.configure_optimizers()
     opt, sched = optim["optimizer"], optim["lr_scheduler"]["scheduler"]
     assert (opt.defaults["lr"], opt.defaults["momentum"], opt.defaults["weight_decay"]) == (0.5, 0.85, 8e-5)
@@ -116,9 +116,9 @@ def test_each_preset_counts_the_parameters_of_the_papers_table3(tmp_path):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_tiny_imagenet_presets_build_and_take_a_training_step(variant, tmp_path):
     """The paper's Tiny ImageNet networks: the CIFAR body, a max pool and two 8C convs (768), 200 classes."""
-    from scatnet.training.run import _build_module
+    from scatnet.training.builders import build_module
 
-    module = _build_module(compose([f"experiment=learnable_{variant}_tiny_imagenet"], tmp_path))
+    module = build_module(compose([f"experiment=learnable_{variant}_tiny_imagenet"], tmp_path))
     net = module.net
     assert net.fc.in_features == 768 and net.fc.out_features == 200
     assert sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) for m in net.body.modules()) == 6

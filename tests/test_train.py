@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
-from scatnet.training.builders import build
+from scatnet.training.builders import build, build_module
 from scatnet.training.metrics_file import REQUIRED
-from scatnet.training.run import _build_module, train
+from scatnet.training.run import train
 from tests.conftest import compose, script
 
 pytestmark = pytest.mark.slow  # whole commands or trainings
@@ -228,7 +228,7 @@ def test_ddp_over_two_cpu_processes(tmp_path, cli_env):
     # the test accuracy is summed over both ranks' shards: the final weights evaluated in this process on the
     # whole 359-image test set (180 + 179 on the ranks) give the same number
     cfg = compose(["experiment=quickstart", "model.width=8"], tmp_path / "eval")
-    module = _build_module(cfg).eval()
+    module = build_module(cfg).eval()
     module.load_state_dict(torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"])
     dm = build(cfg.data)
     dm.setup("test")

@@ -32,8 +32,7 @@ def draw(argv: list[str] | None = None) -> list[str]:
     args = ap.parse_args(argv)
     quiet_upstream_warnings()
     from scatnet.report.inspect import picture, stages
-    from scatnet.training.builders import build, composed_config
-    from scatnet.training.run import _build_module
+    from scatnet.training.builders import build, build_module, composed_config
 
     try:
         if args.run is not None:
@@ -43,7 +42,7 @@ def draw(argv: list[str] | None = None) -> list[str]:
             out = args.out or run_dir / "inspect.png"
         else:
             cfg = composed_config([*args.overrides, "paths.run_dir=."])
-            module = _build_module(cfg)
+            module = build_module(cfg)
             out = args.out or Path("inspect.png")
         data = build(cfg.data, device="cpu")
         data.setup("test")

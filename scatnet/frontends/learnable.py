@@ -11,7 +11,7 @@ allowed before and between them. The front end is a list of stages, each a one-k
 ScatNets A-D of the paper's Table 3 are four such lists (scatnet/configs/frontend/learnable_{a,b,c,d}.yaml). Each
 ScatLayer is scatnet's FastScatLayer (``impl=fast``: its backward recomputes from the saved input alone) or
 pytorch_wavelets' own (``impl=reference``). The scattering always computes in fp32, with autocast off, whatever
-the learned stages around it use (bf16 autocast of the network: HybridNet.features).
+the learned stages around it use (bf16 autocast of the network: Network.features).
 """
 
 from __future__ import annotations

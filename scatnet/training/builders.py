@@ -7,10 +7,11 @@ from typing import Any
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from scatnet.errors import ConfigError, ScatnetError, check_choice
 from scatnet.precision import Precision
+from scatnet.training.module import HybridClassifier
 
 
 def build(node: DictConfig, **kwargs) -> Any:
@@ -111,7 +112,7 @@ def cuda_graph_option(value, compile: bool | str, on_cuda: bool, frontend=None, 
             "with CUDA graphs use fast.compile=reduce-overhead and fast.cuda_graph=false"
         )
     if frontend is not None:
-        from scatnet.models.hybrid import check_graph_capturable
+        from scatnet.models.network import check_graph_capturable
 
         check_graph_capturable(frontend)
     if not on_cuda:
@@ -191,3 +192,41 @@ def trainer_overrides(cfg: DictConfig) -> dict:
     if mode in ("reduce-overhead", "max-autotune") and cuda_will_be_used(cfg):
         return {"inference_mode": False}
     return {}
+
+
+def check_speed_and_size(cfg: DictConfig, frontend) -> None:
+    """What build_module checks, checked before any file is written: the trainer's precision, the speed
+    options (compile, CUDA graphs) and an image size the front end can take."""
+    precision_option(cfg.trainer.get("precision", "32-true"))
+    fast = cfg.get("fast", {}) or {}
+    compile = compile_option(fast.get("compile", False))
+    cuda_graph_option(fast.get("cuda_graph", False), compile, cuda_will_be_used(cfg), frontend, cfg.trainer)
+    size = int(cfg.data.image_size)
+    frontend.out_shape((int(cfg.data.in_channels), size, size))
+
+
+def build_module(cfg: DictConfig, precision: Precision | None = None, frontend=None) -> HybridClassifier:
+    """The LightningModule a run trains (its network around its front end, its optimizer and schedule, its
+    speed options), from the composed config alone: training, scatnet-eval and scatnet-inspect build it here.
+    ``precision``: resolved already (else from the config); ``frontend``: the one train() built (and so
+    checked) already, else built here."""
+    on_cuda = cuda_will_be_used(cfg)
+    precision = precision or precision_from_config(cfg)
+    precision_option(cfg.trainer.get("precision", "32-true"))
+    frontend = frontend if frontend is not None else build(cfg.frontend)
+    size = int(cfg.data.image_size)
+    frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
+    net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
+    fast = cfg.get("fast", {}) or {}
+    compile = compile_option(fast.get("compile", False))
+    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
+    net.configure_speed(
+        channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16, compile=compile
+    )
+    return HybridClassifier(
+        net,
+        num_classes=cfg.data.num_classes,
+        **optimizer_factories(cfg),
+        cuda_graph=cuda_graph,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )

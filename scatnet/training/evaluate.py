@@ -14,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from scatnet.errors import ConfigError
 from scatnet.precision import precision_policy
-from scatnet.training.builders import build, precision_from_config
-from scatnet.training.run import LAST_CKPT, _build_module, _device_name
+from scatnet.training.builders import build, build_module, precision_from_config
+from scatnet.training.run import LAST_CKPT, _device_name
 
 
 def find_checkpoint(path: Path) -> tuple[Path, Path]:
@@ -58,7 +58,7 @@ def load_run(path: Path, configure=None) -> tuple[Any, DictConfig, dict, Path, P
     cfg = run_config(ckpt, run_dir)
     if configure is not None:
         configure(cfg)
-    module = _build_module(cfg, precision_from_config(cfg))
+    module = build_module(cfg, precision_from_config(cfg))
     module.load_state_dict(ckpt["state_dict"])
     return module, cfg, ckpt, ckpt_path, run_dir
 

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from scatnet.models.hybrid import HybridNet
+from scatnet.models.network import Network
 from scatnet.training.tally import EpochTally
 
 
@@ -42,7 +42,7 @@ class HybridClassifier(pl.LightningModule):
 
     def __init__(
         self,
-        net: HybridNet,
+        net: Network,
         num_classes: int,
         optimizer: Callable,
         scheduler: Callable,

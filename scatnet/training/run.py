@@ -21,19 +21,15 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 
 import scatnet
 from scatnet.errors import ConfigError
-from scatnet.models.hybrid import frontend_grad_option
+from scatnet.models.network import frontend_grad_option
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (
     build,
     build_loggers,
+    build_module,
     check_launch,
-    compile_option,
-    cuda_graph_option,
-    cuda_will_be_used,
-    optimizer_factories,
+    check_speed_and_size,
     precision_from_config,
-    precision_option,
-    resolve_auto,
     trainer_overrides,
 )
 from scatnet.training.callbacks import FlushLoggers, ProgressFile, ThroughputMonitor
@@ -41,7 +37,6 @@ from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, stable_run_dir
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
 from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
-from scatnet.training.module import HybridClassifier
 from scatnet.training.run_folder import (
     FULL_DISK_ERRNOS,
     DiskFull,
@@ -194,47 +189,12 @@ def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
     )
 
 
-def check_speed_and_size(cfg: DictConfig, frontend) -> None:
-    """What _build_module checks, checked before any file is written: the trainer's precision, the speed
-    options (compile, CUDA graphs) and an image size the front end can take."""
-    precision_option(cfg.trainer.get("precision", "32-true"))
-    fast = cfg.get("fast", {}) or {}
-    compile = compile_option(fast.get("compile", False))
-    cuda_graph_option(fast.get("cuda_graph", False), compile, cuda_will_be_used(cfg), frontend, cfg.trainer)
-    size = int(cfg.data.image_size)
-    frontend.out_shape((int(cfg.data.in_channels), size, size))
-
-
-def _build_module(cfg: DictConfig, precision: Precision | None = None, frontend=None) -> HybridClassifier:
-    """``frontend``: the one train() built (and so checked) already, else built here."""
-    on_cuda = cuda_will_be_used(cfg)
-    precision = precision or precision_from_config(cfg)
-    precision_option(cfg.trainer.get("precision", "32-true"))
-    frontend = frontend if frontend is not None else build(cfg.frontend)
-    size = int(cfg.data.image_size)
-    frontend.out_shape((int(cfg.data.in_channels), size, size))  # image side not divisible by 4: fail now
-    net = build(cfg.model, frontend=frontend, num_classes=cfg.data.num_classes, in_channels=cfg.data.in_channels)
-    fast = cfg.get("fast", {}) or {}
-    compile = compile_option(fast.get("compile", False))
-    cuda_graph = cuda_graph_option(fast.get("cuda_graph", False), compile, on_cuda, frontend, cfg.trainer)
-    net.configure_speed(
-        channels_last=resolve_auto(fast.get("channels_last"), on_cuda), bf16=precision.bf16, compile=compile
-    )
-    return HybridClassifier(
-        net,
-        num_classes=cfg.data.num_classes,
-        **optimizer_factories(cfg),
-        cuda_graph=cuda_graph,
-        config=OmegaConf.to_container(cfg, resolve=True),
-    )
-
-
 def _fit_and_test(
     cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None, frontend=None
 ) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
-    module = _build_module(cfg, precision, frontend)
+    module = build_module(cfg, precision, frontend)
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     # What every run needs, whatever the callbacks config says: the per-epoch timing metrics.json reports,
