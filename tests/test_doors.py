@@ -29,6 +29,7 @@ def _cases():
             yield name, [f"{group}=no_such_{group}"]
     for name, before in TAKES_A_PATH.items():
         yield name, [*before, "/no/such/folder"]
+    yield "scatnet-train", ["-m", "sweep=base"]  # a sweep without its name: Hydra's own resolution fails
     yield "scatnet-study", ["study=no_such_study"]
     yield "scatnet-study", ["frontend=dtcwt"]  # a run's option, not a study's
     for bad in (

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
 from scatnet.config_files import config_dir
@@ -139,6 +140,9 @@ def main() -> None:
         hydra.main(version_base="1.3", config_path=configs, config_name="train")(run_task)()
     except HydraException as e:
         fail(" ".join(str(e).split("Config search path")[0].split()))
+    except OmegaConfBaseException as e:  # a value Hydra resolves itself, e.g. a sweep's name in hydra.sweep.dir
+        where = f" (in {e.full_key})" if getattr(e, "full_key", None) else ""
+        fail(f"{str(e).splitlines()[0]}{where}; give it a value in the config or on the command line")
     except OSError as e:
         fail(
             f"cannot write {e.filename or 'the run folder'} ({e.strerror or e}); choose a writable folder with "
