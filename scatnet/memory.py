@@ -43,3 +43,13 @@ def keep_freed_memory() -> bool:
 def freed_memory_kept() -> bool:
     """Whether ``keep_freed_memory`` is in effect in this process."""
     return _kept
+
+
+def process_settings() -> None:
+    """What each command sets for its whole process, first thing in its main(), both what PyTorch's CPU
+    performance tuning guide recommends for many fresh multi-MB tensors: transparent huge pages for PyTorch's
+    large CPU tensors (torch reads THP_MEM_ALLOC_ENABLE at its first large allocation; =0 turns it off), and
+    freed memory kept for reuse (keep_freed_memory; SCATNET_KEEP_FREED_MEMORY=0 turns it off). Importing
+    scatnet sets nothing; a script may call this too."""
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    keep_freed_memory()

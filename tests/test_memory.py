@@ -23,9 +23,26 @@ def _python(code: str, *args: str, **env: str) -> list[str]:
 
 @glibc
 def test_the_clis_keep_freed_memory_unless_told_not_to():
-    code = "import scatnet.cli, scatnet.memory as m; print(m.freed_memory_kept())"
+    code = (
+        "from scatnet.cli.common import start_command; import scatnet.memory as m; start_command(); "
+        "print(m.freed_memory_kept())"
+    )
     assert _python(code) == ["True"]
     assert _python(code, SCATNET_KEEP_FREED_MEMORY="0") == ["False"]
+
+
+def test_importing_the_commands_sets_nothing_their_start_sets_huge_pages():
+    """Process-wide settings belong to a command's main(), not to an import (a library user's process)."""
+    code = (
+        "import os, scatnet.cli.train, scatnet.cli.bench, scatnet.memory as m; "
+        "print(os.environ.get('THP_MEM_ALLOC_ENABLE', '-'), m.freed_memory_kept()); "
+        "from scatnet.cli.common import start_command; start_command(); "
+        "print(os.environ.get('THP_MEM_ALLOC_ENABLE'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["-", "False", "1"]
 
 
 def test_the_fast_morlet_takes_larger_cpu_chunks_where_freed_memory_is_kept(monkeypatch):

@@ -31,7 +31,7 @@ from scatnet.bench.cases import (
 from scatnet.bench.machine import describe
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
-from scatnet.cli.common import OneLineParser, at_least, fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import OneLineParser, at_least, fail, report_error, start_command
 from scatnet.errors import ScatnetError
 from scatnet.precision import Precision, precision_policy
 
@@ -287,7 +287,7 @@ def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa
 
 
 def main(argv=None) -> None:
-    quiet_upstream_warnings()
+    start_command()
     args = parse(argv)
     if args.compare:
         old_p, new_p = args.compare[0], (args.compare[1] if len(args.compare) > 1 else args.out / "bench.json")

@@ -12,6 +12,15 @@ from typing import Callable
 from scatnet.errors import ScatnetError
 
 
+def start_command() -> None:
+    """First thing in every command's main(): the process's memory settings (memory.process_settings), then
+    quiet upstream warnings."""
+    from scatnet.memory import process_settings
+
+    process_settings()
+    quiet_upstream_warnings()
+
+
 def quiet_upstream_warnings() -> None:
     """The commands' process-wide quiet: upstream warnings that ask nothing of the user, and no traceback
     from a log handler that cannot write (Hydra's log file, W&B's debug log on a full disk): the run's own

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, quiet_upstream_warnings, report_error
+from scatnet.cli.common import OneLineParser, report_error, start_command
 from scatnet.errors import ScatnetError
 
 
@@ -30,7 +30,7 @@ def run(argv: list[str] | None = None) -> dict:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="default: a GPU if present")
     ap.add_argument("--out", type=Path, help="JSON file to write (default: <run folder>/eval.json)")
     args = ap.parse_args(argv)
-    quiet_upstream_warnings()
+    start_command()
     from scatnet.training.evaluate import evaluate  # torch and Lightning load after the arguments are checked
 
     try:

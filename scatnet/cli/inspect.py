@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, quiet_upstream_warnings, report_error
+from scatnet.cli.common import OneLineParser, report_error, start_command
 from scatnet.errors import ScatnetError
 
 
@@ -30,7 +30,7 @@ def draw(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--images", type=int, default=4, help="how many test images (default 4)")
     ap.add_argument("--out", type=Path, help="the PNG (default: inspect.png, or <run>/inspect.png)")
     args = ap.parse_args(argv)
-    quiet_upstream_warnings()
+    start_command()
     from scatnet.report.inspect import picture, stages
     from scatnet.training.builders import build, build_module, composed_config
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, fail, report_error
+from scatnet.cli.common import OneLineParser, fail, report_error, start_command
 from scatnet.errors import ScatnetError
 from scatnet.report.build import build_report
 
 
 def main(argv: list[str] | None = None) -> None:
+    start_command()
     ap = OneLineParser(prog="scatnet-report", description=__doc__)
     ap.add_argument("root", type=Path, help="a sweep or outputs directory (searched recursively for metrics.json)")
     ap.add_argument("--out", type=Path, default=None, help="where to write the report (default: <root>/report)")

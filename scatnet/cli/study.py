@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import fail, report_error, start_command
 from scatnet.config_files import config_dir
 from scatnet.errors import ScatnetError
 
@@ -170,7 +170,7 @@ def on_slurm(study, name: str, out: Path, runs, action: str, display) -> tuple[d
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_upstream_warnings()
+    start_command()
     name, overrides, action = parse(sys.argv[1:] if argv is None else argv)
     from hydra import initialize_config_dir
 

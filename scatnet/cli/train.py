@@ -14,7 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from scatnet.cli.common import fail, quiet_upstream_warnings, report_error
+from scatnet.cli.common import fail, report_error, start_command
 from scatnet.config_files import config_dir
 from scatnet.errors import ScatnetError
 from scatnet.frontends.options import SETTING_KEYS
@@ -122,7 +122,7 @@ HYDRA_FLAGS = (
 
 
 def main() -> None:
-    quiet_upstream_warnings()
+    start_command()
     for arg in sys.argv[1:]:
         if arg.startswith("-") and arg.split("=", 1)[0] not in HYDRA_FLAGS:
             fail(
