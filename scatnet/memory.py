@@ -2,8 +2,9 @@
 
 PyTorch's CPU performance tuning guide recommends an allocator that reuses freed memory (it names jemalloc and
 TCMalloc). glibc's defaults hand a freed multi-MB block back to the system depending on the heap's history,
-and the next tensor of that size is then page-faulted in anew: the fast Morlet's forward at 128x3x32x32 read
-45 or 90 ms in otherwise identical processes (30 against 24k page faults per forward). ``keep_freed_memory``
+and the next tensor of that size is then page-faulted in anew: the fast Morlet's forward at 128x3x32x32 took
+twice as long in some otherwise identical processes as in others, with a thousand times the page faults
+(docs/PERFORMANCE.md). ``keep_freed_memory``
 asks glibc (mallopt) to serve blocks up to 32 MiB from its heap and not to trim it, so freed pages are
 reused; the process then holds its peak heap. The CLIs call it at start (SCATNET_KEEP_FREED_MEMORY=0 opts
 out); a script can call it too. The fast Morlet sizes its CPU chunks by whether it was done

@@ -164,7 +164,7 @@ def frontend_rows(args, device, cases, thesis_batch, repeats, warmup) -> Iterato
 def extra_runs(args, cases, cuda: bool, learnable: list[StepCase] = ()) -> list[tuple]:
     """(case, compile mode, CUDA graph) for the --compile and --cuda-graph step rows, the DTCWT hybrids' first
     (a part cut off by a time limit keeps those), then the Learnable ScatterNets on scatnet's ScatLayers. The
-    Morlet hybrids and the Learnable ScatterNets are compiled on a GPU only: inductor takes ~30 s a row for their
+    Morlet hybrids and the Learnable ScatterNets are compiled on a GPU only: inductor takes long over their
     graphs on a CPU, where their step is no target."""
     hybrids = [case for case in cases if case.frontend is not None]
     fast = [case for case in learnable if not case.frontend.endswith(REFERENCE_STEP_SUFFIX)]

@@ -1,12 +1,11 @@
 """Per-epoch loss and accuracy sums kept on the device: no host sync and no logging call per step.
 
-Why not torchmetrics + ``self.log`` on every step (what the module did first): measured on the 2-core CPU
-with a tiny model at batch 128 (docs/PERFORMANCE.md, "The Lightning step"), Lightning's ``self.log`` costs
-~0.6 ms a call (each call moves its whole result collection) and MulticlassAccuracy's forward 0.37 ms (it
-computes a per-batch value besides the update): 2.57 ms of host time a step against 1.15 ms now, where a
-step at 60k images/s has 2.1 ms. And a step value logged with ``prog_bar=True`` is turned into a Python
-number after every later batch, a device->host sync per step that stops the host from queueing work
-ahead of the GPU (1.5 syncs a step before, 0.1 now: only on the steps the loggers write). The tally is
+Why not torchmetrics + ``self.log`` on every step: Lightning's ``self.log`` moves its whole result
+collection on every call and MulticlassAccuracy's forward computes a per-batch value besides the update, so
+together they cost more host time a step than a fast step on a GPU has (docs/PERFORMANCE.md, "The Lightning
+step", has the measurement). And a step value logged with ``prog_bar=True`` is turned into a Python number
+after every later batch, a device->host sync per step that stops the host from queueing work ahead of the
+GPU (here only the steps the loggers write sync). The tally is
 two in-place adds per step; the epoch ends with one reduction across ranks (exact global means, whatever
 the shard sizes) and one read.
 """

@@ -54,12 +54,12 @@ def linear_adjoint(dz: torch.Tensor, in_hw: tuple[int, int], adjoint: tuple, mod
     b, c, n, h2, w2 = dz.shape
     k = col.shape[-2]
     m = k // 2
-    # combine^T: a (16 x 13) matrix on every pixel (a batched matmul: oneDNN's 1x1 conv is 8x slower here)
-    # computed pixel-major, (BC, h * w, [subband, u, v]): the copy below then reads runs of 4 (3x faster)
+    # combine^T: a (16 x 13) matrix on every pixel (a batched matmul: oneDNN's 1x1 conv is much slower here)
+    # computed pixel-major, (BC, h * w, [subband, u, v]): the copy below then reads runs of 4 (faster)
     phases = torch.matmul(dz.reshape(b * c, n, h2 * w2).transpose(1, 2), comb.t())
     # One copy interleaves the 4 phases of each subband into its 2x2 blocks and makes the result
     # channels-last: oneDNN's NHWC depthwise kernel runs on it with no reorder and pads by itself, while NCHW
-    # input is reordered to a blocked layout and back (2 extra passes; with padding, sometimes 5x slower).
+    # input is reordered to a blocked layout and back (2 extra passes; with padding, several times slower).
     # On this memory-bound CPU path every fresh full-size tensor costs a pass: pixel_shuffle + pad +
     # to(channels_last) were three.
     sub = dz.new_empty(b, 2 * h2, 2 * w2, c * 4)

@@ -42,8 +42,8 @@ from scatnet.precision import frontend_fp32
 # `auto` on CPU takes the dense backward up to this side: 32 for near_sym_a (at 48-64 its banded forward is
 # faster), 64 for the 13/19-tap near_sym_b filters (docs/PERFORMANCE.md, measured side by side)
 DENSE_MAX_SIDE = {"short": 32, "long": 64}
-# ... and the dense forward up to this side: near_sym_a's direct conv forward (16 ops) is 1.1-1.75x faster
-# than dense at 20-32, dense 1.15x faster at 16 (paired runs, docs/PERFORMANCE.md)
+# ... and the dense forward up to this side: near_sym_a's direct conv forward (16 ops) is faster than dense
+# at 20-32, dense faster at 16 (paired runs, docs/PERFORMANCE.md)
 DENSE_FORWARD_MAX_SIDE = {"short": 16, "long": 64}
 
 

@@ -71,7 +71,7 @@ def pad2d(x: torch.Tensor, m: int, mode: str) -> torch.Tensor:
 
 def pad_by_gather(x: torch.Tensor) -> bool:
     """One gather kernel instead of four flips and two cats on a GPU in eager, where a small-image forward
-    is bound by kernel launches (docs/PERFORMANCE.md). Not on CPU, where advanced indexing measured 4-8x
+    is bound by kernel launches (docs/PERFORMANCE.md). Not on CPU, where advanced indexing is several times
     slower than flip + cat at CIFAR and 256x256 sizes, and not under torch.compile, which fuses flip + cat."""
     return x.is_cuda and not torch.compiler.is_compiling()
 

@@ -1,14 +1,13 @@
 """The row pass of the fast ScatLayer (1 x K filters of every branch along the rows) and its adjoint, as
 GEMMs against a small banded matrix instead of 1 x K convolutions.
 
-Why: oneDNN's 1 x K convolutions with one input channel run at 1-3 GFLOP/s on every layer shape we have
-(near_sym_b's 19 taps: 32 ms for 2688 x 34 x 34; near_sym_a's 7 taps on 12 x 262 x 262: 11 ms), against a
-few ms as a GEMM (docs/PERFORMANCE.md). A dense W x W band would waste 2W / 2K multiply-adds per pixel on
-wide rows, so rows are cut into tiles of ROW_TILE outputs (each reads ROW_TILE + K - 1 inputs, the
-overlapping windows one strided view) and the band is ROW_TILE wide whatever the image size. The bands of
-every tile width are built once, with the filters, as one constant buffer (packed_bands); a call takes a view
-(band_view): no kernel, nothing allocated inside a CUDA graph. Without it (the dense path's one-off matrices)
-the band is built from the taps on the device.
+Why: oneDNN's 1 x K convolutions with one input channel run far below the CPU's GEMM speed on every layer
+shape the ScatLayers have, and the same work as a GEMM is several times faster (docs/PERFORMANCE.md). A
+dense W x W band would waste 2W / 2K multiply-adds per pixel on wide rows, so rows are cut into tiles of
+ROW_TILE outputs (each reads ROW_TILE + K - 1 inputs, the overlapping windows one strided view) and the band
+is ROW_TILE wide whatever the image size. The bands of every tile width are built once, with the filters, as
+one constant buffer (packed_bands); a call takes a view (band_view): no kernel, nothing allocated inside a
+CUDA graph. Without it (the dense path's one-off matrices) the band is built from the taps on the device.
 """
 
 from __future__ import annotations

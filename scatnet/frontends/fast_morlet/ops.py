@@ -106,7 +106,7 @@ def filtered_adjoint(g: torch.Tensor, psi_blocks: torch.Tensor, k: int) -> torch
 def _per_part(psi_blocks: torch.Tensor) -> torch.Tensor:
     """(..., D) filter values -> (..., 2D), each repeated for a complex value's real and imaginary parts: the
     eager steps' products then run over contiguous reals (broadcasting the filter over the parts instead
-    was 5x slower on a CPU; the copy is a few percent of the filtering's time)."""
+    was several times slower on a CPU; the copy is a small part of the filtering's time)."""
     return torch.stack((psi_blocks, psi_blocks), -1).flatten(-2)
 
 

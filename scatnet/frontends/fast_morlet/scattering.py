@@ -61,13 +61,12 @@ from scatnet.memory import freed_memory_kept
 DENSE_LOWPASS_MAX = 1 << 22
 # Maps are transformed a chunk at a time, so that one chunk's spectra (first and second order) stay near this
 # many bytes: on a CPU so that a chunk's passes stay near the cores' caches while each batched step still has
-# enough maps to pay for its dispatch, on a GPU so that a thesis-size batch (128 x 3 x 256 x 256: 5 GB of such
-# spectra at once) fits beside training. On a CPU, each measured on its path (docs/PERFORMANCE.md): 6 MB with
+# enough maps to pay for its dispatch, on a GPU so that a thesis-size batch (128 x 3 x 256 x 256: gigabytes of
+# such spectra at once) fits beside training. On a CPU, each measured on its path (docs/PERFORMANCE.md): 6 MB with
 # glibc's defaults, which fault larger chunks' freed spectra in anew as often as not; 12 MB where freed memory is
-# kept for reuse (scatnet/memory.py; the CLIs do it): 40 maps at L=8 and 65 at L=6 at 32 x 32 read 10-20%
-# faster than 20 and 32 there; and 36 MB where the loops run the wavelets' FFTs themselves, so that a chunk's
-# spectra are never all written out (two maps at 256 x 256, L=8, and 122 at 32 x 32: the forward 0.79-0.93x
-# the time of 12 MB's, the backward 0.86-0.97x).
+# kept for reuse (scatnet/memory.py; the CLIs do it), where the larger chunks read faster; and 36 MB where the
+# loops run the wavelets' FFTs themselves, so that a chunk's spectra are never all written out (two maps at
+# 256 x 256, L=8, and 122 at 32 x 32), faster again forward and backward.
 CPU_CHUNK_BYTES = 6 << 20
 CPU_CHUNK_BYTES_KEPT = 12 << 20
 CPU_CHUNK_BYTES_FUSED = 36 << 20
@@ -101,7 +100,7 @@ class FastMorletScattering(nn.Module):
         for res in range(J):
             # fp32: the separable factors, which reproduce the low-pass to fp32's resolution (checked here)
             rows, cols, residual = separable_lowpass(phi[res], 2 ** (J - res))
-            assert residual <= torch.finfo(torch.float32).eps, residual  # measured: 5e-9 to 9e-8
+            assert residual <= torch.finfo(torch.float32).eps, residual  # rounding only, well under fp32's eps
             self.register_buffer(f"lowpass_rows_{res}", rows.float(), persistent=False)
             self.register_buffer(f"lowpass_cols_{res}", cols.float(), persistent=False)
             # float64 (a float64 module is then exact): the whole matrix, or the FFT way where it is large;
@@ -176,9 +175,8 @@ class FastMorletScattering(nn.Module):
             written = direct
             result = native.lowpass_band(maps, *band, 2 ** (self.J - res), self.out_shape, out=written)
         elif (spectra is not None and not self.dense_lowpass) or self.fft_lowpass(maps):
-            # the FFT way; from spectra at hand faster than the separable products (the first order at
-            # 256 x 256: 4 against 5.4 ms); phi's symmetric part keeps a pair's averages apart, in the real and
-            # imaginary parts
+            # the FFT way; from spectra at hand faster than the separable products (docs/PERFORMANCE.md);
+            # phi's symmetric part keeps a pair's averages apart, in the real and imaginary parts
             phi, k = self.lowpass_filter(res, maps.dtype.to_real()), 2 ** (self.J - res)
             if spectra is None:
                 result = lowpass_fft(maps, phi, k)
@@ -215,7 +213,7 @@ class FastMorletScattering(nn.Module):
     def fft_lowpass(self, maps: torch.Tensor) -> bool:
         """Whether maps this large are averaged the FFT way: in float64 (exact), and by default on a GPU,
         where the separable products' flops (fp32, TF32 off) would cost more than the FFT way's passes over
-        memory (predicted ~6 against ~1.4 ms for a 128x3x256x256 batch's second order). Up to 64 x 64: never
+        memory (predicted from the flops and bytes of a thesis-size batch's second order). Up to 64 x 64: never
         (the whole matrix, or its factors)."""
         if self.dense_lowpass:
             return False
@@ -225,9 +223,9 @@ class FastMorletScattering(nn.Module):
 
     def band(self, res: int, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The band's (column, row) taps where these maps are averaged by them: fp32 over 64 x 64, at a
-        resolution whose phi has a band, through the fused CPU loop (at 256 x 256 a map's eight first-order
-        maps in 0.18 ms, against 0.48 ms of products and 0.24-0.44 ms the FFT way from their spectra; up to
-        64 x 64 the whole-map products are faster). Else None."""
+        resolution whose phi has a band, through the fused CPU loop (at 256 x 256 faster than the products or
+        the FFT way from their spectra; up to 64 x 64 the whole-map products are faster: docs/PERFORMANCE.md).
+        Else None."""
         if (
             self.dense_lowpass
             or maps.dtype.to_real() != torch.float32
