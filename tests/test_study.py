@@ -277,3 +277,28 @@ def test_a_study_grid_is_read_as_hydra_reads_a_sweep():
     ]
     with pytest.raises(ConfigError, match="no finite grid"):
         grid_points({"optim.lr": "interval(0.1,1.0)"})
+
+
+@pytest.mark.parametrize("text, needle", [("name: x\nparts: [\n", "is not a study file"), ("- a\n", "not a study")])
+def test_a_damaged_study_file_is_one_line(text, needle, tmp_path, cli_env):
+    (tmp_path / "mine.yaml").write_text(text)
+    res = study([f"study={tmp_path / 'mine.yaml'}"], cli_env)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr
+    assert needle in res.stderr and "mine.yaml" in res.stderr
+
+
+def test_damaged_run_records_are_named_by_the_report_and_redone_by_training(tmp_path):
+    """A metrics.json that is not JSON, or JSON but no record: the report names the file and what to do;
+    training reads it as absent (the run is redone); a damaged progress.json reads as no progress."""
+    from scatnet.report.collect import collect
+    from scatnet.study.status import read_progress
+    from scatnet.training.metrics_file import read_metrics
+
+    for name, text in (("a", "{bad"), ("b", "[1, 2]")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(text)
+        (tmp_path / name / "progress.json").write_text(text)
+        assert read_metrics(tmp_path / name) is None and read_progress(tmp_path / name) == {}
+    rows = collect(tmp_path)
+    assert [r["status"] for r in rows] == ["unreadable", "unreadable"]
+    assert all("metrics.json is damaged" in r["reason"] and "relaunch" in r["reason"] for r in rows)

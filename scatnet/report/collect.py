@@ -67,8 +67,11 @@ def collect(root: Path) -> list[dict[str, Any]]:
     for path in sorted(Path(root).rglob("metrics.json")):
         try:
             m = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            rows.append({"status": "unreadable", "reason": str(e), "run_dir": str(path.parent)})
+            if not isinstance(m, dict):
+                raise ValueError(f"a JSON {type(m).__name__}, not a run's record")
+        except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+            reason = f"{path.name} is damaged ({e}); relaunch the run's command to redo it, or delete the folder"
+            rows.append({"status": "unreadable", "reason": reason, "run_dir": str(path.parent)})
             continue
         fe = (m.get("config") or {}).get("frontend") or {}
         row = {k: m.get(k) for k in ROW_FIELDS}

@@ -148,7 +148,18 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in (Path(config_dir) / "study").glob("*.yaml")))
         raise ConfigError(f"study={name} is not a study; choose one of: {known}, or give a .yaml file")
-    study = OmegaConf.load(path)
+    try:
+        study = OmegaConf.load(path)
+    except Exception as e:  # noqa: BLE001 - YAML's and OmegaConf's parse errors, many classes
+        raise ConfigError(
+            f"{path} is not a study file ({' '.join(str(e).split())[:200]}); fix its YAML, or start "
+            "from a copy of scatnet/configs/study/smoke.yaml"
+        ) from None
+    if not isinstance(study, DictConfig):
+        raise ConfigError(
+            f"{path} holds a {type(study).__name__}, not a study (keys name, out, parts, ...); start "
+            "from a copy of scatnet/configs/study/smoke.yaml"
+        )
     for override in overrides:  # a key a study does not have (a run's option) would be merged and ignored
         key = override.split("=", 1)[0].lstrip("+").split(".")[0]
         if key not in STUDY_KEYS:

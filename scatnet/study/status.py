@@ -23,9 +23,10 @@ DONE, FAILED, RUNNING, LEFT = "done", "failed", "running", "left"
 
 def read_progress(run_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((run_dir / PROGRESS_FILE).read_text())
+        progress = json.loads((run_dir / PROGRESS_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
+    return progress if isinstance(progress, dict) else {}  # damaged: the next epoch's write replaces it
 
 
 def run_state(run: PlannedRun, active: bool, failed_here: bool = False) -> dict[str, Any]:

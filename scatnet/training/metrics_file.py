@@ -36,9 +36,10 @@ def read_metrics(run_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # unreadable counts as absent: the run is redone
+    return record if isinstance(record, dict) else None  # so does a JSON value that is no record
 
 
 def is_rank_zero() -> bool:
