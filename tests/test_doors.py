@@ -6,6 +6,7 @@ path argument a path that does not exist."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -67,3 +68,23 @@ def test_bad_input_is_one_line_exit_2_and_no_traceback(command, args, tmp_path, 
     assert e.value.code == 2, err
     assert len(err) == 1 and err[0].startswith(f"{command}: error: "), err
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "inspect.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_each_installed_script_exits_0_on_help_and_2_on_bad_input(command, tmp_path):
+    """As a user's shell sees them (the console script's own ``sys.exit(main())``, not main() in-process):
+    help is success (0), an option the command does not have is bad input (2, one line, nothing written)."""
+    import subprocess
+
+    from tests.conftest import script
+
+    env = {**os.environ, "SCATNET_OUTPUTS": str(tmp_path / "outputs")}
+    ok = subprocess.run([script(command), "--help"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr[-1000:]
+    bad = subprocess.run(
+        [script(command), "--no-such-option"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    err = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(err) == 1 and err[0].startswith(f"{command}: error: "), bad.stderr[-1000:]
+    assert not (tmp_path / "outputs").exists()
