@@ -22,9 +22,5 @@ class ImageSet:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
     def to(self, device) -> "ImageSet":
         return ImageSet(self.images.to(device), self.labels.to(device), self.classes)
