@@ -31,6 +31,8 @@ def _cases():
     for name, before in TAKES_A_PATH.items():
         yield name, [*before, "/no/such/folder"]
     yield "scatnet-train", ["-m", "sweep=base"]  # a sweep without its name: Hydra's own resolution fails
+    for bad in ("hydra.sweeper.n_trials=0", "hydra.sweeper.direction=up", "hydra.sweeper.storage=nosuch://x"):
+        yield "scatnet-train", ["-m", "hparams_search=optuna", bad]  # the keys of the sweeper scatnet ships
     yield "scatnet-study", ["study=no_such_study"]
     yield "scatnet-study", ["frontend=dtcwt"]  # a run's option, not a study's
     for bad in (

@@ -17,8 +17,9 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from scatnet.errors import ConfigError
 from scatnet.training.lock import RUNNING_ELSEWHERE
 from scatnet.training.metrics_file import is_rank_zero, read_metrics
 
@@ -92,13 +93,51 @@ def sweep_summary(sweep_dir: Path, shard: int, name: str) -> tuple[str, bool]:
     return "\n".join(lines), bool(failed)
 
 
+class SweepRefused(BaseException):
+    """A ScatnetError found by a Hydra callback before the sweep starts. Hydra turns a callback's Exception
+    into a warning and goes on, so it travels as a BaseException; scatnet-train reports ``error``."""
+
+    def __init__(self, error: ConfigError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class StudyFolder(Callback):
-    """Creates the folder of an Optuna study's SQLite file (hydra.sweeper.storage) before the sweeper opens it."""
+    """hparams_search=optuna: the sweeper's keys checked before anything is made (one line each, exit 2),
+    then the folder of the study's SQLite file (hydra.sweeper.storage) created (SQLite makes the file only)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        url = str(OmegaConf.select(config, "hydra.sweeper.storage", default="") or "")
+        sweeper = OmegaConf.select(config, "hydra.sweeper") or {}
+        try:
+            check_optuna_keys(sweeper)
+        except ConfigError as e:
+            raise SweepRefused(e) from None
+        url = str(sweeper.get("storage") or "")
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def check_optuna_keys(sweeper) -> None:
+    """The Optuna sweeper's trial counts, direction and storage, as Optuna would refuse them mid-way."""
+    for key in ("n_trials", "n_jobs"):
+        value = sweeper.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"hydra.sweeper.{key}={value} is not valid; it must be an integer >= 1")
+    directions = sweeper.get("direction")
+    for d in directions if isinstance(directions, (list, ListConfig)) else [directions]:
+        if str(d).lower() not in ("minimize", "maximize"):
+            raise ConfigError(f"hydra.sweeper.direction={d} is not valid; choose one of: minimize, maximize")
+    url = sweeper.get("storage")
+    if url is not None:
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(str(url)).get_dialect()
+        except Exception:  # noqa: BLE001 - SQLAlchemy's URL and plugin errors, many classes
+            raise ConfigError(
+                f"hydra.sweeper.storage={url} is not a database URL SQLAlchemy can open; give "
+                "sqlite:///path/to/study.db (or null: the study in memory, not resumable)"
+            ) from None
 
 
 class SweepSummary(Callback):
