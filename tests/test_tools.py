@@ -117,3 +117,29 @@ def test_the_eval_command_exits_0_with_its_line_and_a_damaged_checkpoint_is_one_
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
     assert "last.ckpt is not a readable scatnet checkpoint" in bad.stderr
+
+
+def test_the_optuna_sweeper_reads_every_search_space_hydra_writes():
+    """The sweeper's space, as Hydra's override syntax writes it, in the current Optuna's distributions."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from scatnet.training.optuna_sweeper import search_space
+
+    space, fixed = search_space(
+        [
+            "optim.lr=tag(log, interval(1e-4, 1.0))",
+            "optim.momentum=interval(0.5, 0.95)",
+            "model.width=range(4, 65, 4)",
+            "frontend.magbias=choice(0, 0.01, 0.1)",
+            "seed=range(0, 6, 2)",
+            "frontend=choice(dtcwt, morlet6)",
+            "data=digits",
+        ]
+    )
+    assert space["optim.lr"] == FloatDistribution(1e-4, 1.0, log=True)
+    assert space["optim.momentum"] == FloatDistribution(0.5, 0.95)
+    assert space["model.width"] == IntDistribution(4, 64, step=4)  # integers: a range (interval() is floats)
+    assert space["frontend.magbias"] == CategoricalDistribution([0, 0.01, 0.1])
+    assert space["seed"] == IntDistribution(0, 5, step=2)  # range's stop is exclusive: 0, 2, 4
+    assert space["frontend"] == CategoricalDistribution(["dtcwt", "morlet6"])
+    assert fixed == {"data": "digits"}
