@@ -305,3 +305,17 @@ def test_the_header_says_where_the_fast_morlet_ran_a_slower_way():
     assert "eager (no C compiler)" in _morlet_cpu_steps({"morlet_cpu_loops": False, "morlet_cpu_loop_ffts": False})
     assert "FFTs apart" in _morlet_cpu_steps({"morlet_cpu_loops": True, "morlet_cpu_loop_ffts": False})
     assert _morlet_cpu_steps({}) == ""  # a bench.json written before these fields
+
+
+def test_the_benchmark_tables_in_the_docs_are_rendered_from_their_json():
+    """README.md and docs/*.md show bench tables only as scripts/render_bench.py renders them from the bench's
+    own JSON (docs/bench/): no figure retyped, none drifted."""
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("render_bench", REPO / "scripts" / "render_bench.py")
+    render_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_bench)
+    assert "<!-- bench: docs/bench/" in (REPO / "README.md").read_text()
+    assert render_bench.main(["--check"]) == 0
