@@ -70,8 +70,9 @@ def slurm_cluster(tmp_path_factory):
     why = missing()
     if why:
         needed(why)
-    # a short path: the MUNGE socket's path must fit a sockaddr_un (108 bytes)
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="scatnet-slurm-"))).start()
+    root = tmp_path_factory.mktemp("slurm")  # pytest keeps the last few runs' (the daemons' logs)
+    assert len(str(root / "munge.sock")) < 100, root  # a socket's path must fit a sockaddr_un (108 bytes)
+    cluster = Cluster(root).start()
     try:
         yield cluster
     finally:
