@@ -23,7 +23,7 @@ from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
 from scatnet.training.run_folder import DiskFull
 from scatnet.training.signals import RunInterrupted
-from scatnet.training.sweep import OTHER_SHARD, SweepRefused, belongs_to_other_shard, record_job, sweep_summary
+from scatnet.training.sweep import OTHER_SHARD, CallbackRefused, belongs_to_other_shard, record_job, sweep_summary
 
 log = logging.getLogger("scatnet")
 
@@ -140,7 +140,7 @@ def main() -> None:
         hydra.main(version_base="1.3", config_path=configs, config_name="train")(run_task)()
     except HydraException as e:
         fail(" ".join(str(e).split("Config search path")[0].split()))
-    except SweepRefused as e:  # found by a Hydra callback before the sweep starts (e.g. the Optuna keys)
+    except CallbackRefused as e:  # found by a Hydra callback before anything is written (a run's options)
         report_error(e.error)
     except OmegaConfBaseException as e:  # a value Hydra resolves itself, e.g. a sweep's name in hydra.sweep.dir
         where = f" (in {e.full_key})" if getattr(e, "full_key", None) else ""

@@ -7,6 +7,7 @@ previous state: "completed" -> skipped; a ``checkpoints/last.ckpt`` -> resumed f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import platform
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
@@ -45,6 +47,7 @@ from scatnet.training.run_folder import (
     start_afresh,
 )
 from scatnet.training.signals import RunInterrupted, stop_on_signals
+from scatnet.training.sweep import CallbackRefused
 from scatnet.training.validate import check_config
 
 log = logging.getLogger("scatnet")
@@ -63,6 +66,47 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def preflight(cfg: DictConfig) -> tuple[Precision, Any]:
+    """Every check of a run's options that needs no data and no folder: the keys and values (validate.py), the
+    precision, the front end's own options (it is built: a few filters), its autograd, the speed options and
+    the image size. (precision, front end); a ConfigError names what is wrong."""
+    check_config(cfg)
+    precision = precision_from_config(cfg)
+    frontend = build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
+    if "frontend_grad" in cfg.model:  # a learning front end that would run without autograd
+        frontend_grad_option(frontend, cfg.model.frontend_grad)
+    check_speed_and_size(cfg, frontend)
+    return precision, frontend
+
+
+class CheckBeforeWriting(Callback):
+    """A Hydra callback: a single run's options checked (preflight) before Hydra makes its run folder, so a bad
+    input leaves nothing behind. (A sweep's points are checked by train(), each recorded as failed.)"""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        try:
+            with _hydra_config(config):
+                check_launch(cfg)
+                preflight(cfg)
+        except ConfigError as e:
+            raise CallbackRefused(e) from None
+
+
+@contextlib.contextmanager
+def _hydra_config(config: DictConfig):
+    """Hydra's own config set while checking (the ${hydra:...} a run's name may read), as during the run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    instance = HydraConfig.instance()
+    previous = instance.cfg
+    instance.set_config(config)
+    try:
+        yield
+    finally:
+        instance.cfg = previous
+
+
 def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     """Run (or skip, or resume) one training run; return its metrics.json content.
 
@@ -74,12 +118,7 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
     refused, frontend = None, None
     try:
-        check_config(cfg)
-        precision = precision_from_config(cfg)
-        frontend = build(cfg.frontend)  # each front end checks its own options (wavelet, L, impl, ...)
-        if "frontend_grad" in cfg.model:  # a learning front end that would run without autograd
-            frontend_grad_option(frontend, cfg.model.frontend_grad)
-        check_speed_and_size(cfg, frontend)
+        precision, frontend = preflight(cfg)
     except ConfigError as e:
         if reraise:  # a single run: refused before anything is written
             raise

@@ -93,8 +93,8 @@ def sweep_summary(sweep_dir: Path, shard: int, name: str) -> tuple[str, bool]:
     return "\n".join(lines), bool(failed)
 
 
-class SweepRefused(BaseException):
-    """A ScatnetError found by a Hydra callback before the sweep starts. Hydra turns a callback's Exception
+class CallbackRefused(BaseException):
+    """A ScatnetError found by a Hydra callback before a run or sweep starts. Hydra turns a callback's Exception
     into a warning and goes on, so it travels as a BaseException; scatnet-train reports ``error``."""
 
     def __init__(self, error: ConfigError):
@@ -111,7 +111,7 @@ class StudyFolder(Callback):
         try:
             check_optuna_keys(sweeper)
         except ConfigError as e:
-            raise SweepRefused(e) from None
+            raise CallbackRefused(e) from None
         url = str(sweeper.get("storage") or "")
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)

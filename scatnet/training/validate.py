@@ -4,6 +4,7 @@ run that never ends (trainer.max_epochs=-1 is "forever" to Lightning)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -12,14 +13,17 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from scatnet.errors import ConfigError
 from scatnet.training.schema import check_schema
 
+INT_MAX = 2**31 - 1  # what every count and size here fits in (a larger one is a typo, or an allocation never made)
+
 
 def integer(low: int) -> tuple[Callable, str]:
-    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low), f"an integer >= {low}"
+    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= INT_MAX  # noqa: E731
+    return ok, f"an integer >= {low} (and < 2^31)"
 
 
 def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False):
     def ok(v) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
         above = v > low if low_open else v >= low
         below = high is None or (v < high if high_open else v <= high)
@@ -27,7 +31,7 @@ def number(low: float, high: float | None = None, low_open: bool = False, high_o
 
     lo = f"{'>' if low_open else '>='} {low:g}"
     hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-    return ok, f"a number {lo}{hi}"
+    return ok, f"a number {lo}{hi}, finite"
 
 
 BOOLEAN = (lambda v: isinstance(v, bool)), "true or false"
