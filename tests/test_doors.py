@@ -5,11 +5,14 @@ path argument a path that does not exist."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -90,3 +93,65 @@ def test_each_installed_script_exits_0_on_help_and_2_on_bad_input(command, tmp_p
     err = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.returncode == 2 and len(err) == 1 and err[0].startswith(f"{command}: error: "), bad.stderr[-1000:]
     assert not (tmp_path / "outputs").exists()
+
+
+def _override_text(value) -> str:
+    """A generated value as a user would type it after ``key=``."""
+    if isinstance(value, list):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+@pytest.mark.slow
+def test_generated_bad_values_of_every_checked_key_are_one_line_exit_2_and_nothing_written(tmp_path):
+    """Property-based (hypothesis, fixed seed, bounded, no shrinking): any value of any key scatnet-train
+    checks (validate.RULES) that the rule refuses once composed (a wrong type, out of range, empty, huge,
+    non-finite, a list), or that Hydra's grammar refuses, is one line, exit 2, no traceback and no folder.
+    Values the composed config holds and the rule accepts are skipped (they would train)."""
+    import tempfile
+
+    from hypothesis import HealthCheck, Phase, assume, given, settings
+    from hypothesis import strategies as st
+    from omegaconf import OmegaConf
+
+    from scatnet.cli.train import main
+    from scatnet.training.validate import RULES
+    from tests.conftest import compose
+
+    values = st.one_of(
+        st.just(""),
+        st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00\n\r"), max_size=20),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.lists(st.integers(min_value=-5, max_value=200), max_size=4),
+        st.booleans(),
+    )
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(key=st.sampled_from(sorted(RULES)), value=values)
+    def check(key, value):
+        text = f"{key}={_override_text(value)}"
+        try:
+            composed = OmegaConf.select(compose(["experiment=quickstart", text], tmp_path / "unused"), key)
+        except Exception:  # noqa: BLE001 - Hydra refuses it: the command must say so in one line too
+            composed = None
+        else:
+            assume(not RULES[key][0](composed))  # what the run would hold is allowed: it would train
+        with tempfile.TemporaryDirectory() as tmp:
+            run_dir = Path(tmp) / "run"
+            argv = ["scatnet-train", "experiment=quickstart", "progress_bar=false", text, f"hydra.run.dir={run_dir}"]
+            err = io.StringIO()
+            with mock.patch.object(sys, "argv", argv), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
+                main()
+            lines = [line for line in err.getvalue().splitlines() if line.strip()]
+            assert e.value.code == 2, (text, composed, lines)
+            assert len(lines) == 1 and lines[0].startswith("scatnet-train: error: "), (text, lines)
+            assert not run_dir.exists(), text
+
+    check()
