@@ -133,7 +133,7 @@ def test_a_requeued_run_resumes_from_its_checkpoint_each_epoch_logged_once(env):
         time.sleep(0.5)
     (job,) = [j["job"] for j in queue(env)]
     subprocess.run(["scontrol", "requeue", job], env=env, check=True, timeout=60)
-    out, err, released = finish(proc, env, timeout=240)
+    out, err, released = finish(proc, env, timeout=420)
     assert proc.returncode == 0, (out + err)[-3000:]
     assert "1 runs: 1 completed" in out and released >= 1
     m = json.loads((only_run(env) / "metrics.json").read_text())
@@ -195,7 +195,7 @@ def test_the_study_on_slurm_detaches_survives_a_kill_and_is_never_submitted_twic
     follower.send_signal(signal.SIGKILL)
     follower.wait(timeout=30)
 
-    last = subprocess.run([script("scatnet-study"), *STUDY], env=env, capture_output=True, text=True, timeout=300)
+    last = subprocess.run([script("scatnet-study"), *STUDY], env=env, capture_output=True, text=True, timeout=420)
     assert last.returncode == 0, (last.stdout + last.stderr)[-3000:]
     assert "0 job(s) submitted" in last.stdout
     final = json.loads((out_dir / "slurm" / "jobs.json").read_text())
@@ -298,7 +298,7 @@ parts:
         assert time.monotonic() < deadline, f"the run never reached epoch 5; queue: {queue(env)}"
         time.sleep(0.5)
     subprocess.run(["scancel", "--batch", "--signal=USR1", job], env=env, check=True, timeout=60)
-    out_text, err, released = finish(launch(["scatnet-study", *args], env), env, timeout=240)
+    out_text, err, released = finish(launch(["scatnet-study", *args], env), env, timeout=420)
     assert "0 job(s) submitted, 1 already queued or running" in out_text, (out_text + err)[-3000:]
     assert released >= 1 and "1/1 done" in out_text
     (metrics,) = out.glob("runs/*/metrics.json")
