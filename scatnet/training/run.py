@@ -309,9 +309,16 @@ def optional_callbacks(cfg: DictConfig, have_loggers: bool) -> list[pl.Callback]
 
 
 def _finish_loggers(loggers: list) -> None:
-    """Close each W&B run: the next run of a sweep (same process) must start its own. A W&B record that cannot
-    be finished (a full disk) costs a warning, never the run's own ending or its error."""
+    """Write every logger's buffered rows, then close each W&B run: the next run of a sweep (same process) must
+    start its own. The rows of the last finished epoch are logged after its checkpoint, so a run stopped by a
+    signal before the next epoch's flush (FlushLoggers) would resume without them. A logger that cannot write
+    or a W&B record that cannot be finished (a full disk) costs a warning, never the run's own ending or its
+    error."""
     for lg in loggers:
+        try:
+            lg.save()
+        except Exception as e:  # noqa: BLE001 - each logger raises its own kinds
+            log.warning("%s could not write its last rows (%s)", type(lg).__name__, " ".join(str(e).split())[:200])
         if type(lg).__name__ == "WandbLogger" and getattr(lg, "_experiment", None) is not None:
             try:
                 lg.experiment.finish()
