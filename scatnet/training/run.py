@@ -278,6 +278,7 @@ def _fit_and_test(
         test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     finally:
         _finish_loggers(loggers)
+        _close_process_group()
     out = {
         "test_acc": round(float(test["test/acc"]) * 100.0, 4),
         "test_loss": float(test["test/loss"]),
@@ -306,6 +307,15 @@ def optional_callbacks(cfg: DictConfig, have_loggers: bool) -> list[pl.Callback]
             continue
         out.append(callback)
     return out
+
+
+def _close_process_group() -> None:
+    """DDP's process group, closed once the run is done: left to the interpreter's exit, gloo's threads can
+    abort a rank ("terminate called without an active exception", exit 134) after a run that succeeded."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _finish_loggers(loggers: list) -> None:
