@@ -26,7 +26,11 @@ def check_choice(name: str, value, choices) -> None:
         raise ConfigError(f"{name}={value!r} is not valid; choose one of: {valid}")
 
 
-class ClusterError(ScatnetError):
-    """The cluster's scheduler did not answer or refused a job (not the user's input: exit 1)."""
+class WorkFailed(ScatnetError):
+    """The work itself failed, not the input (a full disk, memory, a scheduler): exit 1."""
 
     exit_code = 1
+
+
+class ClusterError(WorkFailed):
+    """The cluster's scheduler did not answer or refused a job."""

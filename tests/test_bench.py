@@ -265,13 +265,16 @@ def test_extra_step_rows_put_the_dtcwt_hybrids_first_and_compile_morlet_on_a_gpu
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["--repeats", "0"], "argument --repeats: 0 is not valid; it must be >= 1"),
-        (["--repeats", "-1"], "argument --repeats: -1 is not valid; it must be >= 1"),
-        (["--train-size", "0"], "argument --train-size: 0 is not valid; it must be >= 4"),
+        (["--repeats", "0"], "argument --repeats: 0 is not valid; it must be from 1 to 100000"),
+        (["--repeats", "-1"], "argument --repeats: -1 is not valid; it must be from 1 to 100000"),
+        (["--repeats", str(10**12)], "argument --repeats: 1000000000000 is not valid; it must be from 1 to 100000"),
+        (["--train-size", "0"], "argument --train-size: 0 is not valid; it must be from 4 to 2048"),
         (["--train-size", "30"], "--thesis-size and --train-size must be divisible by 4"),
         (["--warmup", "x"], "argument --warmup: 'x' is not an integer"),
         (["--only", "no such row"], "--only no such row matches no row; rows are: KyMatIO Morlet L=8;"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--compare", __file__], "is not JSON; give bench.json files written by scatnet-bench"),
+        (["--compare", "/no/such/bench.json"], "cannot read /no/such/bench.json (No such file or directory)"),
     ],
 )
 def test_bad_bench_flags_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, needle):

@@ -1,7 +1,8 @@
 """Packages import downward only, so that each can be read, tested and replaced without those above it. The
 layers, lowest first (docs/EXTENDING.md's run-flow map):
 
-    errors, memory, precision, config_files, layers   the base: no scatnet import but from the base
+    errors, files, memory, precision,                 the base: no scatnet import but from the base
+    config_files, layers
     frontends, data                                   the transforms and the datasets
     models                                            networks around a front end
     training                                          one run: build, train, record
@@ -19,7 +20,7 @@ from pathlib import Path
 import scatnet
 
 LAYERS = [
-    {"errors", "memory", "precision", "config_files", "layers"},
+    {"errors", "memory", "precision", "config_files", "layers", "files"},
     {"frontends", "data"},
     {"models"},
     {"training"},

@@ -148,9 +148,9 @@ def test_a_full_disk_is_one_line_and_the_run_stays_resumable(tmp_path, monkeypat
     """A save that fails with ENOSPC (what a full filesystem raises): one clear error, metrics.json says
     failed with that reason (never running or completed), no half-written checkpoint; with space again the
     relaunch resumes."""
+    from scatnet.files import DiskFull
     from scatnet.training import checkpoint_io
     from scatnet.training.run import train
-    from scatnet.training.run_folder import DiskFull
 
     real_save = checkpoint_io.torch.save
     saves = []
@@ -435,7 +435,7 @@ def _fill(folder: Path) -> Path:
 
 def test_a_real_full_disk_is_one_line_and_the_relaunch_with_space_completes(small_tmpfs, cli_env):
     """Outputs on a real filesystem that fills up mid-run (CSV, TensorBoard and W&B logs, checkpoints):
-    one line naming the folder and its free space, exit 2, metrics.json failed (never running or completed),
+    one line naming the folder and its free space, exit 1, metrics.json failed (never running or completed),
     no truncated file at a final path; freed, the same command resumes and completes."""
     env = {**cli_env, "SCATNET_OUTPUTS": str(small_tmpfs / "outputs"), "WANDB_DIR": str(small_tmpfs)}
     args = [
@@ -451,7 +451,7 @@ def test_a_real_full_disk_is_one_line_and_the_relaunch_with_space_completes(smal
     wait_for_checkpoint(small_tmpfs / "outputs", pattern="run/checkpoints/last.ckpt")
     filler = _fill(small_tmpfs)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 2 and "Traceback" not in err, err[-3000:]
+    assert proc.returncode == 1 and "Traceback" not in err, err[-3000:]
     last = [ln for ln in err.splitlines() if ln.startswith("scatnet-train: error:")]
     assert len(last) == 1 and "no space left on the device of" in last[0] and "MiB free there" in last[0], err
     run = small_tmpfs / "outputs" / "run"

@@ -4,11 +4,11 @@ with ratios against kymatio, a bar chart, and the per-row comparison of two runs
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from scatnet.bench.cases import DENSE_ROW_NOTE, DENSE_ROW_SUFFIX, REFERENCE_STEP_SUFFIX
 from scatnet.bench.machine import one_line
+from scatnet.files import replacing, write_text
 from scatnet.report.tables import markdown
 
 KYMATIO_ROW = "KyMatIO Morlet L=8"
@@ -197,7 +197,8 @@ def bar_chart(result: dict, path: Path) -> Path:
         ax.set_xlabel("ms (log scale)")
         ax.set_title(f"{size} ({result['environment']['devices'].get(rows[0]['device'], '')})")
         ax.legend()
-    fig.savefig(path, dpi=120)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return Path(path)
 
@@ -205,16 +206,12 @@ def bar_chart(result: dict, path: Path) -> Path:
 def write_json(result: dict, out_dir: Path) -> Path:
     """bench.json, replaced atomically: a reader sees the previous version or this one, never half a file.
     ``status`` says whether the run finished ("completed"), is still going ("running") or stopped early."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path, tmp = out_dir / "bench.json", out_dir / "bench.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_text(out_dir / "bench.json", json.dumps(result, indent=2))
 
 
 def write_all(result: dict, out_dir: Path) -> dict[str, Path]:
     paths = {"json": write_json(result, out_dir), "md": out_dir / "table12.md", "png": out_dir / "bench.png"}
-    paths["md"].write_text(table12(result))
+    write_text(paths["md"], table12(result))
     if result["frontends"]:  # --only with step rows alone (--only learnable) has no front-end times to draw
         bar_chart(result, paths["png"])
     else:

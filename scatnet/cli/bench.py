@@ -32,11 +32,15 @@ from scatnet.bench.machine import describe
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
 from scatnet.cli.common import OneLineParser, at_least, fail, report_error, start_command
-from scatnet.errors import ScatnetError
+from scatnet.errors import ConfigError, ScatnetError, WorkFailed
+from scatnet.files import DiskFull, check_output_folder, write_text
 from scatnet.precision import Precision, precision_policy
 
 # Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
 # CPU default batch is smaller (the output says so).
+# What the arguments may ask: image sides and batches whose input fits a large GPU, widths far past the thesis'
+# (C=96), and repeats a day could take.
+MAX_SIZE, MAX_BATCH, MAX_WIDTH, MAX_REPEATS = 2048, 4096, 4096, 100_000
 DEFAULTS = {
     "cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
     "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1},
@@ -223,13 +227,17 @@ def parse(argv=None):
         choices=["cpu", "cuda", "all"],
         help="all (default with a GPU): CPU rows and GPU rows; cpu (default without one)",
     )
-    ap.add_argument("--thesis-size", type=at_least(4), default=256)
-    ap.add_argument("--thesis-batch", type=at_least(1), default=None, help="default 128 on GPU, 4 on CPU")
-    ap.add_argument("--train-size", type=at_least(4), default=32)
-    ap.add_argument("--train-batch", type=at_least(1), default=128)
-    ap.add_argument("--repeats", type=at_least(1), default=None, help="timed repeats (median); default 20 GPU, 3 CPU")
-    ap.add_argument("--warmup", type=at_least(0), default=None)
-    ap.add_argument("--width", type=at_least(1), default=96, help="hybrid width C for the training-step rows")
+    ap.add_argument("--thesis-size", type=at_least(4, MAX_SIZE), default=256)
+    ap.add_argument("--thesis-batch", type=at_least(1, MAX_BATCH), default=None, help="default 128 on GPU, 4 on CPU")
+    ap.add_argument("--train-size", type=at_least(4, MAX_SIZE), default=32)
+    ap.add_argument("--train-batch", type=at_least(1, MAX_BATCH), default=128)
+    ap.add_argument(
+        "--repeats", type=at_least(1, MAX_REPEATS), default=None, help="timed repeats (median); default 20 GPU, 3 CPU"
+    )
+    ap.add_argument("--warmup", type=at_least(0, MAX_REPEATS), default=None)
+    ap.add_argument(
+        "--width", type=at_least(1, MAX_WIDTH), default=96, help="hybrid width C for the training-step rows"
+    )
     ap.add_argument("--no-training", action="store_true", help="skip the training-step rows")
     ap.add_argument(
         "--compile",
@@ -266,6 +274,40 @@ def _terminated(signum, frame):
     raise Terminated("SIGTERM")
 
 
+def check(args) -> None:
+    """Every argument, before anything is measured or written: a ConfigError names what is wrong."""
+    if args.device in ("cuda", "all") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"--device {args.device} but no CUDA device is visible; run on a GPU machine or use --device cpu"
+        )
+    if args.cuda_graph and args.device == "cpu":
+        raise ConfigError("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
+    if args.thesis_size % 4 or args.train_size % 4:
+        raise ConfigError("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
+    names = [c.name for c in (*all_cases(), *learnable_step_cases())]
+    if args.only and not any(s in name for name in names for s in args.only):
+        raise ConfigError(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(names)}")
+    check_output_folder(args.out, "--out")
+
+
+def compared(args) -> tuple[dict, dict]:
+    """--compare OLD [NEW]: the two results, each checked to be a bench.json."""
+    results = []
+    for p in (args.compare[0], args.compare[1] if len(args.compare) > 1 else args.out / "bench.json"):
+        try:
+            result = json.loads(p.read_text())
+        except OSError as e:
+            raise ConfigError(
+                f"cannot read {p} ({e.strerror}); give bench.json files written by scatnet-bench"
+            ) from None
+        except ValueError:
+            raise ConfigError(f"{p} is not JSON; give bench.json files written by scatnet-bench") from None
+        if not isinstance(result, dict) or not isinstance(result.get("frontends"), list):
+            raise ConfigError(f"{p} is not a bench.json (no frontends rows); give files written by scatnet-bench")
+        results.append(result)
+    return results[0], results[1]
+
+
 def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa: F821
     """bench.json and table12.md say the run stopped and why, keeping its rows; one line on stderr, exit != 0."""
     reason = (
@@ -274,8 +316,9 @@ def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa
         else f"interrupted ({'SIGTERM' if isinstance(err, Terminated) else 'Ctrl-C'})"
     )
     result.update(status="failed", reason=reason)
-    write_json(result, args.out)
-    (args.out / "table12.md").write_text(table12(result))
+    if not isinstance(err, DiskFull):  # on a full disk the last bench.json written stays (status: running)
+        write_json(result, args.out)
+        write_text(args.out / "table12.md", table12(result))
     print(table12(result))
     if isinstance(err, ScatnetError):
         report_error(err)
@@ -289,32 +332,27 @@ def stopped_early(args, result: dict, err: BaseException) -> "NoReturn":  # noqa
 def main(argv=None) -> None:
     start_command()
     args = parse(argv)
-    if args.compare:
-        old_p, new_p = args.compare[0], (args.compare[1] if len(args.compare) > 1 else args.out / "bench.json")
-        for p in (old_p, new_p):
-            if not p.exists():
-                fail(f"{p} does not exist; give bench.json files written by scatnet-bench")
-        print(compare(json.loads(old_p.read_text()), json.loads(new_p.read_text())))
-        return
-    if args.device in ("cuda", "all") and not torch.cuda.is_available():
-        fail(f"--device {args.device} but no CUDA device is visible; run on a GPU machine or use --device cpu")
-    if args.cuda_graph and args.device == "cpu":
-        fail("--cuda-graph needs a GPU (--device cuda or all); CUDA graphs do not exist on the CPU")
-    if args.thesis_size % 4 or args.train_size % 4:
-        fail("--thesis-size and --train-size must be divisible by 4 (J=2 scattering)")
-    names = [c.name for c in (*all_cases(), *learnable_step_cases())]
-    if args.only and not any(s in name for name in names for s in args.only):
-        fail(f"--only {' '.join(args.only)} matches no row; rows are: {'; '.join(names)}")
+    try:
+        if args.compare:
+            print(compare(*compared(args)))
+            return
+        check(args)
+    except ScatnetError as e:
+        report_error(e)
     result = new_result(args)
     # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         run(args, result, saved=lambda: write_json(result, args.out))
+        paths = write_all(result, args.out)
+    except torch.OutOfMemoryError:
+        stopped_early(
+            args, result, WorkFailed("out of memory: lower --thesis-batch / --train-batch, or --only fewer rows")
+        )
     except (ScatnetError, KeyboardInterrupt, Terminated) as e:
         stopped_early(args, result, e)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    paths = write_all(result, args.out)
     print(table12(result))
     print(f"scatnet-bench: wrote {', '.join(str(p) for p in paths.values())}")
 

@@ -77,17 +77,18 @@ class OneLineParser(argparse.ArgumentParser):
         fail(f"{message} (see {self.prog} --help)")
 
 
-def at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= low, refused by argparse in one line otherwise."""
+def at_least(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
+    """An argparse type: an integer from low to high, refused by argparse in one line otherwise (a huge count
+    is a typo, or an allocation that never succeeds)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is not valid; it must be >= {low}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not valid; it must be from {low} to {high}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = f"integer from {low} to {high}"
     return parse

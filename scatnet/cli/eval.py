@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from scatnet.cli.common import OneLineParser, report_error, start_command
-from scatnet.errors import ScatnetError
+from scatnet.errors import ConfigError, ScatnetError
+from scatnet.files import check_output_file, write_text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,11 +23,25 @@ def main(argv: list[str] | None = None) -> None:
     run(argv)
 
 
+def check(args) -> None:
+    """The arguments, before the checkpoint is loaded: a ConfigError names what is wrong."""
+    if args.data_root is not None and not args.data_root.is_dir():
+        raise ConfigError(
+            f"--data-root {args.data_root} is not a folder; give the folder that holds the dataset (data.root)"
+        )
+    import torch
+
+    if args.device == "gpu" and not torch.cuda.is_available():
+        raise ConfigError("--device gpu but no CUDA device is visible; run on a GPU machine or use --device cpu")
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+
+
 def run(argv: list[str] | None = None) -> dict:
     """Evaluates, writes the JSON, prints the line; returns the result."""
     ap = OneLineParser(prog="scatnet-eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("path", type=Path, help="a run folder (with checkpoints/last.ckpt) or a .ckpt file")
-    ap.add_argument("--data-root", help="where the dataset is, if not where the run read it")
+    ap.add_argument("--data-root", type=Path, help="where the dataset is, if not where the run read it")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="default: a GPU if present")
     ap.add_argument("--out", type=Path, help="JSON file to write (default: <run folder>/eval.json)")
     args = ap.parse_args(argv)
@@ -34,11 +49,11 @@ def run(argv: list[str] | None = None) -> dict:
     from scatnet.training.evaluate import evaluate  # torch and Lightning load after the arguments are checked
 
     try:
-        result = evaluate(args.path, args.data_root, args.device)
+        check(args)
+        result = evaluate(args.path, None if args.data_root is None else str(args.data_root), args.device)
+        out = write_text(args.out or Path(result["run_dir"]) / "eval.json", json.dumps(result, indent=2) + "\n")
     except ScatnetError as e:
         report_error(e)
-    out = args.out or Path(result["run_dir"]) / "eval.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
     recorded = result["recorded_test_acc"]
     was = "" if recorded is None else f" (the run recorded {recorded:.2f}%)"
     print(

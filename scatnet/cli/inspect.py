@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, report_error, start_command
-from scatnet.errors import ScatnetError
+from scatnet.cli.common import OneLineParser, at_least, report_error, start_command
+from scatnet.errors import ConfigError, ScatnetError
+from scatnet.files import check_output_file
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,21 +28,30 @@ def draw(argv: list[str] | None = None) -> list[str]:
     ap = OneLineParser(prog="scatnet-inspect", description=__doc__.split("\n\n")[0])
     ap.add_argument("overrides", nargs="*", help="scatnet-train overrides (ignored with --run)")
     ap.add_argument("--run", type=Path, help="a run folder or checkpoint: its config and trained weights")
-    ap.add_argument("--images", type=int, default=4, help="how many test images (default 4)")
-    ap.add_argument("--out", type=Path, help="the PNG (default: inspect.png, or <run>/inspect.png)")
+    ap.add_argument("--images", type=at_least(1, 32), default=4, help="how many test images (default 4, at most 32)")
+    ap.add_argument(
+        "--out", type=Path, help="the picture, .png .pdf .svg or .jpg (default: inspect.png, or <run>/inspect.png)"
+    )
     args = ap.parse_args(argv)
     start_command()
-    from scatnet.report.inspect import picture, stages
+    from scatnet.report.inspect import PICTURE_FORMATS, picture, stages
     from scatnet.training.builders import build, build_module, composed_config
 
     try:
+        if args.out is not None:
+            if args.out.suffix.lower() not in PICTURE_FORMATS:
+                raise ConfigError(f"--out {args.out}: give a file ending in {', '.join(PICTURE_FORMATS)}")
+            check_output_file(args.out, "--out")
         if args.run is not None:
             from scatnet.training.evaluate import load_run
 
             module, cfg, _, _, run_dir = load_run(args.run)
             out = args.out or run_dir / "inspect.png"
         else:
+            from scatnet.training.run import preflight
+
             cfg = composed_config([*args.overrides, "paths.run_dir=."])
+            preflight(cfg)  # the options checked as scatnet-train checks them
             module = build_module(cfg)
             out = args.out or Path("inspect.png")
         data = build(cfg.data, device="cpu")

@@ -17,11 +17,11 @@ from omegaconf.errors import OmegaConfBaseException
 from scatnet.cli.common import fail, report_error, start_command
 from scatnet.config_files import config_dir
 from scatnet.errors import ScatnetError
+from scatnet.files import DiskFull
 from scatnet.frontends.options import SETTING_KEYS
 from scatnet.training.lock import RUNNING_ELSEWHERE
 from scatnet.training.metrics_file import is_rank_zero
 from scatnet.training.run import train
-from scatnet.training.run_folder import DiskFull
 from scatnet.training.signals import RunInterrupted
 from scatnet.training.sweep import OTHER_SHARD, CallbackRefused, belongs_to_other_shard, record_job, sweep_summary
 

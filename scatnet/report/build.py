@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 
 from scatnet.errors import ConfigError
+from scatnet.files import check_output_folder, write_text
 from scatnet.report.collect import ROW_FIELDS, collect, extra_keys, summarise, write_csv
 from scatnet.report.figures import heatmap, learning_curves
 from scatnet.report.html import image_html, table_html, write_report
@@ -25,7 +26,7 @@ def build_report(
             f"no metrics.json under {root}: nothing to report. Run a sweep first, e.g. "
             "`scatnet-train -m sweep=table14 data=cifar10`, then point scatnet-report at its outputs"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, "the report's folder")
     keys = extra_keys(rows)  # what else differs between runs of one setting: columns, never averaged over
     for r in rows:
         r.update({k: (r.get("settings") or {}).get(k) for k in keys})
@@ -33,12 +34,12 @@ def build_report(
     write_csv(rows, out / "results.csv", fields=(*ROW_FIELDS, *keys))
     headers, srows = summary_table(summary, keys)
     write_csv([dict(zip(headers, r)) for r in srows], out / "summary.csv", fields=headers)
-    (out / "summary.md").write_text(markdown(headers, srows))
+    write_text(out / "summary.md", markdown(headers, srows))
     t13_headers, t13_rows = table13(rows, keys)
-    (out / "table13.md").write_text(markdown(t13_headers, t13_rows))
+    write_text(out / "table13.md", markdown(t13_headers, t13_rows))
     t3_headers, t3_rows = learnable_table3(rows, keys)
     if t3_rows:
-        (out / "learnable_table3.md").write_text(markdown(t3_headers, t3_rows))
+        write_text(out / "learnable_table3.md", markdown(t3_headers, t3_rows))
     gaps = missing(rows, root)
 
     figures, curves = [], []
@@ -87,5 +88,5 @@ def build_report(
         )
     )
     sections.append(("Summary over seeds", table_html(headers, srows) if srows else "<p>No completed runs.</p>"))
-    write_report(out / "report.html", title, sections)
+    write_report(out / "report.html", title, sections)  # last: once all it shows is written
     return {"rows": rows, "summary": summary, "figures": figures + curves, "missing": gaps, "out": out}

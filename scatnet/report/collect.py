@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from scatnet.files import replacing
 from scatnet.frontends.options import DEFAULT_IMPL, SETTING_KEYS
 from scatnet.training.identity import without_ignored
 from scatnet.training.lock import RunLock
@@ -118,7 +119,7 @@ def variant(row: dict, keys: list[str]) -> str:
 
 
 def write_csv(rows: list[dict], path: Path, fields=ROW_FIELDS) -> Path:
-    with open(path, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(fields), extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from scatnet.files import replacing  # noqa: E402
 from scatnet.frontends.options import MAGBIASES, PADDINGS, WAVELETS  # noqa: E402
 
 
@@ -84,7 +85,8 @@ def heatmap(
     suffix = ("" if impl == "reference" else "_" + impl) + (f"_v{number}" if variant else "")
     for ext in ("png", "pdf"):
         path = Path(out_dir) / f"figure12_{data}{suffix}.{ext}"
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        with replacing(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=ext)
         out.append(path)
     plt.close(fig)
     return out
@@ -127,7 +129,8 @@ def learning_curves(summary: list[dict], data: str, out_dir: Path) -> list[Path]
     ax.set_title(f"{data}: validation accuracy (mean over seeds, band: min-max)")
     ax.legend(fontsize=7, loc="lower right", ncol=1 + drawn // 12)
     path = Path(out_dir) / f"curves_{data}.png"
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
     plt.close(fig)
     return [path]
 

@@ -6,6 +6,8 @@ import base64
 import html
 from pathlib import Path
 
+from scatnet.files import write_text
+
 # A table wider than the screen (a phone's) scrolls inside its own box; the page itself never scrolls sideways.
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;
 overflow-wrap:break-word}.table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}
@@ -60,5 +62,4 @@ def write_report(path: Path, title: str, sections: list[tuple[str, str]]) -> Pat
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{content}")
     parts.append("</body></html>")
-    Path(path).write_text("\n".join(parts))
-    return Path(path)
+    return write_text(path, "\n".join(parts))

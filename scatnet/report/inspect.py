@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from scatnet.files import replacing
 from scatnet.models.wavelet_pool import DWTPool
 
 POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, DWTPool)
@@ -59,6 +60,9 @@ def _pools(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.body if isinstance(m, POOL_TYPES)]
 
 
+PICTURE_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes, by the file's suffix
+
+
 def picture(panels: list[tuple[str, torch.Tensor]], labels: list[int], out: Path) -> Path:
     import matplotlib
 
@@ -81,7 +85,7 @@ def picture(panels: list[tuple[str, torch.Tensor]], labels: list[int], out: Path
             if col == 0:
                 ax.set_ylabel(f"label {labels[row]}", fontsize=7)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with replacing(out) as tmp:
+        fig.savefig(tmp, dpi=110, format=Path(out).suffix[1:].lower())
     plt.close(fig)
     return out

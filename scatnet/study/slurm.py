@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import shlex
 import subprocess
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from scatnet.errors import ConfigError
+from scatnet.files import write_text
 from scatnet.study.plan import PlannedRun
 from scatnet.study.runner import Outcome, train_command
 from scatnet.study.status import RUNNING, run_state, snapshot, write_status
@@ -153,11 +153,7 @@ class SlurmStudy:
             ) from None
 
     def _save(self) -> None:
-        path = self.out / JOBS
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.jobs, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_text(self.out / JOBS, json.dumps(self.jobs, indent=1) + "\n")
 
     # --- the queue --------------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from scatnet.files import write_text
 from scatnet.study.plan import PlannedRun
 from scatnet.training.metrics_file import read_metrics
 
@@ -105,14 +105,8 @@ def snapshot(name: str, out: Path, states: list[dict], slots: int, started: floa
 
 def write_status(out: Path, status: dict) -> None:
     """status.json and status.html, each written whole (beside, then renamed): a reader never sees half."""
-    _atomic_write(out / "status.json", json.dumps(status, indent=1) + "\n")
-    _atomic_write(out / "status.html", status_html(status))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(out / "status.json", json.dumps(status, indent=1) + "\n")
+    write_text(out / "status.html", status_html(status))
 
 
 def fmt_seconds(s: float | None) -> str:

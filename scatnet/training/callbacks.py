@@ -4,13 +4,14 @@ once an epoch, and a progress file a watcher can read."""
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+
+from scatnet.files import write_text
 
 
 def synchronize(device: torch.device) -> None:
@@ -119,10 +120,4 @@ class ProgressFile(pl.Callback):
             "val_acc": None if acc is None else round(acc, 4),
             "epoch_seconds": [round(t, 3) for t in self.throughput.epoch_seconds],
         }
-        tmp = self.path.with_name(".progress.json.tmp")
-        try:
-            tmp.write_text(json.dumps(state) + "\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk: nothing half-written stays behind
-            raise
+        write_text(self.path, json.dumps(state) + "\n")  # whole or not at all, a full disk included

@@ -23,6 +23,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 
 import scatnet
 from scatnet.errors import ConfigError
+from scatnet.files import DiskFull, disk_full_message, is_disk_full
 from scatnet.models.network import frontend_grad_option
 from scatnet.precision import Precision, precision_policy
 from scatnet.training.builders import (
@@ -39,13 +40,7 @@ from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, stable_run_dir
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
 from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
-from scatnet.training.run_folder import (
-    FULL_DISK_ERRNOS,
-    DiskFull,
-    disk_full_message,
-    keep_csv_rows_before,
-    start_afresh,
-)
+from scatnet.training.run_folder import RUN_KEEPS_CHECKPOINT, keep_csv_rows_before, start_afresh
 from scatnet.training.signals import RunInterrupted, stop_on_signals
 from scatnet.training.sweep import CallbackRefused
 from scatnet.training.validate import check_config
@@ -206,8 +201,8 @@ def _train_owned(
         finish("interrupted", reason=str(e))
         raise
     except BaseException as e:  # noqa: BLE001 - any ending that is not completion is recorded, then re-raised
-        if isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS:
-            e = DiskFull(disk_full_message(run_dir))
+        if is_disk_full(e) or isinstance(e, DiskFull):  # said of the run's folder, whichever file it hit
+            e = DiskFull(disk_full_message(run_dir, RUN_KEEPS_CHECKPOINT))
         finish("failed", reason=f"{type(e).__name__}: {e}".strip())
         if isinstance(e, DiskFull):
             raise e from None

@@ -1,31 +1,17 @@
-"""Housekeeping of one run's folder: a fresh start, the CSV log kept free of repeated rows, a full disk."""
+"""Housekeeping of one run's folder: a fresh start, the CSV log kept free of repeated rows, what a full disk leaves."""
 
 from __future__ import annotations
 
 import csv
-import errno
 import logging
 import shutil
 from pathlib import Path
 
-from scatnet.errors import ScatnetError
-
 log = logging.getLogger("scatnet")
 CSV_LOG = Path("csv") / "metrics.csv"
-FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-
-
-class DiskFull(ScatnetError):
-    exit_code = 2
-
-
-def disk_full_message(run_dir: Path) -> str:
-    where = next((p for p in (Path(run_dir), *Path(run_dir).parents) if p.exists()), Path("/"))
-    free = shutil.disk_usage(where).free
-    return (
-        f"no space left on the device of {run_dir} ({free / 2**20:.1f} MiB free there); the run keeps its last "
-        "complete checkpoint: free some space and relaunch the same command to resume"
-    )
+RUN_KEEPS_CHECKPOINT = (
+    "the run keeps its last complete checkpoint: free some space and relaunch the same command to resume"
+)
 
 
 def start_afresh(run_dir: Path) -> None:
