@@ -95,6 +95,47 @@ def test_each_installed_script_exits_0_on_help_and_2_on_bad_input(command, tmp_p
     assert not (tmp_path / "outputs").exists()
 
 
+def bad_values():
+    """Values a user might type after ``key=`` or an option: empty, text, huge and negative integers,
+    non-finite numbers, lists, booleans."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.just(""),
+        st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00\n\r"), max_size=20),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.lists(st.integers(min_value=-5, max_value=200), max_size=4),
+        st.booleans(),
+    )
+
+
+def generated(examples: int):
+    """Hypothesis with a fixed seed, a bounded number of examples and no shrinking (each example runs a
+    command: the first failure is reported as generated)."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def refused_once(argv: list[str], main, command: str) -> str:
+    """Runs a command's main() in-process as its console script would; asserts bad input: exit 2, one line
+    "<command>: error: ...", no traceback. Returns the line."""
+    err = io.StringIO()
+    with mock.patch.object(sys, "argv", argv), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
+        main()  # reads sys.argv, as the console script does
+    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    assert e.value.code == 2, (argv, lines)
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: "), (argv, lines)
+    return lines[0]
+
+
 def _override_text(value) -> str:
     """A generated value as a user would type it after ``key=``."""
     if isinstance(value, list):
@@ -110,31 +151,17 @@ def test_generated_bad_values_of_every_checked_key_are_one_line_exit_2_and_nothi
     Values the composed config holds and the rule accepts are skipped (they would train)."""
     import tempfile
 
-    from hypothesis import HealthCheck, Phase, assume, given, settings
+    from hypothesis import assume, given
     from hypothesis import strategies as st
     from omegaconf import OmegaConf
 
+    from scatnet.cli.inspect import main as inspect
     from scatnet.cli.train import main
     from scatnet.training.validate import RULES
     from tests.conftest import compose
 
-    values = st.one_of(
-        st.just(""),
-        st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00\n\r"), max_size=20),
-        st.integers(min_value=-(10**30), max_value=10**30),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.lists(st.integers(min_value=-5, max_value=200), max_size=4),
-        st.booleans(),
-    )
-
-    @settings(
-        max_examples=40,
-        deadline=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(key=st.sampled_from(sorted(RULES)), value=values)
+    @generated(40)
+    @given(key=st.sampled_from(sorted(RULES)), value=bad_values())
     def check(key, value):
         text = f"{key}={_override_text(value)}"
         try:
@@ -146,12 +173,121 @@ def test_generated_bad_values_of_every_checked_key_are_one_line_exit_2_and_nothi
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = Path(tmp) / "run"
             argv = ["scatnet-train", "experiment=quickstart", "progress_bar=false", text, f"hydra.run.dir={run_dir}"]
-            err = io.StringIO()
-            with mock.patch.object(sys, "argv", argv), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
-                main()
-            lines = [line for line in err.getvalue().splitlines() if line.strip()]
-            assert e.value.code == 2, (text, composed, lines)
-            assert len(lines) == 1 and lines[0].startswith("scatnet-train: error: "), (text, lines)
+            refused_once(argv, main, "scatnet-train")
             assert not run_dir.exists(), text
+            # scatnet-inspect takes the same overrides and checks them the same way
+            picture = Path(tmp) / "x.png"
+            refused_once(["scatnet-inspect", text, "--out", str(picture)], inspect, "scatnet-inspect")
+            assert not picture.exists(), text
+
+    check()
+
+
+@pytest.mark.slow
+def test_generated_bad_values_of_every_study_key_are_one_line_exit_2_and_nothing_written(tmp_path):
+    """As above for scatnet-study: any value of a study's keys (plan.STUDY_RULES) or its jobs' settings
+    (slurm.SLURM_RULES) that the rule refuses, or that OmegaConf cannot merge, on study=smoke."""
+    import tempfile
+
+    from hypothesis import assume, given
+    from hypothesis import strategies as st
+    from omegaconf import OmegaConf
+
+    from scatnet.cli.study import main
+    from scatnet.study.plan import STUDY_RULES
+    from scatnet.study.slurm import SLURM_RULES, SlurmSettings
+
+    smoke = OmegaConf.load(Path(config_dir()) / "study" / "smoke.yaml")
+    keys = [*STUDY_RULES, *(f"slurm.{k}" for k in SLURM_RULES)]
+
+    def accepted(key: str, text: str) -> bool:
+        """The rules' verdict on the value the study would hold (the oracle: the rules, not the command)."""
+        try:
+            study = OmegaConf.merge(smoke, OmegaConf.from_dotlist([text]))
+            if key.startswith("slurm."):
+                merged = OmegaConf.merge(OmegaConf.structured(SlurmSettings), study.slurm)
+                ok = SLURM_RULES[key.split(".", 1)[1]][0]
+                return ok(OmegaConf.to_container(merged)[key.split(".", 1)[1]])
+            value = OmegaConf.select(study, key, throw_on_missing=True)
+        except Exception:  # noqa: BLE001 - OmegaConf refuses it: the command must say so in one line too
+            return False
+        return STUDY_RULES[key][0](value)
+
+    @generated(40)
+    @given(key=st.sampled_from(keys), value=bad_values())
+    def check(key, value):
+        text = f"{key}={_override_text(value)}"
+        assume(not accepted(key, text))  # a study the rules allow would run
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {"SCATNET_OUTPUTS": tmp}):
+            cwd = os.getcwd()
+            os.chdir(tmp)
+            try:
+                refused_once(["scatnet-study", "study=smoke", text], main, "scatnet-study")
+            finally:
+                os.chdir(cwd)
+            assert not os.listdir(tmp), (text, os.listdir(tmp))
+
+    check()
+
+
+# the options of each argparse command whose validity the test can judge alone: integers with a range and
+# choices (their type and choices say what is allowed), and paths that must exist (in an empty folder, almost
+# none do). --out is any new path (checked by its own cases) and --only any text (rows are names).
+JUDGED_PATHS = {"scatnet-eval": ["path", "--data-root"], "scatnet-report": ["root"], "scatnet-inspect": ["--run"]}
+
+
+def _judged_options():
+    for command in ("scatnet-bench", "scatnet-eval", "scatnet-inspect", "scatnet-report"):
+        module = importlib.import_module(COMMANDS[command].split(":")[0])
+        for action in module.parser()._actions:
+            name = action.option_strings[0] if action.option_strings else action.dest
+            typed = getattr(action.type, "__name__", "").startswith("integer from")
+            if typed or action.choices or name in JUDGED_PATHS.get(command, []):
+                yield command, module, action, name
+
+
+def _accepted(action, text: str) -> bool:
+    try:
+        value = action.type(text) if action.type is not None else text
+    except Exception:  # noqa: BLE001 - argparse's ArgumentTypeError, ValueError
+        return False
+    if isinstance(value, Path):
+        return value.exists()
+    return action.choices is None or value in action.choices
+
+
+@pytest.mark.slow
+def test_generated_bad_arguments_of_every_command_are_one_line_exit_2_and_nothing_written(tmp_path):
+    """As above for the argparse commands (bench, eval, inspect, report): every option with a range, choices
+    or a path that must exist, given generated values its type refuses, in an empty folder."""
+    import tempfile
+
+    from hypothesis import assume, given
+    from hypothesis import strategies as st
+
+    options = list(_judged_options())
+    assert {c for c, *_ in options} == {"scatnet-bench", "scatnet-eval", "scatnet-inspect", "scatnet-report"}
+    positional = {"scatnet-eval": ["/no/such/run"], "scatnet-report": ["/no/such/sweep"]}
+
+    @generated(60)
+    @given(option=st.sampled_from(options), value=bad_values())
+    def check(option, value):
+        command, module, action, name = option
+        text = _override_text(value)
+        with tempfile.TemporaryDirectory() as tmp:
+            cwd = os.getcwd()
+            os.chdir(tmp)
+            try:
+                assume(not _accepted(action, text))
+                if action.option_strings:
+                    argv = [command, *positional.get(command, []), f"{name}={text}"]
+                else:
+                    argv = [command, text]
+                if command == "scatnet-bench":
+                    argv += ["--device", "cpu"] if name != "--device" else []
+                refused_once(argv, module.main, command)
+            finally:
+                os.chdir(cwd)
+            assert not os.listdir(tmp), (argv, os.listdir(tmp))
 
     check()

@@ -150,7 +150,7 @@ def test_an_unknown_study_is_one_line(tmp_path, cli_env):
 @pytest.mark.parametrize(
     "override,needle",
     [
-        ("cpu_runs=abc", "cpu_runs=abc is not valid; give a whole number >= 1, e.g. cpu_runs=2"),
+        ("cpu_runs=abc", "cpu_runs=abc is not valid; it must be an integer >= 1 (and < 2^31)"),
         ("runs_per_gpu=0", "runs_per_gpu=0 is not valid"),
     ],
 )

@@ -217,7 +217,14 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
         yield r
 
 
-def parse(argv=None):
+def parse(argv=None, said_of: str = ""):
+    """The arguments; ``said_of`` prefixes an error (a study's ``study.bench: ``)."""
+    ap = parser()
+    ap.said_of = said_of
+    return ap.parse_args(argv)
+
+
+def parser() -> OneLineParser:
     ap = OneLineParser(
         prog="scatnet-bench", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -263,7 +270,7 @@ def parse(argv=None):
         metavar="JSON",
         help="print the per-row ratio between OLD.json and NEW.json (default NEW: --out/bench.json)",
     )
-    return ap.parse_args(argv)
+    return ap
 
 
 class Terminated(Exception):

@@ -35,16 +35,20 @@ def quiet_upstream_warnings() -> None:
     # scatnet-train or a study is a one-process run by choice (under srun the hint is not given)
     warnings.filterwarnings("ignore", message=".*`srun` command is available.*")
     # Lightning's tip to set float32 matmul precision to TF32 on a tensor-core GPU: scatnet keeps TF32 off
-    # on purpose (scatnet/precision.py; fast.tf32=true for the body)
+    # on purpose (scatnet/precision.py; fast.tf32=true for the body); and its advertisement for its own
+    # cloud logger on every Trainer
     for name in LIGHTNING_RANK_ZERO_LOGGERS:
-        logging.getLogger(name).addFilter(_drop_tf32_tip)
+        logging.getLogger(name).addFilter(_drop_tips)
 
 
 LIGHTNING_RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
 
 
-def _drop_tf32_tip(record: logging.LogRecord) -> bool:
-    return "set_float32_matmul_precision" not in record.getMessage()
+LIGHTNING_TIPS = ("set_float32_matmul_precision", "litlogger")
+
+
+def _drop_tips(record: logging.LogRecord) -> bool:
+    return not any(tip in record.getMessage() for tip in LIGHTNING_TIPS)
 
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
@@ -62,7 +66,7 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     from scatnet.training.slurm import other_srun_task
 
     if not other_srun_task():  # under srun every task meets the same error: said once, by the first
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)  # one line, whatever it quotes
     raise SystemExit(code)
 
 
@@ -73,8 +77,10 @@ def report_error(err: ScatnetError) -> "NoReturn":  # noqa: F821
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are the CLIs' one line (no usage block), exit 2."""
 
+    said_of = ""  # what the arguments belong to, when not the command line (e.g. "study.bench: ")
+
     def error(self, message: str) -> "NoReturn":  # noqa: F821
-        fail(f"{message} (see {self.prog} --help)")
+        fail(f"{self.said_of}{message} (see {self.prog} --help)")
 
 
 def at_least(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:

@@ -37,14 +37,18 @@ def check(args) -> None:
         check_output_file(args.out, "--out")
 
 
-def run(argv: list[str] | None = None) -> dict:
-    """Evaluates, writes the JSON, prints the line; returns the result."""
+def parser() -> OneLineParser:
     ap = OneLineParser(prog="scatnet-eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("path", type=Path, help="a run folder (with checkpoints/last.ckpt) or a .ckpt file")
     ap.add_argument("--data-root", type=Path, help="where the dataset is, if not where the run read it")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="default: a GPU if present")
     ap.add_argument("--out", type=Path, help="JSON file to write (default: <run folder>/eval.json)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Evaluates, writes the JSON, prints the line; returns the result."""
+    args = parser().parse_args(argv)
     start_command()
     from scatnet.training.evaluate import evaluate  # torch and Lightning load after the arguments are checked
 

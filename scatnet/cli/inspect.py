@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     draw(argv)
 
 
-def draw(argv: list[str] | None = None) -> list[str]:
-    """Writes the picture; returns its panels' titles."""
+def parser() -> OneLineParser:
     ap = OneLineParser(prog="scatnet-inspect", description=__doc__.split("\n\n")[0])
     ap.add_argument("overrides", nargs="*", help="scatnet-train overrides (ignored with --run)")
     ap.add_argument("--run", type=Path, help="a run folder or checkpoint: its config and trained weights")
@@ -32,7 +31,12 @@ def draw(argv: list[str] | None = None) -> list[str]:
     ap.add_argument(
         "--out", type=Path, help="the picture, .png .pdf .svg or .jpg (default: inspect.png, or <run>/inspect.png)"
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def draw(argv: list[str] | None = None) -> list[str]:
+    """Writes the picture; returns its panels' titles."""
+    args = parser().parse_args(argv)
     start_command()
     from scatnet.report.inspect import PICTURE_FORMATS, picture, stages
     from scatnet.training.builders import build, build_module, composed_config

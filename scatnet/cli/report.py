@@ -9,12 +9,16 @@ from scatnet.errors import ScatnetError
 from scatnet.report.build import build_report
 
 
-def main(argv: list[str] | None = None) -> None:
-    start_command()
+def parser() -> OneLineParser:
     ap = OneLineParser(prog="scatnet-report", description=__doc__)
     ap.add_argument("root", type=Path, help="a sweep or outputs directory (searched recursively for metrics.json)")
     ap.add_argument("--out", type=Path, default=None, help="where to write the report (default: <root>/report)")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    start_command()
+    a = parser().parse_args(argv)
     if not a.root.is_dir():
         fail(f"{a.root} is not a directory; give the sweep or outputs directory that holds the runs")
     try:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from scatnet.cli.common import fail, report_error, start_command
 from scatnet.config_files import config_dir
-from scatnet.errors import ScatnetError
+from scatnet.errors import ConfigError, ScatnetError
+from scatnet.files import check_output_folder
 
 
 def parse(argv: list[str]) -> tuple[str, list[str], str]:
@@ -109,11 +110,32 @@ class Display:
             print(headline(status), flush=True)
 
 
+def check_bench(study, out: Path) -> None:
+    """``study.bench`` checked as scatnet-bench checks its arguments (on a cluster, its device is the job's)."""
+    if study.get("bench") is None:
+        return
+    from scatnet.cli import bench
+
+    args = bench.parse([*(str(a) for a in study.bench), "--out", str(out / "bench")], said_of="study.bench: ")
+    if study.launcher != "slurm":
+        try:
+            bench.check(args)
+        except ConfigError as e:
+            raise ConfigError(f"study.bench: {e}") from None
+
+
+def _completed(bench_json: Path) -> bool:
+    try:
+        return json.loads(bench_json.read_text()).get("status") == "completed"
+    except (OSError, ValueError, AttributeError):  # absent or damaged: measured again (it rewrites the file)
+        return False
+
+
 def bench_command(study, out: Path) -> list[str] | None:
     """scatnet-bench as the study runs it for Table 1.2; None without a benchmark or once it completed."""
     args = study.get("bench")
     done = out / "bench" / "bench.json"
-    if args is None or (done.exists() and json.loads(done.read_text()).get("status") == "completed"):
+    if args is None or _completed(done):
         return None
     exe = Path(sys.executable).parent / "scatnet-bench"
     return [
@@ -181,12 +203,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         study = load_study(Path(config_dir()), name, overrides)
-        name = str(study.get("name") or Path(name).stem)
+        name = str(study.name)
         out = Path(str(study.out)).resolve()
-        out.mkdir(parents=True, exist_ok=True)
+        check_output_folder(out, "out")
+        check_bench(study, out)
         t0 = time.perf_counter()
         with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
             runs = plan(study, out, composer(out / "runs"))
+        out.mkdir(parents=True, exist_ok=True)
         if study.launcher == "slurm":
             from scatnet.study.slurm import slurm_settings
 

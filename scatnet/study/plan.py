@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import shutil
 from pathlib import Path
+from typing import Callable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from scatnet.errors import ConfigError
 from scatnet.training.identity import stable_run_dir
+from scatnet.training.validate import BOOLEAN, integer
 
 # Relative cost of one epoch, to start the long runs first (the tail of a packed study is then short):
 # training images x pixels, and the Morlet front ends' extra work on top of the body.
@@ -137,9 +140,37 @@ def plan(study: DictConfig, out: Path, compose) -> list[PlannedRun]:
     return sorted(unique, key=lambda r: -r.cost)
 
 
-# What a study file holds (scatnet/configs/study/thesis.yaml says what each is).
-STUDY_KEYS = ("name", "out", "runs_per_gpu", "cpu_runs", "bench", "parts", "report_only", "launcher", "slurm", "wait")
 LAUNCHERS = ("local", "slurm")  # this machine's GPUs (or CPU) | batch jobs on a SLURM cluster (study/slurm.py)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # it names folders and SLURM jobs
+
+
+def _mapping(v) -> bool:
+    return isinstance(v, (dict, DictConfig))
+
+
+#: What a study file holds (scatnet/configs/study/thesis.yaml says what each is): key -> (test, what is allowed).
+STUDY_RULES: dict[str, tuple[Callable, str]] = {
+    "name": (lambda v: isinstance(v, str) and NAME.fullmatch(v) is not None, "a name of letters, digits, . _ -"),
+    "out": (lambda v: isinstance(v, str) and v.strip() != "", "a folder path"),
+    "runs_per_gpu": integer(1),
+    "cpu_runs": integer(1),
+    "bench": (
+        lambda v: v is None or (isinstance(v, (list, ListConfig)) and all(isinstance(a, (str, int, float)) for a in v)),
+        "null or a list of scatnet-bench's arguments, e.g. [--repeats, '5']",
+    ),
+    "parts": (lambda v: _mapping(v) and len(v) > 0 and all(_mapping(p) for p in v.values()), "a mapping of parts"),
+    "report_only": BOOLEAN,
+    "launcher": ((lambda v: v in LAUNCHERS), f"one of {', '.join(LAUNCHERS)}"),
+    "slurm": ((lambda v: v is None or _mapping(v)), "a mapping of the jobs' settings (study/slurm.py)"),
+    "wait": BOOLEAN,
+}
+STUDY_KEYS = tuple(STUDY_RULES)
+DEFAULTS = {"runs_per_gpu": 1, "cpu_runs": 1, "bench": None, "report_only": False, "launcher": "local", "wait": True}
+
+
+def _shown(value) -> str:
+    text = str(OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
@@ -170,18 +201,17 @@ def load_study(config_dir: Path, name: str, overrides: list[str]) -> DictConfig:
     try:
         study.merge_with(OmegaConf.from_dotlist(overrides))
     except Exception as e:  # noqa: BLE001 - a malformed override
-        raise ConfigError(f"cannot apply {' '.join(overrides)} to study={name}: {e}") from None
-    for key in ("runs_per_gpu", "cpu_runs"):  # checked here, before anything is planned or written
-        value = study.get(key, 1)
-        if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-            raise ConfigError(f"{key}={value} is not valid; give a whole number >= 1, e.g. {key}=2")
-        study[key] = int(value)
-    study.launcher = study.get("launcher") or "local"
-    if study.launcher not in LAUNCHERS:
-        raise ConfigError(f"launcher={study.launcher} is not valid; choose one of: {', '.join(LAUNCHERS)}")
-    for key in ("wait", "report_only"):
-        if not isinstance(study.get(key, False), bool):
-            raise ConfigError(f"{key}={study.get(key)} is not valid; give true or false")
+        raise ConfigError(f"cannot apply {' '.join(overrides)} to study={name}: {' '.join(str(e).split())}") from None
+    if "name" not in study:  # a study file of one's own, named by its file
+        study.name = path.stem
+    for key, (ok, allowed) in STUDY_RULES.items():  # checked here, before anything is planned or written
+        try:
+            value = study.get(key, DEFAULTS.get(key))
+        except Exception as e:  # noqa: BLE001 - an interpolation that cannot resolve (${oc.env:...}, a typo)
+            raise ConfigError(f"{key} cannot be resolved: {' '.join(str(e).split())[:200]}") from None
+        if not ok(value):
+            raise ConfigError(f"{key}={_shown(value)} is not valid; it must be {allowed}")
+        study[key] = value
     if study.launcher == "slurm" or study.get("slurm"):
         from scatnet.study.slurm import slurm_settings
 

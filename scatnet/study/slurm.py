@@ -33,6 +33,7 @@ from scatnet.study.runner import Outcome, train_command
 from scatnet.study.status import RUNNING, run_state, snapshot, write_status
 from scatnet.training.metrics_file import read_metrics
 from scatnet.training.slurm import squeue_states
+from scatnet.training.validate import integer
 
 JOBS = Path("slurm") / "jobs.json"
 BENCH = "bench"  # the benchmark's job, by the name of its log
@@ -80,10 +81,26 @@ def slurm_settings(study: DictConfig) -> SlurmSettings:
             f"{', '.join(f.name for f in dataclasses.fields(SlurmSettings))}"
         ) from None
     settings = SlurmSettings(**OmegaConf.to_container(merged))
-    for key in ("time_min", "runs_per_job", "cpus_per_run", "mem_gb_per_run"):
-        if getattr(settings, key) < 1:
-            raise ConfigError(f"study.slurm.{key}={getattr(settings, key)} is not valid; give a whole number >= 1")
+    for key, (ok, allowed) in SLURM_RULES.items():
+        if not ok(getattr(settings, key)):
+            raise ConfigError(f"study.slurm.{key}={getattr(settings, key)} is not valid; it must be {allowed}")
     return settings
+
+
+def _sbatch_value(v) -> bool:  # one #SBATCH line's value: no line break or space to end it early
+    return v is None or (isinstance(v, str) and v != "" and not any(c.isspace() for c in v))
+
+
+#: SlurmSettings' values: field -> (test, what is allowed).
+SLURM_RULES = {
+    **{key: (_sbatch_value, "a name without spaces (or null)") for key in ("partition", "account", "qos")},
+    **{key: integer(1) for key in ("time_min", "runs_per_job", "cpus_per_run", "mem_gb_per_run")},
+    **{key: integer(0) for key in ("gpus_per_job", "max_requeues", "signal_seconds")},
+    "sbatch": (
+        lambda v: all(isinstance(a, str) and a.startswith("--") and _sbatch_value(a) for a in v),
+        "a list of sbatch options, e.g. [--constraint=a100]",
+    ),
+}
 
 
 def job_script(

@@ -40,7 +40,12 @@ from scatnet.training.checkpoint_io import AtomicCheckpointIO
 from scatnet.training.identity import run_id, stable_run_dir
 from scatnet.training.lock import RUNNING_ELSEWHERE, RunLock
 from scatnet.training.metrics_file import git_commit, is_completed, is_rank_zero, read_metrics, write_metrics
-from scatnet.training.run_folder import RUN_KEEPS_CHECKPOINT, keep_csv_rows_before, start_afresh
+from scatnet.training.run_folder import (
+    RUN_KEEPS_CHECKPOINT,
+    keep_csv_rows_before,
+    mend_logs_of_earlier_attempts,
+    start_afresh,
+)
 from scatnet.training.signals import RunInterrupted, stop_on_signals
 from scatnet.training.sweep import CallbackRefused
 from scatnet.training.validate import check_config
@@ -248,6 +253,7 @@ def _fit_and_test(
             save_on_train_epoch_end=True,
         ),
     ]
+    mend_logs_of_earlier_attempts(run_dir)  # before the loggers open new files beside them
     loggers = build_loggers(cfg)
     callbacks += optional_callbacks(cfg, bool(loggers))
     trainer: pl.Trainer = build(

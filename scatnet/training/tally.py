@@ -2,8 +2,8 @@
 
 Why not torchmetrics + ``self.log`` on every step: Lightning's ``self.log`` moves its whole result
 collection on every call and MulticlassAccuracy's forward computes a per-batch value besides the update, so
-together they cost more host time a step than a fast step on a GPU has (docs/PERFORMANCE.md, "The Lightning
-step", has the measurement). And a step value logged with ``prog_bar=True`` is turned into a Python number
+together they cost more host time a step than a fast step on a GPU has (docs/PERFORMANCE.md, "The training
+step"). And a step value logged with ``prog_bar=True`` is turned into a Python number
 after every later batch, a device->host sync per step that stops the host from queueing work ahead of the
 GPU (here only the steps the loggers write sync). The tally is
 two in-place adds per step; the epoch ends with one reduction across ranks (exact global means, whatever

@@ -5,7 +5,7 @@ applies the exact adjoint of each linear map with plain forward ops — a (16 x 
 stride-2 combination, a depthwise full correlation with the flipped column taps, the row pass's banded GEMM
 transposed (fast_dtcwt/rows.py) — and folds the padding back. No transposed convolutions: oneDNN's (CPU) ones
 with one output channel are several times slower. On CPU this path is memory-bound, so it is written to
-make few full-size passes (docs/PERFORMANCE.md, "How the CPU backward got there").
+make few full-size passes (docs/PERFORMANCE.md, "The DTCWT backward").
 """
 
 from __future__ import annotations

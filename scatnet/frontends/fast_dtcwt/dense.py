@@ -156,8 +156,8 @@ def dense_matrices(wavelet: str, mode: str, h: int, w: int) -> tuple[torch.Tenso
 
 def device_matrices(mats: tuple[torch.Tensor, ...], device, dtype) -> tuple[tuple, tuple]:
     """(forward, adjoint) sets: stage A matrices and stage B runs (branch_runs). The forward multiplies by
-    each block transposed, the adjoint by it as is; both are kept contiguous (oneDNN ran a product 1.8x
-    slower on a transposed view)."""
+    each block transposed, the adjoint by it as is; both are kept contiguous (oneDNN runs a product on a
+    transposed view markedly slower: docs/PERFORMANCE.md)."""
 
     def put(m):
         return m.to(device, dtype).contiguous()

@@ -99,8 +99,8 @@ static inline void row_product_##S(T *restrict o, const T *restrict s, const T *
 /* Rows i0..i1 of one filter's output o (rows of w = 2 nk reals): the sum over the k x k alias blocks b    \
  * of a spectrum's block b times psi_l's block b (psi_l: the filter's block 0; block b is b L dp further). \
  * The spectrum's rows are n complex values; block b's row i is row (b / k) block_rows + i - ibase, from   \
- * column (b % k) nk. k = 2 (the second order) sums its four blocks in registers and stores once (0.6x the \
- * time, measured); otherwise each output row is written by the first block and added to by the others. */ \
+ * column (b % k) nk. k = 2 (the second order) sums its four blocks in registers and stores once (one pass \
+ * over the output, not four); otherwise each output row is written by the first block, added to by others.*/\
 static void filter_rows_##S(const T *restrict src, long block_rows, long ibase, const T *restrict psi_l,   \
                             long L, long dp, T *restrict o, long k, long n, long nk, long i0, long i1) {   \
     if (k == 2) {                                                                                          \

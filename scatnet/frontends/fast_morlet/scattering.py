@@ -25,8 +25,7 @@ one function with none of what follows, and the tests hold this version to it. W
   built, and then two real first-order maps share one FFT (``first_order``: the modulus writes them as one
   complex map), separated inside the filtering. Where PyTorch links MKL (its x86 builds) the loops also run
   the wavelets' FFTs themselves, a map at a time in a core's cache (``wavelet_modulus``, ``first_order`` and
-  ``wavelet_modulus_adjoint``): the wavelets' spectra are never written out and read back (forward 0.75-0.84x
-  the time, backward 0.8-0.9x).
+  ``wavelet_modulus_adjoint``): the wavelets' spectra are never written out and read back.
 - the backward is written by hand (``scattering2d_backward``: the adjoint of each step, in reverse), from the
   input alone: it recomputes the forward's intermediates a chunk at a time, so it holds nothing else.
 """
