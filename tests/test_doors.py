@@ -291,3 +291,74 @@ def test_generated_bad_arguments_of_every_command_are_one_line_exit_2_and_nothin
             assert not os.listdir(tmp), (argv, os.listdir(tmp))
 
     check()
+
+
+def _fifo_copy(src: Path, dst: Path) -> list[Path]:
+    """src's files as named pipes under dst: a command that reads one blocks there until the test acts."""
+    dst.mkdir(parents=True)
+    fifos = []
+    for f in sorted(src.iterdir()):
+        os.mkfifo(dst / f.name)
+        fifos.append(dst / f.name)
+    return fifos
+
+
+def _when_reading(proc, fifos: list[Path], timeout: float = 120) -> int:
+    """Waits until the command has opened one of the pipes to read (it is mid-work), and returns a write end
+    held open, so the read blocks until the signal comes."""
+    import errno
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        for fifo in fifos:
+            try:
+                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                assert e.errno == errno.ENXIO  # no reader yet
+        time.sleep(0.05)
+    raise AssertionError(f"the command never read {fifos[0].parent}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum,code", [(15, 143), (2, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_work_is_one_line_and_its_code_for_every_command_that_reads_data(tmp_path, cli_env, signum, code):
+    """scatnet-eval, -inspect and -report stopped while reading (a named pipe holds them there): exit 143 on
+    SIGTERM, 130 on Ctrl-C, one line, no traceback, nothing written. (scatnet-train, -study and -bench have
+    their own tests: they stop resumably and keep what they measured.)"""
+    import subprocess
+
+    from tests.conftest import script
+    from tests.test_sweep_trust import _cifar_fixture
+
+    sums = _cifar_fixture(tmp_path / "data")
+    (folder,) = (tmp_path / "data").iterdir()
+    cifar = ["data=cifar10", "data.download=false", sums, "model.width=4", "progress_bar=false", "logger=csv"]
+    run = tmp_path / "run"
+    trained = subprocess.run(
+        [script("scatnet-train"), "experiment=quickstart", *cifar, f"data.root={tmp_path / 'data'}",
+         "trainer.max_epochs=1", f"hydra.run.dir={run}"],
+        env=cli_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    piped = tmp_path / "piped"
+    fifos = _fifo_copy(folder, piped / folder.name)
+    sweep = tmp_path / "sweep" / "run"
+    sweep.mkdir(parents=True)
+    os.mkfifo(sweep / "metrics.json")
+    commands = {
+        "scatnet-eval": [str(run), "--device", "cpu", "--data-root", str(piped), "--out", str(tmp_path / "e.json")],
+        "scatnet-inspect": [*cifar, f"data.root={piped}", "--out", str(tmp_path / "i.png")],
+        "scatnet-report": [str(tmp_path / "sweep"), "--out", str(tmp_path / "report")],
+    }
+    for command, args in commands.items():
+        proc = subprocess.Popen([script(command), *args], env=cli_env, stderr=subprocess.PIPE, text=True)
+        held = _when_reading(proc, [sweep / "metrics.json"] if command == "scatnet-report" else fifos)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+        os.close(held)
+        lines = [ln for ln in err.splitlines() if ln.startswith(f"{command}: error:")]
+        assert proc.returncode == code and "Traceback" not in err, (command, err[-2000:])
+        assert len(lines) == 1 and "interrupted" in lines[0], (command, err[-2000:])
+    assert not [p.name for p in tmp_path.iterdir() if p.name in ("e.json", "i.png", "report")]

@@ -188,8 +188,29 @@ def learnable_step_cases() -> list[StepCase]:
     ]
 
 
-def build_step_net(case: StepCase, width: int, num_classes: int = 10) -> nn.Module:
-    from scatnet.training.builders import build, composed_config
+# The training-step row of each front-end case (its label, Case.frontend): the preset a run names
+STEP_PRESETS = {
+    "morlet8_kymatio": ("frontend=morlet8", "frontend.impl=kymatio"),
+    "morlet6_kymatio": ("frontend=morlet6", "frontend.impl=kymatio"),
+    "morlet8": ("frontend=morlet8",),
+    "morlet6": ("frontend=morlet6",),
+    "dtcwt": ("frontend=dtcwt",),
+    "dtcwt_fast": ("frontend=dtcwt_fast",),
+}
 
-    cfg = composed_config([*case.overrides, f"model.width={width}"])
-    return build(cfg.model, frontend=build(cfg.frontend), num_classes=num_classes, in_channels=3)
+
+def step_overrides(case: Case | StepCase) -> tuple[str, ...]:
+    return case.overrides if isinstance(case, StepCase) else STEP_PRESETS[case.frontend]
+
+
+def build_step_net(overrides: tuple[str, ...], width: int, size: int) -> nn.Module:
+    """The network a CIFAR-10 run with ``overrides`` trains, as training builds it (build_module), on images of
+    side ``size``, with no speed option applied (the bench applies its own)."""
+    from scatnet.training.builders import build_module, composed_config
+
+    cfg = composed_config(
+        ["data=cifar10", *overrides, f"data.image_size={size}", f"model.width={width}", "trainer=cpu"]
+        + ["fast.compile=false", "fast.cuda_graph=false", "fast.channels_last=false", "fast.bf16=false"]
+        + ["paths.run_dir=."]  # no run folder: nothing is written
+    )
+    return build_module(cfg).net

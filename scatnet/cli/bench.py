@@ -21,17 +21,25 @@ import torch
 
 from scatnet.bench.cases import (
     REFERENCE_STEP_SUFFIX,
-    Case,
     StepCase,
     all_cases,
     build_step_net,
     check_against_reference,
     learnable_step_cases,
+    step_overrides,
 )
 from scatnet.bench.machine import describe
 from scatnet.bench.measure import memory_held_for_backward, time_forward_backward, time_training_step
 from scatnet.bench.output import add_ratios, compare, table12, write_all, write_json
-from scatnet.cli.common import OneLineParser, at_least, fail, report_error, start_command
+from scatnet.cli.common import (
+    OneLineParser,
+    Terminated,
+    at_least,
+    fail,
+    raise_terminated,
+    report_error,
+    start_command,
+)
 from scatnet.errors import ConfigError, ScatnetError, WorkFailed
 from scatnet.files import DiskFull, check_output_folder, write_text
 from scatnet.precision import Precision, precision_policy
@@ -188,8 +196,6 @@ def step_cases(args) -> list[StepCase]:
 
 
 def training_rows(args, device, repeats, warmup, cases, precision: Precision) -> Iterator[dict]:
-    from scatnet.models import HybridNet
-
     cuda = device.type == "cuda"
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.train_batch, 3, args.train_size, args.train_size, generator=gen).to(device)
@@ -198,10 +204,7 @@ def training_rows(args, device, repeats, warmup, cases, precision: Precision) ->
     runs = [(case, False, False) for case in [*(c for c in cases if c.frontend is not None), *learnable]]
     runs += extra_runs(args, cases, cuda, learnable)
     for case, mode, graph in runs:
-        if isinstance(case, Case):
-            net = HybridNet(case.build(args.train_size), num_classes=10, width=args.width).to(device)
-        else:
-            net = build_step_net(case, args.width).to(device)
+        net = build_step_net(step_overrides(case), args.width, args.train_size).to(device)
         r = {"frontend": case.frontend, "name": case.name, "device": device.type}
         r.update(
             time_training_step(
@@ -273,14 +276,6 @@ def parser() -> OneLineParser:
     return ap
 
 
-class Terminated(Exception):
-    pass
-
-
-def _terminated(signum, frame):
-    raise Terminated("SIGTERM")
-
-
 def check(args) -> None:
     """Every argument, before anything is measured or written: a ConfigError names what is wrong."""
     if args.device in ("cuda", "all") and not torch.cuda.is_available():
@@ -348,7 +343,7 @@ def main(argv=None) -> None:
         report_error(e)
     result = new_result(args)
     # `timeout`, a device time limit, a scheduler's kill: end like Ctrl-C, keeping the rows measured so far
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         run(args, result, saved=lambda: write_json(result, args.out))
         paths = write_all(result, args.out)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from scatnet.errors import ScatnetError
 
@@ -68,6 +70,36 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     if not other_srun_task():  # under srun every task meets the same error: said once, by the first
         print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)  # one line, whatever it quotes
     raise SystemExit(code)
+
+
+class Terminated(BaseException):
+    """A signal (SIGTERM, or SIGINT where a command takes it so), raised where the command is: a
+    BaseException, so no ``except Exception`` on the way takes it for a failure of the work, and not a
+    KeyboardInterrupt, which Lightning turns into exit 1."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_terminated(signum, frame):
+    """A signal handler: the signal as an exception where the command is."""
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def stopped_by_signals(kept: str) -> Iterator[None]:
+    """Within: Ctrl-C and SIGTERM end the command with one line saying what was ``kept`` and exit 130 / 143
+    (a command whose result is written whole at its end: nothing half-written to mention)."""
+    previous = {s: signal.signal(s, raise_terminated) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except (KeyboardInterrupt, Terminated) as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        fail(f"interrupted ({'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'}); {kept}", 128 + signum)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def report_error(err: ScatnetError) -> "NoReturn":  # noqa: F821

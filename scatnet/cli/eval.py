@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, report_error, start_command
+from scatnet.cli.common import OneLineParser, report_error, start_command, stopped_by_signals
 from scatnet.errors import ConfigError, ScatnetError
 from scatnet.files import check_output_file, write_text
 
@@ -52,12 +52,13 @@ def run(argv: list[str] | None = None) -> dict:
     start_command()
     from scatnet.training.evaluate import evaluate  # torch and Lightning load after the arguments are checked
 
-    try:
-        check(args)
-        result = evaluate(args.path, None if args.data_root is None else str(args.data_root), args.device)
-        out = write_text(args.out or Path(result["run_dir"]) / "eval.json", json.dumps(result, indent=2) + "\n")
-    except ScatnetError as e:
-        report_error(e)
+    with stopped_by_signals("nothing was written"):
+        try:
+            check(args)
+            result = evaluate(args.path, None if args.data_root is None else str(args.data_root), args.device)
+            out = write_text(args.out or Path(result["run_dir"]) / "eval.json", json.dumps(result, indent=2) + "\n")
+        except ScatnetError as e:
+            report_error(e)
     recorded = result["recorded_test_acc"]
     was = "" if recorded is None else f" (the run recorded {recorded:.2f}%)"
     print(

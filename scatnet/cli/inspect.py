@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, at_least, report_error, start_command
+from scatnet.cli.common import OneLineParser, at_least, report_error, start_command, stopped_by_signals
 from scatnet.errors import ConfigError, ScatnetError
 from scatnet.files import check_output_file
 
@@ -41,31 +41,32 @@ def draw(argv: list[str] | None = None) -> list[str]:
     from scatnet.report.inspect import PICTURE_FORMATS, picture, stages
     from scatnet.training.builders import build, build_module, composed_config
 
-    try:
-        if args.out is not None:
-            if args.out.suffix.lower() not in PICTURE_FORMATS:
-                raise ConfigError(f"--out {args.out}: give a file ending in {', '.join(PICTURE_FORMATS)}")
-            check_output_file(args.out, "--out")
-        if args.run is not None:
-            from scatnet.training.evaluate import load_run
+    with stopped_by_signals("nothing was written"):
+        try:
+            if args.out is not None:
+                if args.out.suffix.lower() not in PICTURE_FORMATS:
+                    raise ConfigError(f"--out {args.out}: give a file ending in {', '.join(PICTURE_FORMATS)}")
+                check_output_file(args.out, "--out")
+            if args.run is not None:
+                from scatnet.training.evaluate import load_run
 
-            module, cfg, _, _, run_dir = load_run(args.run)
-            out = args.out or run_dir / "inspect.png"
-        else:
-            from scatnet.training.run import preflight
+                module, cfg, _, _, run_dir = load_run(args.run)
+                out = args.out or run_dir / "inspect.png"
+            else:
+                from scatnet.training.run import preflight
 
-            cfg = composed_config([*args.overrides, "paths.run_dir=."])
-            preflight(cfg)  # the options checked as scatnet-train checks them
-            module = build_module(cfg)
-            out = args.out or Path("inspect.png")
-        data = build(cfg.data, device="cpu")
-        data.setup("test")
-        batch = next(iter(data.test_dataloader()))
-        x, y = batch[0][: args.images], batch[1][: args.images]
-        panels = stages(module.net, x, int(cfg.data.in_channels), data.mean, data.std)
-        picture(panels, y.tolist(), out)
-    except ScatnetError as e:
-        report_error(e)
+                cfg = composed_config([*args.overrides, "paths.run_dir=."])
+                preflight(cfg)  # the options checked as scatnet-train checks them
+                module = build_module(cfg)
+                out = args.out or Path("inspect.png")
+            data = build(cfg.data, device="cpu")
+            data.setup("test")
+            batch = next(iter(data.test_dataloader()))
+            x, y = batch[0][: args.images], batch[1][: args.images]
+            panels = stages(module.net, x, int(cfg.data.in_channels), data.mean, data.std)
+            picture(panels, y.tolist(), out)
+        except ScatnetError as e:
+            report_error(e)
     titles = [t for t, _ in panels]
     print(f"scatnet-inspect: {len(x)} images x {len(titles)} panels ({'; '.join(titles)}) -> {out}", flush=True)
     return titles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scatnet.cli.common import OneLineParser, fail, report_error, start_command
+from scatnet.cli.common import OneLineParser, fail, report_error, start_command, stopped_by_signals
 from scatnet.errors import ScatnetError
 from scatnet.report.build import build_report
 
@@ -21,10 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     a = parser().parse_args(argv)
     if not a.root.is_dir():
         fail(f"{a.root} is not a directory; give the sweep or outputs directory that holds the runs")
-    try:
-        res = build_report(a.root, a.out or a.root / "report")
-    except ScatnetError as e:
-        report_error(e)
+    with stopped_by_signals("no report file is half-written"):
+        try:
+            res = build_report(a.root, a.out or a.root / "report")
+        except ScatnetError as e:
+            report_error(e)
     done = sum(r.get("status") == "completed" for r in res["rows"])
     print(
         f"scatnet-report: {done}/{len(res['rows'])} runs completed, {len(res['summary'])} settings, "

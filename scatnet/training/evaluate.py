@@ -70,8 +70,10 @@ def evaluate(path: Path, data_root: str | None = None, device: str = "auto") -> 
         cfg.trainer.accelerator = device
         cfg.trainer.devices = 1
         cfg.fast.compile, cfg.fast.cuda_graph = False, False  # the same numbers, without the warm-up
-        if data_root is not None:
+        if data_root is not None:  # the run's config is stored resolved: its source holds the old root itself
             cfg.data.root = data_root
+            if "root" in (cfg.data.get("source") or {}):
+                cfg.data.source.root = data_root
 
     module, cfg, ckpt, ckpt_path, run_dir = load_run(path, configure)
     precision = precision_from_config(cfg)
