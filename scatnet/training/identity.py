@@ -57,16 +57,20 @@ ABSENT_WHEN_NULL = {"model": ("body", "mix")}
 PINNED = {"model": {"frontend_grad": False}}
 
 
-def identity_dict(cfg: DictConfig, previous: bool = False) -> dict:
+def identity_dict(cfg: DictConfig, previous: bool = False, bf16: bool | None = None) -> dict:
     """The resolved config less what never changes a result. ``previous``: as the previous identity had it (the
     source's copies of the data's location in, every callback out), whose folders stable_run_dir still finds
-    so that no finished run is trained again after an upgrade."""
+    so that no finished run is trained again after an upgrade. ``bf16``: fast.bf16 as the run resolved it
+    (else resolved here from the config)."""
     from scatnet.training.builders import precision_from_config
 
     d = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if isinstance(d.get("fast"), dict):
-        with contextlib.suppress(ConfigError):  # an invalid value stays as given (the run is refused anyway)
-            d["fast"]["bf16"] = precision_from_config(cfg).bf16
+        if bf16 is not None:
+            d["fast"]["bf16"] = bf16
+        else:
+            with contextlib.suppress(ConfigError):  # an invalid value stays as given (the run is refused anyway)
+                d["fast"]["bf16"] = precision_from_config(cfg).bf16
     return without_ignored(d, previous)
 
 
@@ -129,26 +133,26 @@ def without_recipe_classes(optim: dict) -> dict:
     return o
 
 
-def run_id(cfg: DictConfig, previous: bool = False) -> str:
-    """The identity's hash (``previous``: as the previous identity made it)."""
-    blob = json.dumps(identity_dict(cfg, previous), sort_keys=True, default=str)
+def run_id(cfg: DictConfig, previous: bool = False, bf16: bool | None = None) -> str:
+    """The identity's hash (``previous``: as the previous identity made it; ``bf16``: as identity_dict)."""
+    blob = json.dumps(identity_dict(cfg, previous, bf16), sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
-def stable_run_dir(runs_dir: Path, cfg: DictConfig) -> tuple[Path, str]:
+def stable_run_dir(runs_dir: Path, cfg: DictConfig, bf16: bool | None = None) -> tuple[Path, str]:
     """(the run's folder under ``runs_dir``, its id): ``<run_name>-<id>``, or a folder of the same run made
     earlier under another name (``*-<id>``: a sweep launched with other location options in its name) or by
     the previous identity (``*-<previous id>``: renamed to the current name, unless a live process holds it)."""
     from scatnet.training.lock import RunLock
 
-    rid = run_id(cfg)
+    rid = run_id(cfg, bf16=bf16)
     wanted = Path(runs_dir) / f"{slug(cfg.run_name)}-{rid}"
     if wanted.exists() or not Path(runs_dir).is_dir():
         return wanted, rid
     same = sorted(Path(runs_dir).glob(f"*-{rid}"))
     if same:
         return same[0], rid
-    old_id = run_id(cfg, previous=True)
+    old_id = run_id(cfg, previous=True, bf16=bf16)
     older = sorted(Path(runs_dir).glob(f"*-{old_id}")) if old_id != rid else []
     if older and not RunLock(older[0]).is_held():
         try:

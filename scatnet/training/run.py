@@ -8,6 +8,7 @@ previous state: "completed" -> skipped; a ``checkpoints/last.ckpt`` -> resumed f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import platform
@@ -54,12 +55,38 @@ log = logging.getLogger("scatnet")
 LAST_CKPT = "last.ckpt"
 
 
-def resolve_run_dir(cfg: DictConfig) -> Path:
-    """Fix this run's directory and write it back into ``cfg.paths.run_dir`` (loggers interpolate it)."""
+@dataclasses.dataclass
+class Setup:
+    """A run's options checked and resolved once, before anything is written: what it builds with and where it
+    writes. ``refused``: one point of a sweep whose options were refused (recorded as failed, not raised)."""
+
+    precision: Precision
+    frontend: Any
+    run_dir: Path
+    refused: ConfigError | None = None
+
+
+def set_up(cfg: DictConfig, reraise: bool = True) -> Setup:
+    """The run's first pass, in order: the launch (check_launch), every option (preflight: keys, values,
+    precision, the front end built), then the identity and the folder it names (resolve_run_dir)."""
+    check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
+    refused, frontend = None, None
+    try:
+        precision, frontend = preflight(cfg)
+    except ConfigError as e:
+        if reraise:  # a single run: refused before anything is written
+            raise
+        refused, precision = e, Precision()  # one point of a sweep's grid: recorded as failed, the sweep goes on
+    return Setup(precision, frontend, resolve_run_dir(cfg, None if refused else precision.bf16), refused)
+
+
+def resolve_run_dir(cfg: DictConfig, bf16: bool | None = None) -> Path:
+    """Fix this run's directory and write it back into ``cfg.paths.run_dir`` (loggers interpolate it).
+    ``bf16``: the body's precision as the run resolved it (its identity holds it)."""
     if cfg.paths.get("runs_dir"):
-        run_dir, rid = stable_run_dir(Path(cfg.paths.runs_dir), cfg)
+        run_dir, rid = stable_run_dir(Path(cfg.paths.runs_dir), cfg, bf16)
     else:
-        run_dir, rid = Path(cfg.paths.run_dir), run_id(cfg)
+        run_dir, rid = Path(cfg.paths.run_dir), run_id(cfg, bf16=bf16)
     with open_dict(cfg):
         cfg.paths.run_dir = str(run_dir)
         cfg.run_id = rid  # loggers use it (a resumed run continues the same W&B run)
@@ -115,15 +142,8 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
     recorded as failed with its reason; it is re-raised when ``reraise``. A signal (SIGTERM, Ctrl-C) records
     it as interrupted and always re-raises RunInterrupted, so a sweep starts no further run.
     """
-    check_launch(cfg)  # a launch that cannot work stops everything, a sweep included
-    refused, frontend = None, None
-    try:
-        precision, frontend = preflight(cfg)
-    except ConfigError as e:
-        if reraise:  # a single run: refused before anything is written
-            raise
-        refused, precision = e, Precision()  # one point of a sweep's grid: recorded as failed, the sweep goes on
-    run_dir = resolve_run_dir(cfg)
+    setup = set_up(cfg, reraise)
+    run_dir = setup.run_dir
     lock = RunLock(run_dir)
     if is_rank_zero() and not lock.acquire():  # DDP's other ranks run inside rank 0's ownership
         log.warning("skip %s: %s holds it", run_dir, lock.holder())
@@ -137,20 +157,14 @@ def train(cfg: DictConfig, reraise: bool = True) -> dict[str, Any]:
         }
     try:
         with stop_on_signals():
-            return _train_owned(cfg, run_dir, precision, reraise, refused, frontend)
+            return _train_owned(cfg, setup, reraise)
     finally:
         lock.release()
 
 
-def _train_owned(
-    cfg: DictConfig,
-    run_dir: Path,
-    precision: Precision,
-    reraise: bool,
-    refused: ConfigError | None = None,
-    frontend=None,
-) -> dict[str, Any]:
+def _train_owned(cfg: DictConfig, setup: Setup, reraise: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
+    run_dir, precision = setup.run_dir, setup.precision
     previous = read_metrics(run_dir)
     if cfg.get("force", False):
         start_afresh(run_dir)
@@ -197,10 +211,10 @@ def _train_owned(
 
     try:
         write_metrics(run_dir, metrics)
-        if refused is not None:
-            raise refused
+        if setup.refused is not None:
+            raise setup.refused
         with precision_policy(precision):
-            metrics.update(_fit_and_test(cfg, run_dir, precision, resumed_from, frontend))
+            metrics.update(_fit_and_test(cfg, setup, resumed_from))
     except RunInterrupted as e:
         e.args = (_interrupted_message(e, run_dir),)
         finish("interrupted", reason=str(e))
@@ -228,12 +242,11 @@ def _interrupted_message(e: RunInterrupted, run_dir: Path) -> str:
     )
 
 
-def _fit_and_test(
-    cfg: DictConfig, run_dir: Path, precision: Precision, resumed_from: int | None, frontend=None
-) -> dict[str, Any]:
+def _fit_and_test(cfg: DictConfig, setup: Setup, resumed_from: int | None) -> dict[str, Any]:
+    run_dir = setup.run_dir
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data)
-    module = build_module(cfg, precision, frontend)
+    module = build_module(cfg, setup.precision, setup.frontend)
     throughput = ThroughputMonitor()
     ckpt_dir = run_dir / "checkpoints"
     # What every run needs, whatever the callbacks config says: the per-epoch timing metrics.json reports,
