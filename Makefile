@@ -2,24 +2,26 @@
 PYTHON ?= python3
 VENV   ?= .venv
 # torch is installed first and pinned, so that a CPU machine never pulls CUDA wheels. Override, e.g.
-#   make TORCH_SPEC="torch==2.11.0" train      (or a CUDA build from your own index)
+#   make TORCH_SPEC="torch==2.14.1" train      (or a CUDA build from your own index)
 TORCH_SPEC ?= torch==2.13.0
+# The pins everything else is installed with; constraints-lower.txt: every range's lower bound (test-lower)
+CONSTRAINTS ?= constraints.txt
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.scatnet-installed
 DATA   ?= cifar10
 STUDY  ?= thesis
 ARGS   ?=
 
-.PHONY: setup train test test-fast test-isa lint format study sweep report bench clean
+.PHONY: setup train test test-fast test-isa test-lower lint format study sweep report bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt Makefile
+$(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(VENV)/torch-pin.txt
-	$(BIN)/python -m pip install -q -c constraints.txt -c $(VENV)/torch-pin.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -c $(VENV)/torch-pin.txt -e ".[dev]"
 	touch $(STAMP)
 
 train: $(STAMP)
@@ -31,6 +33,13 @@ test: $(STAMP)
 # The inner loop: everything but the tests marked slow (under 3 minutes on 2 cores).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+# pyproject.toml's lower bounds, each pinned (constraints-lower.txt), in a venv of their own: the fast tier and
+# the W&B tests (about 5 minutes on 2 cores, the install included). CI runs it once.
+test-lower:
+	$(MAKE) VENV=.venv-lower CONSTRAINTS=constraints-lower.txt setup
+	.venv-lower/bin/python -m pytest -m "not slow" $(ARGS)
+	.venv-lower/bin/python -m pytest tests/test_wandb.py $(ARGS)
 
 # ruff's lint and format check (pyproject.toml [tool.ruff]); `make format` applies both.
 lint: $(STAMP)
@@ -65,4 +74,4 @@ bench: $(STAMP)
 	$(BIN)/scatnet-bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) .venv-lower outputs .pytest_cache

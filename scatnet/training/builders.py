@@ -15,9 +15,14 @@ from scatnet.training.module import HybridClassifier
 
 
 def build(node: DictConfig, **kwargs) -> Any:
-    """``hydra.utils.instantiate`` that re-raises a ScatnetError from the target as itself (Hydra wraps it)."""
+    """``hydra.utils.instantiate`` that re-raises a ScatnetError from the target as itself (Hydra wraps it).
+    ``kwargs`` (objects made here: a front end, callbacks, loggers) go to the target as they are: instantiated
+    through Hydra, a list of them reaches it as a ListConfig in Hydra 1.3.2 (Lightning then takes the whole
+    list for one plugin)."""
     try:
-        return instantiate(node, **kwargs)
+        if kwargs:
+            return instantiate(node, _partial_=True)(**kwargs)
+        return instantiate(node)
     except InstantiationException as e:
         cause = e.__cause__
         while cause is not None and not isinstance(cause, ScatnetError):
