@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
 # pyproject.toml's lower bounds, each pinned (constraints-lower.txt), in a venv of their own: the fast tier and
-# the W&B tests (about 5 minutes on 2 cores, the install included). CI runs it once.
+# the W&B tests (about 4 minutes on 2 cores, the install included). CI runs it once.
 test-lower:
 	$(MAKE) VENV=.venv-lower CONSTRAINTS=constraints-lower.txt setup
 	.venv-lower/bin/python -m pytest -m "not slow" $(ARGS)
