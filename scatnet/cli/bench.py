@@ -44,11 +44,11 @@ from scatnet.errors import ConfigError, ScatnetError, WorkFailed
 from scatnet.files import DiskFull, check_output_folder, write_text
 from scatnet.precision import Precision, precision_policy
 
-# Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
-# CPU default batch is smaller (the output says so).
 # What the arguments may ask: image sides and batches whose input fits a large GPU, widths far past the thesis'
 # (C=96), and repeats a day could take.
 MAX_SIZE, MAX_BATCH, MAX_WIDTH, MAX_REPEATS = 2048, 4096, 4096, 100_000
+# Thesis Table 1.2 input: 128 x 3 x 256 x 256. On a CPU kymatio needs minutes per call at that batch, so the
+# CPU default batch is smaller (the output says so).
 DEFAULTS = {
     "cuda": {"thesis_batch": 128, "repeats": 20, "warmup": 3},
     "cpu": {"thesis_batch": 4, "repeats": 3, "warmup": 1},

@@ -10,6 +10,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from scatnet.files import replacing
+
 log = logging.getLogger("scatnet")
 CSV_LOG = Path("csv") / "metrics.csv"
 RUN_KEEPS_CHECKPOINT = (
@@ -40,12 +42,10 @@ def keep_csv_rows_before(run_dir: Path, epoch: int) -> None:
     kept = [r for r in rows if _epoch(r) is not None and _epoch(r) < epoch and None not in r.values()]
     if len(kept) == len(rows):
         return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(kept)
-    tmp.replace(path)
 
 
 def _epoch(row: dict) -> int | None:
